@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP ingress (FastAPI on Ray Serve): routes -> model handles."""

@@ -1,0 +1,67 @@
+"""The FastAPI application and the Serve ingress deployment that hosts it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from fastapi import FastAPI, Request
+from ray import serve
+
+from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
+from deployments.ingress.errors import error_response, install_error_handlers
+from deployments.ingress.routes import audio, chat, health, models
+from infra import metrics
+from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
+from infra.settings import get_settings
+
+log = get_logger(__name__)
+HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)",
+                                 ("route", "status"))
+UPLOAD_ROUTES = ("/v1/audio/transcriptions",)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="secretary", version="0.1.0",
+                  description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
+    install_error_handlers(app)
+    for r in (health.router, models.router, chat.router, audio.router):
+        app.include_router(r)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        clear_context()
+        bind_context(request_id=request_id)
+        if request.url.path in UPLOAD_ROUTES:
+            length = request.headers.get("content-length")
+            limit = get_settings().max_audio_bytes + 64 * 1024  # multipart framing on top of the file
+            if length is not None and length.isdigit() and int(length) > limit:
+                resp = error_response(413, f"the request body is larger than the limit of {limit} bytes", "file")
+                resp.headers["X-Request-ID"] = request_id
+                return resp
+        t0 = time.monotonic()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        HTTP_LATENCY.observe(time.monotonic() - t0, route=getattr(route, "path", "unmatched"),
+                             status=str(response.status_code))
+        response.headers["X-Request-ID"] = request_id
+        log.info("http.request", method=request.method, path=request.url.path, status=response.status_code,
+                 elapsed_ms=round((time.monotonic() - t0) * 1000, 1))
+        return response
+
+    return app
+
+
+app = create_app()
+
+
+@serve.deployment(name="OpenAIIngress", max_ongoing_requests=64)
+@serve.ingress(app)
+class OpenAIIngress:
+    """HTTP in, handle calls out; holds no model, so it needs (almost) no CPU of its own."""
+
+    def __init__(self, stt, tts, llm, spec: dict | None = None) -> None:
+        configure_from_settings()
+        bind_models(ModelHandles(stt, tts, llm, IngressConfig.from_dict(spec)))

