@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``secretary`` command line: provisioning, the local CPU-profile cluster and the demo."""

