@@ -43,6 +43,12 @@ class _Metric:
         self._ray = False
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        # Ray may pickle module globals that a deployment's methods reference: ship the
+        # definition, not the live backend (which holds a lock and process-local state).
+        name = self.name.removeprefix(f"{NAMESPACE}_")
+        return (_Metric, (self.kind, name, self.description, self.tag_keys, self.boundaries))
+
     def _backend(self) -> Any:
         if self._impl is None:
             with self._lock:

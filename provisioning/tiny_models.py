@@ -42,7 +42,7 @@ def _train_tokenizer(out: Path, vocab_size: int) -> None:
     fast.save_pretrained(out)
 
 
-def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 64, layers: int = 2, rank: int = 8,
+def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int = 2, rank: int = 8,
                    seed: int = 0) -> Path:
     """Write ``out/base`` (model + tokenizer) and ``out/lora-<i>`` adapters; returns ``out``."""
     import torch
@@ -57,7 +57,8 @@ def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 64, layers: int =
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+        # head_dim 64: vLLM's CPU attention kernels reject small head sizes such as 16.
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
         tie_word_embeddings=False, dtype="float32",
     )

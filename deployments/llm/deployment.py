@@ -55,4 +55,7 @@ class LLMServer:
     def __del__(self) -> None:
         engine = getattr(self, "engine", None)
         if engine is not None:
-            engine.shutdown()
+            try:
+                engine.shutdown()
+            except Exception:  # interpreter teardown: the engine's modules may already be gone
+                pass

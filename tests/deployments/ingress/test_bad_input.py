@@ -65,7 +65,12 @@ def test_chat_stream_error_comes_before_the_stream(http):
 
 @pytest.mark.parametrize(
     ("content", "ctype"),
-    [(b"{not json", "application/json"), (b"hello", "text/plain"), (b"[1, 2]", "application/json"), (b"", "application/json")],
+    [
+        (b"{not json", "application/json"),
+        (b"hello", "text/plain"),
+        (b"[1, 2]", "application/json"),
+        (b"", "application/json"),
+    ],
 )
 def test_chat_malformed_bodies(http, content, ctype):
     assert_openai_error(http.post(CHAT, content=content, headers={"content-type": ctype}), 400)

@@ -1,0 +1,78 @@
+"""Validation, sentence streaming and resampling around a TTS engine, independent of Serve.
+
+The Serve deployment is a thin host for this class, so the same logic runs in-process in tests
+and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from deployments.errors import InvalidRequestError
+from deployments.tts.engine import TextToSpeechEngine
+from infra import metrics
+from infra.audio import StreamResampler
+
+TTS_FIRST_AUDIO = metrics.histogram("tts_first_audio_seconds", "Text in to first audio chunk out", ("voice",))
+TTS_AUDIO = metrics.counter("tts_audio_seconds_total", "Audio seconds synthesised", ("voice",))
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_RATE, MAX_RATE = 8000, 48000
+
+
+class SpeechService:
+    def __init__(self, engine: TextToSpeechEngine) -> None:
+        self.engine = engine
+
+    def validate(self, text: str, voice: str, speed: float, sample_rate: int | None) -> int:
+        """Check a request; returns the output sample rate (the voice's own when not given)."""
+        if not text or not text.strip():
+            raise InvalidRequestError("input must contain text to speak", param="input")
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise InvalidRequestError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}", param="speed")
+        try:
+            native = self.engine.voice(voice).sample_rate
+        except KeyError:
+            names = ", ".join(v.id for v in self.engine.voices())
+            raise InvalidRequestError(f"unknown voice {voice!r}; available: {names}", param="voice",
+                                      code="voice_not_found") from None
+        rate = sample_rate or native
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise InvalidRequestError(f"sample_rate must be between {MIN_RATE} and {MAX_RATE}", param="sample_rate")
+        return rate
+
+    async def stream(self, text: str, voice: str, speed: float = 1.0,
+                     sample_rate: int | None = None) -> AsyncIterator[bytes]:
+        """Yield S16LE mono audio, one sentence at a time, resampled to ``sample_rate``."""
+        rate = self.validate(text, voice, speed, sample_rate)
+        resampler = StreamResampler(self.engine.voice(voice).sample_rate, rate)
+        it = self.engine.synthesize(text, voice, speed)
+        t0 = time.monotonic()
+        first, produced = True, 0
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, it, None)
+                last = chunk is None
+                out = resampler.process(chunk if chunk is not None else np.zeros(0, np.int16), last=last)
+                if out.size:
+                    if first:
+                        TTS_FIRST_AUDIO.observe(time.monotonic() - t0, voice=voice)
+                        first = False
+                    produced += out.size
+                    yield out.astype("<i2").tobytes()
+                if last:
+                    break
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()
+            TTS_AUDIO.inc(produced / rate, voice=voice)
+
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0,
+                         sample_rate: int | None = None) -> tuple[bytes, int]:
+        rate = self.validate(text, voice, speed, sample_rate)
+        parts = [c async for c in self.stream(text, voice, speed, rate)]
+        return b"".join(parts), rate

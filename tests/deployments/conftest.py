@@ -1,0 +1,64 @@
+"""In-process deployments over real engines: the CPU-profile STT and TTS, a tiny vLLM model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.local_handles import LocalHandle, instantiate
+
+PROFILE = Path(__file__).resolve().parents[2] / "cluster" / "profiles" / "cpu.yaml"
+
+
+@pytest.fixture(scope="session")
+def profile_args() -> dict:
+    return yaml.safe_load(PROFILE.read_text())["applications"][0]["args"]
+
+
+@pytest.fixture(scope="session")
+def tiny_llm_dir(tmp_path_factory) -> Path:
+    from provisioning.tiny_models import build_tiny_llm
+
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"), adapters=1)
+
+
+@pytest.fixture(scope="session")
+def llm_server(tiny_llm_dir):
+    """The LLMServer deployment class on the tiny model (one vLLM engine for the whole session)."""
+    from deployments.llm.deployment import LLMServer
+
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    spec = {"model_id": "tiny-llama", "path": str(tiny_llm_dir / "base"), "default_max_tokens": 16,
+            "engine_args": {"dtype": "float32", "enforce_eager": True, "max_model_len": 512,
+                            "max_num_seqs": 8, "enable_lora": True, "max_loras": 2, "max_lora_rank": 8},
+            "env": {"VLLM_CPU_KVCACHE_SPACE": "1"}}
+    server = instantiate(LLMServer, spec)
+    yield server
+    server.engine.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stt_server(profile_args):
+    from deployments.stt.deployment import STTServer
+
+    return instantiate(STTServer, profile_args["stt"])
+
+
+@pytest.fixture(scope="session")
+def tts_server(profile_args):
+    from deployments.tts.deployment import TTSServer
+
+    return instantiate(TTSServer, profile_args["tts"])
+
+
+@pytest.fixture(scope="session")
+def local_handles(stt_server, tts_server, llm_server, profile_args):
+    from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
+
+    models = ModelHandles(LocalHandle(stt_server), LocalHandle(tts_server), LocalHandle(llm_server),
+                          IngressConfig.from_dict(profile_args["ingress"]))
+    bind_models(models)
+    return models

@@ -1,0 +1,115 @@
+"""The ingress routes in-process over real engines, and how model-server failures map to HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from ray.exceptions import RayActorError
+
+from deployments.ingress.app import app
+from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
+from tests.local_handles import LocalHandle
+from tests.speech import wer
+
+
+@pytest.fixture
+async def client(local_handles):
+    bind_models(local_handles)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120) as c:
+        yield c
+
+
+async def test_models_and_readiness(client):
+    ids = [m["id"] for m in (await client.get("/v1/models")).json()["data"]]
+    assert ids[0] == "tiny-llama" and "whisper-1" in ids and "tts-1" in ids
+    assert (await client.get("/v1/models/tiny-llama")).json()["kind"] == "chat"
+    assert (await client.get("/v1/models/nope")).status_code == 404
+    r = await client.get("/readyz", headers={"X-Request-ID": "abc"})
+    assert r.status_code == 200 and r.headers["x-request-id"] == "abc"
+
+
+async def test_chat_sse_stream_format(client):
+    body = {"model": "tiny-llama", "messages": [{"role": "developer", "content": "Be brief."},
+                                                {"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+            "max_tokens": 6, "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+    r = await client.post("/v1/chat/completions", json=body)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 6
+    assert len({c["id"] for c in chunks}) == 1
+
+
+async def test_chat_non_streamed(client):
+    r = await client.post("/v1/chat/completions", json={"model": "tiny-llama", "max_tokens": 3,
+                                                         "messages": [{"role": "user", "content": "Hi"}]})
+    body = r.json()
+    assert r.status_code == 200 and body["object"] == "chat.completion"
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + 3
+
+
+async def test_speech_and_transcription_round_trip(client):
+    text = "Thank you for calling, goodbye."
+    wav = (await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "nova", "input": text,
+                                                        "response_format": "wav"})).content
+    r = await client.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav)},
+                          data={"model": "whisper-1", "language": "en", "response_format": "verbose_json"})
+    assert wer(text, r.json()["text"]) <= 0.2
+    pcm = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hi.",
+                                                       "response_format": "pcm"})
+    assert pcm.headers["x-sample-rate"] == "24000" and len(pcm.content) > 4800
+
+
+class _Failing:
+    """A model server whose replica died or that refuses load."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    async def model_info(self):
+        raise self.exc
+
+    async def ready(self):
+        raise self.exc
+
+    async def voices(self):
+        raise self.exc
+
+    async def models(self):
+        raise self.exc
+
+
+@pytest.fixture
+async def broken_client(local_handles):
+    dead = LocalHandle(_Failing(RayActorError()))
+    bind_models(ModelHandles(dead, dead, dead, IngressConfig()))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            yield c
+    finally:
+        bind_models(local_handles)
+
+
+async def test_dead_model_server_is_503_not_500(broken_client):
+    r = await broken_client.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user",
+                                                                                            "content": "hi"}]})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
+    r = await broken_client.get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["llm"].startswith("unavailable")
+    assert (await broken_client.get("/healthz")).status_code == 200
+
+
+async def test_unexpected_error_is_500_in_openai_shape(local_handles):
+    bind_models(ModelHandles(*(LocalHandle(_Failing(KeyError("bug"))),) * 3, IngressConfig()))
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.get("/v1/models")
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    finally:
+        bind_models(local_handles)
