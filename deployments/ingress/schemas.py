@@ -49,6 +49,8 @@ class ChatCompletionRequest(_Request):
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     user: str | None = None
+    # vLLM's extension: generate exactly max_tokens (benchmarks, load tests).
+    ignore_eos: bool = False
 
     @field_validator("stop")
     @classmethod
@@ -65,7 +67,7 @@ class ChatCompletionRequest(_Request):
             "max_tokens": self.max_completion_tokens or self.max_tokens,
             "temperature": self.temperature, "top_p": self.top_p, "stop": self.stop or [],
             "seed": self.seed, "presence_penalty": self.presence_penalty,
-            "frequency_penalty": self.frequency_penalty,
+            "frequency_penalty": self.frequency_penalty, "ignore_eos": self.ignore_eos,
         }
 
 

@@ -49,6 +49,7 @@ class SamplingOptions:
     seed: int | None = None
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    ignore_eos: bool = False
 
 
 class VLLMChatEngine:
@@ -101,7 +102,7 @@ class VLLMChatEngine:
         return SamplingParams(
             max_tokens=max_tokens, temperature=opts.temperature, top_p=opts.top_p,
             stop=opts.stop or None, seed=opts.seed, presence_penalty=opts.presence_penalty,
-            frequency_penalty=opts.frequency_penalty,
+            frequency_penalty=opts.frequency_penalty, ignore_eos=opts.ignore_eos,
         )
 
     async def chat(self, messages: list[dict[str, str]], opts: SamplingOptions,

@@ -10,7 +10,7 @@ from deployments.errors import InvalidRequestError
 
 MSG = [{"role": "user", "content": "Hello, how are you?"}]
 GREEDY = {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "stop": [], "seed": None,
-          "presence_penalty": 0.0, "frequency_penalty": 0.0}
+          "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": False}
 
 
 async def collect(server, messages=MSG, **opts):
@@ -51,7 +51,7 @@ async def test_default_max_tokens_comes_from_config(llm_server):
 
 
 async def test_closing_the_stream_early_aborts_the_request(llm_server):
-    gen = llm_server.chat(MSG, {**GREEDY, "max_tokens": 200, "temperature": 1.0, "seed": 1}, "req-abort")
+    gen = llm_server.chat(MSG, {**GREEDY, "max_tokens": 200, "ignore_eos": True}, "req-abort")
     first = await gen.__anext__()
     assert first["finish_reason"] is None
     await gen.aclose()
