@@ -127,20 +127,20 @@ class ATClient:
             return
         p.future.set_result(Response(p.command.render(), list(p.lines), line))
 
-    async def _send_and_wait(self, command: ATCommand, timeout: float) -> Response:
+    async def _send_and_wait(self, command: ATCommand, timeout_s: float) -> Response:
         loop = asyncio.get_running_loop()
         pending = _Pending(command, loop.create_future(), wants_prompt=isinstance(command, SendSms))
         self._pending = pending
         try:
             self.writer.write(command.render().encode() + b"\r")
             await self.writer.drain()
-            result = await asyncio.wait_for(pending.future, timeout)
+            result = await asyncio.wait_for(pending.future, timeout_s)
             if isinstance(command, SendSms):
                 pending.future = loop.create_future()
                 pending.wants_prompt = False
                 self.writer.write(command.body().encode())
                 await self.writer.drain()
-                result = await asyncio.wait_for(pending.future, timeout)
+                result = await asyncio.wait_for(pending.future, timeout_s)
             return result
         finally:
             self._pending = None
@@ -161,7 +161,7 @@ class ATClient:
             return
         raise ATTimeout("the AT port did not settle after a timed-out command")
 
-    async def send(self, command: ATCommand, timeout: float | None = None) -> Response:
+    async def send(self, command: ATCommand, timeout_s: float | None = None) -> Response:
         """Send a whitelisted command and return its response; raises ATError / ATTimeout."""
         if not isinstance(command, ATCommand):
             raise TypeError("only whitelisted ATCommand objects can be sent")
@@ -170,7 +170,7 @@ class ATClient:
                 raise PortClosed("the AT port is closed")
             if self._suspect:
                 await self._resync()
-            t = timeout or command.timeout_s
+            t = timeout_s or command.timeout_s
             try:
                 response = await self._send_and_wait(command, t)
             except TimeoutError:

@@ -23,6 +23,7 @@ class ScriptedPort:
         self.received: list[str] = []
         self._buf = b""
         self._task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []  # delayed replies the script scheduled
 
     async def start(self):
         loop = asyncio.get_running_loop()

@@ -70,7 +70,7 @@ async def test_late_ok_is_never_paired_with_the_next_command():
                 await asyncio.sleep(0.6)
                 port.line('+COPS: 1,0,"MTS RUS",7')
                 port.line("OK")
-            asyncio.create_task(late())
+            port.tasks.append(asyncio.create_task(late()))
         elif line == "AT+CSQ":
             await asyncio.sleep(0.05)
             port.line("+CSQ: 11,99")
@@ -81,7 +81,7 @@ async def test_late_ok_is_never_paired_with_the_next_command():
     port, client, _ = await open_client(handler, resync_quiet_s=0.2)
     try:
         with pytest.raises(ATTimeout):
-            await client.send(at.Operator(), timeout=0.3)
+            await client.send(at.Operator(), timeout_s=0.3)
         r = await client.send(at.SignalQuality())
         assert r.info("+CSQ:") == "11,99"
         assert "AT" in port.received  # the resync probe was sent
@@ -151,9 +151,9 @@ async def test_port_vanishing_fails_the_pending_command():
         if line == "AT+CSQ":
             await port.stop()
 
-    port, client, _ = await open_client(handler)
+    _port, client, _ = await open_client(handler)
     try:
         with pytest.raises((PortClosed, ATTimeout)):
-            await client.send(at.SignalQuality(), timeout=2)
+            await client.send(at.SignalQuality(), timeout_s=2)
     finally:
         await client.close()
