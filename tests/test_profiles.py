@@ -1,0 +1,59 @@
+"""Both profiles are valid Serve configs for the same application, differing only in configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = [ROOT / "serve_config.yaml", ROOT / "cluster" / "profiles" / "cpu.yaml"]
+
+
+@pytest.fixture(params=PROFILES, ids=lambda p: p.name)
+def profile(request) -> dict:
+    return yaml.safe_load(request.param.read_text())
+
+
+def test_valid_serve_schema(profile):
+    schema = ServeDeploySchema.model_validate(profile)
+    (app,) = schema.applications
+    assert app.import_path == "deployments.app:build_app"
+
+
+def test_deployment_names_match_the_code(profile):
+    from deployments.ingress.app import OpenAIIngress
+    from deployments.llm.deployment import LLMServer
+    from deployments.stt.deployment import STTServer
+    from deployments.tts.deployment import TTSServer
+
+    names = {d["name"] for d in profile["applications"][0]["deployments"]}
+    assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name}
+
+
+def test_engines_are_registered_and_configs_parse(profile):
+    from deployments.llm.engine import VLLMConfig
+    from deployments.registry import CONFIG_CLASSES, STT_ENGINES, TTS_ENGINES, _load
+
+    args = profile["applications"][0]["args"]
+    for table, key in ((STT_ENGINES, "stt"), (TTS_ENGINES, "tts")):
+        ref = table[args[key]["engine"]]
+        _load(CONFIG_CLASSES[ref]).from_dict(args[key]["config"])
+    VLLMConfig.from_dict(args["llm"])
+    assert args["llm"]["engine_args"]["enable_lora"] is True
+
+
+def test_gpu_profile_asks_for_gpus_and_cpu_profile_does_not():
+    gpu, cpu = (yaml.safe_load(p.read_text())["applications"][0]["deployments"] for p in PROFILES)
+    gpu_llm = next(d for d in gpu if d["name"] == "LLMServer")
+    assert gpu_llm["ray_actor_options"]["num_gpus"] == 1
+    assert all("num_gpus" not in d.get("ray_actor_options", {}) for d in cpu)
+
+
+def test_build_app_refuses_incomplete_args():
+    from deployments.app import build_app
+
+    with pytest.raises(ValueError, match="lack"):
+        build_app({"stt": {}})
