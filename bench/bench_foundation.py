@@ -45,11 +45,11 @@ def fmt_ms(x: float) -> str:
     return f"{x * 1000:.0f} ms"
 
 
-async def main(args: argparse.Namespace) -> dict:
-    spec = yaml.safe_load(DEFAULT_PROFILE.read_text())["applications"][0]["args"]
+async def main(args: argparse.Namespace, profile_text: str) -> dict:
+    spec = yaml.safe_load(profile_text)["applications"][0]["args"]
     results: dict = {"machine": f"{os.cpu_count()} cores", "trials": args.trials}
 
-    cluster = LocalCluster()
+    cluster = LocalCluster(Path(args.profile))
     print("starting the CPU-profile cluster …", flush=True)
     results["cluster_start_s"] = round(cluster.start(), 1)
     try:
@@ -66,9 +66,11 @@ async def main(args: argparse.Namespace) -> dict:
         clip_s = len(pcm) / 2 / rate
         results["stt_clip_s"] = round(clip_s, 2)
 
+        if args.llm_only:
+            pcm = b""
         print("measuring STT …", flush=True)
         # --- STT real-time factor (in-process) and HTTP overhead -------------------------------
-        for model, lang in (("whisper-tiny.en", "en"), ("whisper-base", "en")):
+        for model, lang in () if args.llm_only else (("whisper-tiny.en", "en"), ("whisper-base", "en")):
             inproc, over_http = [], []
             for _ in range(args.trials):
                 t0 = time.perf_counter()
@@ -87,7 +89,7 @@ async def main(args: argparse.Namespace) -> dict:
         print("measuring TTS …", flush=True)
         # --- TTS time-to-first-audio and RTF ----------------------------------------------------
         ttfa, total, http_ttfa, http_total = [], [], [], []
-        for _ in range(args.trials):
+        for _ in range(0 if args.llm_only else args.trials):
             t0 = time.perf_counter()
             first, n = None, 0
             async for chunk in tts.stream(SPEECH, "joe", 1.0, 24000):
@@ -104,7 +106,7 @@ async def main(args: argparse.Namespace) -> dict:
                     first = first or time.perf_counter() - t0
             http_ttfa.append(first)
             http_total.append(time.perf_counter() - t0)
-        results["tts_piper"] = {"audio_s": round(audio_s, 2), "ttfa_s": round(med(ttfa), 3),
+        results["tts_piper"] = {} if args.llm_only else {"audio_s": round(audio_s, 2), "ttfa_s": round(med(ttfa), 3),
                                 "rtf": round(med(total) / audio_s, 3), "http_ttfa_s": round(med(http_ttfa), 3),
                                 "http_total_s": round(med(http_total), 3),
                                 "overhead_ms": round((med(http_total) - med(total)) * 1000, 1)}
@@ -167,10 +169,12 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--trials", type=int, default=7)
     p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--llm-only", action="store_true", help="skip the STT and TTS measurements")
+    p.add_argument("--profile", default=str(DEFAULT_PROFILE))
     p.add_argument("--gap", type=float, default=1.5, help="idle seconds before each LLM measurement")
     p.add_argument("--out", default="var/bench-foundation.json")
     a = p.parse_args()
-    res = asyncio.run(main(a))
+    res = asyncio.run(main(a, Path(a.profile).read_text()))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))

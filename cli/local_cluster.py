@@ -30,7 +30,7 @@ class ClusterStartError(RuntimeError):
 class LocalCluster:
     def __init__(self, profile: Path = DEFAULT_PROFILE, base_url: str = "http://127.0.0.1:8000",
                  log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
-        self.profile, self.base_url = Path(profile), base_url.rstrip("/")
+        self.profile, self.base_url = Path(profile).resolve(), base_url.rstrip("/")
         self.log_path = log_path or PROJECT_ROOT / "var" / "logs" / "serve-run.log"
         self.env = env or {}
         self.proc: subprocess.Popen | None = None

@@ -45,6 +45,18 @@ def mask_pii(log_pii: bool):
     return processor
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (test runners and Ray swap it), not at setup."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", json: bool = True, log_pii: bool = False) -> None:
     """Route stdlib and structlog records through one JSON renderer on stderr."""
     global _configured
@@ -66,7 +78,7 @@ def configure_logging(level: str = "INFO", json: bool = True, log_pii: bool = Fa
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     handler.set_name("secretary")
     root = logging.getLogger()

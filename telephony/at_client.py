@@ -21,6 +21,7 @@ from telephony.at_commands import ATCommand, Attention, SendSms
 from telephony.at_framing import SMS_PROMPT, LineFramer, LineKind, classify
 
 log = get_logger(__name__)
+CALL_RESULT_CODES = ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
 AT_TIMEOUTS = metrics.counter("at_command_timeouts_total", "AT commands that timed out", ("command",))
 AT_STRAY = metrics.counter("at_stray_finals_total", "Final result codes that matched no command")
 
@@ -103,8 +104,12 @@ class ATClient:
         if kind is LineKind.PROMPT and p is not None:
             p.future.set_result(SMS_PROMPT)
             return
-        if line == "NO CARRIER" and not (p and _awaits_call(p)):
-            kind = LineKind.URC  # a remote hang-up, not the answer to whatever we sent
+        if line in CALL_RESULT_CODES and not (p and _awaits_call(p)):
+            # A remote hang-up or the late outcome of a dial (ATD answers OK at once): an event,
+            # not the answer to whatever command is in flight.
+            kind = LineKind.URC
+        if kind is LineKind.URC and p is not None and p.command.owns and line.startswith(p.command.owns):
+            kind = LineKind.INFO  # e.g. +CLCC: lines answering AT+CLCC, not pushed by the modem
         if kind is LineKind.URC:
             try:
                 self.on_urc(line)

@@ -47,15 +47,19 @@ class ATCommand:
     timeout_s: ClassVar[float] = 5.0
     expects: ClassVar[str | None] = None
     diagnostic: ClassVar[bool] = False  # read-only, safe for the admin diagnostic set
+    # Information lines this command's response carries that would otherwise look like URCs
+    # (+CLCC:, +CREG:, +CPIN: are also pushed unsolicited).
+    owns: ClassVar[str | None] = None
 
     def render(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
 
 def _fixed(name: str, line: str, *, timeout: float = 5.0, expects: str | None = None,
-           diagnostic: bool = False) -> type[ATCommand]:
+           diagnostic: bool = False, owns: str | None = None) -> type[ATCommand]:
     cls = type(name, (ATCommand,), {"render": lambda self: line, "timeout_s": timeout, "expects": expects,
-                                     "diagnostic": diagnostic, "__doc__": f"``{line}``"})
+                                     "diagnostic": diagnostic, "owns": owns or expects or None,
+                                     "__doc__": f"``{line}``"})
     return dataclass(frozen=True)(cls)
 
 
@@ -78,7 +82,7 @@ Operator = _fixed("Operator", "AT+COPS?", expects="+COPS:", diagnostic=True, tim
 Registration = _fixed("Registration", "AT+CREG?", expects="+CREG:", diagnostic=True)
 EpsRegistration = _fixed("EpsRegistration", "AT+CEREG?", expects="+CEREG:", diagnostic=True)
 ActivityStatus = _fixed("ActivityStatus", "AT+CPAS", expects="+CPAS:", diagnostic=True)
-CallList = _fixed("CallList", "AT+CLCC", diagnostic=True)
+CallList = _fixed("CallList", "AT+CLCC", diagnostic=True, owns="+CLCC:")
 PcmStatus = _fixed("PcmStatus", "AT+CPCMREG?", expects="+CPCMREG", diagnostic=True)
 LastCallError = _fixed("LastCallError", "AT+CEER", expects="+CEER:", diagnostic=True)
 Answer = _fixed("Answer", "ATA", timeout=10.0)
