@@ -53,6 +53,12 @@ def _demo(_args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _modem_sim(args: argparse.Namespace) -> int:
+    from telephony.simulator.cli import main as sim_main
+
+    return sim_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="secretary", description="AI phone secretary on Ray Serve")
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
     serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
     serve.set_defaults(func=_serve)
+    sim = sub.add_parser("modem-sim", help="run the SIM7600G-H simulator on pseudo-terminals")
+    sim.add_argument("--dir", default="var/modem", help="where the stable port symlinks (at, audio) go")
+    sim.add_argument("--call", help="ring with this caller number")
+    sim.add_argument("--wav", help="what the caller says once answered (any audio file)")
+    sim.add_argument("--after", type=float, default=2.0, help="seconds before ringing")
+    sim.add_argument("--record", help="write the uplink (the secretary's voice) to this WAV on exit")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--duration", type=float, help="stop after this many seconds")
+    sim.set_defaults(func=_modem_sim)
     demo = sub.add_parser("demo", help="start the CPU profile, exercise it end to end, stop")
     demo.set_defaults(func=_demo)
     return p

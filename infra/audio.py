@@ -85,7 +85,8 @@ def pcm16_to_float(pcm: bytes | np.ndarray) -> np.ndarray:
 
 
 def float_to_pcm16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    """Inverse of :func:`pcm16_to_float` (scale 32768), so int16 -> float -> int16 is lossless."""
+    return np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767).astype("<i2")
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
