@@ -9,6 +9,7 @@ import pytest
 
 from deployments.errors import InvalidRequestError
 from deployments.registry import TTS_ENGINES, build_engine
+from deployments.tts.engine import TextToSpeechEngine, VoiceInfo
 
 SPEC = {"engine": "piper", "config": {"voices": [{"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}
 
@@ -35,23 +36,45 @@ def test_speed_scales_duration(engine):
     assert fast < slow / 2.5
 
 
-def test_service_streams_resampled_audio(engine):
+class ToneEngine(TextToSpeechEngine):
+    """Deterministic: one 0.5 s chunk per sentence at 22.05 kHz (Piper's lengths vary run to run)."""
+
+    def voices(self):
+        return [VoiceInfo("tone", "en", 22050, "test")]
+
+    def synthesize(self, text, voice, speed=1.0):
+        for _sentence in text.split("."):
+            if _sentence.strip():
+                yield (np.sin(np.arange(11025) / 22050 * 2 * np.pi * 440) * 8000).astype(np.int16)
+
+
+def test_service_streams_resampled_audio():
     from deployments.tts.service import SpeechService
 
-    service = SpeechService(engine)
+    service = SpeechService(ToneEngine())
 
-    async def collect(text="One. Two. Three.", voice="joe", speed=1.0, rate=None):
+    async def collect(text="One. Two. Three.", voice="tone", speed=1.0, rate=None):
         return [c async for c in service.stream(text, voice, speed, rate)]
 
     native = asyncio.run(collect())
     tel = asyncio.run(collect(rate=8000))
-    assert len(native) >= 3
-    ratio = sum(map(len, tel)) / sum(map(len, native))
-    assert abs(ratio - 8000 / 22050) < 0.01
-    pcm, rate = asyncio.run(service.synthesize("Hello.", "joe", 1.0, 16000))
-    assert rate == 16000 and len(pcm) > 16000
+    assert len(native) == 3 and sum(map(len, native)) == 3 * 11025 * 2
+    assert abs(sum(map(len, tel)) / 2 - 3 * 4000) <= 2  # 1.5 s at 8 kHz, no samples lost at chunk borders
+    pcm, rate = asyncio.run(service.synthesize("Hello.", "tone", 1.0, 16000))
+    assert rate == 16000 and abs(len(pcm) / 2 - 8000) <= 2
 
-    for bad in [("", "joe", 1.0, None), ("hi", "nobody", 1.0, None), ("hi", "joe", 9.0, None),
-                ("hi", "joe", 1.0, 100)]:
+    for bad in [("", "tone", 1.0, None), ("hi", "nobody", 1.0, None), ("hi", "tone", 9.0, None),
+                ("hi", "tone", 1.0, 100)]:
         with pytest.raises(InvalidRequestError):
             asyncio.run(collect(*bad))
+
+
+def test_service_over_piper_at_telephone_rate(engine):
+    from deployments.tts.service import SpeechService
+
+    async def collect():
+        return [c async for c in SpeechService(engine).stream("Hello there. Goodbye.", "joe", 1.0, 8000)]
+
+    chunks = asyncio.run(collect())
+    assert len(chunks) >= 2 and all(len(c) % 2 == 0 for c in chunks)
+    assert 0.5 < sum(map(len, chunks)) / 2 / 8000 < 4.0
