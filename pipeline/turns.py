@@ -1,0 +1,129 @@
+"""End-of-turn detection: when has the caller started, and finished, saying something?
+
+A per-frame state machine over VAD decisions. Speech starts after ``start_ms`` of consecutive
+voiced frames (a click or a cough does not start a turn); it ends after ``end_silence_ms`` of
+silence, or at ``max_turn_s``. Utterances shorter than ``min_speech_ms`` are dropped as noise.
+The turn's audio includes ``pre_roll_ms`` before the detected start so the first syllable is not
+clipped. Timestamps are in seconds of call audio, so tests are exact and replayable.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from pipeline.frames import FRAME_MS, AudioFrame
+from pipeline.vad import VoiceActivityDetector
+
+
+@dataclass
+class TurnConfig:
+    start_ms: int = 100
+    end_silence_ms: int = 600
+    min_speech_ms: int = 250
+    max_turn_s: float = 20.0
+    pre_roll_ms: int = 200
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at_s: float
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    audio: bytes  # the utterance, pre-roll included, trailing silence excluded
+    sample_rate: int
+    started_s: float
+    ended_s: float  # when the caller stopped speaking
+    detected_s: float  # when we decided the turn is over
+    reason: str  # "silence" or "max_length"
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_s - self.started_s
+
+
+@dataclass(frozen=True)
+class SpeechDiscarded:
+    started_s: float
+    duration_s: float
+
+
+TurnEvent = SpeechStarted | TurnEnded | SpeechDiscarded
+
+
+class TurnDetector:
+    def __init__(self, vad: VoiceActivityDetector | None = None, config: TurnConfig | None = None) -> None:
+        self.vad = vad or VoiceActivityDetector()
+        self.config = config or TurnConfig()
+        self._t = 0.0  # audio time of the next frame
+        self._pre: deque[bytes] = deque(maxlen=max(1, self.config.pre_roll_ms // FRAME_MS))
+        self._voiced_run: list[bytes] = []
+        self._speaking = False
+        self._audio = bytearray()
+        self._started = 0.0
+        self._last_voice_end = 0.0
+        self._silence_ms = 0
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    def reset(self) -> None:
+        self._pre.clear()
+        self._voiced_run.clear()
+        self._speaking = False
+        self._audio.clear()
+        self._silence_ms = 0
+
+    def push(self, frame: AudioFrame) -> list[TurnEvent]:
+        cfg = self.config
+        t0 = self._t
+        self._t += FRAME_MS / 1000
+        voiced = self.vad.is_speech(frame)
+        events: list[TurnEvent] = []
+        if not self._speaking:
+            if voiced:
+                self._voiced_run.append(frame.pcm)
+                if len(self._voiced_run) * FRAME_MS >= cfg.start_ms:
+                    self._speaking = True
+                    self._started = self._t - len(self._voiced_run) * FRAME_MS / 1000
+                    self._audio = bytearray(b"".join(self._pre) + b"".join(self._voiced_run))
+                    self._started -= len(self._pre) * FRAME_MS / 1000
+                    self._voiced_run.clear()
+                    self._pre.clear()
+                    self._silence_ms = 0
+                    self._last_voice_end = self._t
+                    events.append(SpeechStarted(round(self._started, 3)))
+            else:
+                for pcm in self._voiced_run:
+                    self._pre.append(pcm)
+                self._voiced_run.clear()
+                self._pre.append(frame.pcm)
+            return events
+
+        self._audio += frame.pcm
+        if voiced:
+            self._silence_ms = 0
+            self._last_voice_end = self._t
+        else:
+            self._silence_ms += FRAME_MS
+        reason = None
+        if self._silence_ms >= cfg.end_silence_ms:
+            reason = "silence"
+        elif self._t - self._started >= cfg.max_turn_s:
+            reason = "max_length"
+        if reason:
+            trailing = int(self._silence_ms / FRAME_MS) * len(frame.pcm)
+            audio = bytes(self._audio[: len(self._audio) - trailing] if trailing else self._audio)
+            speech_s = self._last_voice_end - self._started - cfg.pre_roll_ms / 1000
+            if speech_s * 1000 < cfg.min_speech_ms:
+                events.append(SpeechDiscarded(round(self._started, 3), round(speech_s, 3)))
+            else:
+                events.append(TurnEnded(audio, frame.sample_rate, round(self._started, 3),
+                                        round(self._last_voice_end, 3), round(t0 + FRAME_MS / 1000, 3), reason))
+            self._speaking = False
+            self._audio = bytearray()
+            self._silence_ms = 0
+        return events
