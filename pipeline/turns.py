@@ -63,12 +63,18 @@ class TurnDetector:
         self._speaking = False
         self._audio = bytearray()
         self._started = 0.0
+        self._voice_start = 0.0
         self._last_voice_end = 0.0
         self._silence_ms = 0
 
     @property
     def speaking(self) -> bool:
         return self._speaking
+
+    @property
+    def voiced_s(self) -> float:
+        """Seconds from the first voiced frame of the current utterance to its last voiced frame."""
+        return max(0.0, self._last_voice_end - self._voice_start) if self._speaking else 0.0
 
     def reset(self) -> None:
         self._pre.clear()
@@ -89,6 +95,7 @@ class TurnDetector:
                 if len(self._voiced_run) * FRAME_MS >= cfg.start_ms:
                     self._speaking = True
                     self._started = self._t - len(self._voiced_run) * FRAME_MS / 1000
+                    self._voice_start = self._started
                     self._audio = bytearray(b"".join(self._pre) + b"".join(self._voiced_run))
                     self._started -= len(self._pre) * FRAME_MS / 1000
                     self._voiced_run.clear()

@@ -7,6 +7,7 @@ and benchmarks.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -50,11 +51,25 @@ class SpeechService:
         rate = self.validate(text, voice, speed, sample_rate)
         resampler = StreamResampler(self.engine.voice(voice).sample_rate, rate)
         it = self.engine.synthesize(text, voice, speed)
+        # A cancelled await leaves next() running in its worker thread; closing the generator
+        # then would raise "generator already executing". The lock makes close() wait for it.
+        lock = threading.Lock()
+
+        def step():
+            with lock:
+                return next(it, None)
+
+        def close() -> None:
+            with lock:
+                closer = getattr(it, "close", None)
+                if closer:
+                    closer()
+
         t0 = time.monotonic()
         first, produced = True, 0
         try:
             while True:
-                chunk = await asyncio.to_thread(next, it, None)
+                chunk = await asyncio.to_thread(step)
                 last = chunk is None
                 out = resampler.process(chunk if chunk is not None else np.zeros(0, np.int16), last=last)
                 if out.size:
@@ -66,9 +81,7 @@ class SpeechService:
                 if last:
                     break
         finally:
-            close = getattr(it, "close", None)
-            if close:
-                close()
+            asyncio.get_running_loop().run_in_executor(None, close)
             TTS_AUDIO.inc(produced / rate, voice=voice)
 
     async def synthesize(self, text: str, voice: str, speed: float = 1.0,

@@ -1,0 +1,65 @@
+"""The three model services a call needs, as narrow protocols, and their Serve-handle versions.
+
+The session depends only on these protocols, so it runs the same over Ray Serve handles, over
+in-process deployments (tests, benchmarks) or anything else that speaks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from infra.audio import pcm16_to_float, resample
+
+
+class Transcriber(Protocol):
+    async def transcribe(self, pcm: bytes, sample_rate: int, language: str | None) -> str: ...
+
+
+class Responder(Protocol):
+    def reply(self, messages: list[dict[str, str]]) -> AsyncIterator[str]: ...
+
+
+class Synthesizer(Protocol):
+    def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]: ...
+
+
+class HandleTranscriber:
+    """STTServer.transcribe over a handle; audio goes as 16 kHz float32."""
+
+    def __init__(self, handle: Any, model: str | None = None) -> None:
+        self.handle, self.model = handle, model
+
+    async def transcribe(self, pcm: bytes, sample_rate: int, language: str | None) -> str:
+        audio = resample(pcm16_to_float(pcm), sample_rate, 16000).astype(np.float32)
+        result = await self.handle.transcribe.remote(audio, language, self.model)
+        return result["text"]
+
+
+class HandleResponder:
+    """LLMServer.chat over a streaming handle: text deltas."""
+
+    def __init__(self, handle: Any, max_tokens: int = 120, temperature: float = 0.3) -> None:
+        self.handle = handle
+        self.options = {"max_tokens": max_tokens, "temperature": temperature, "top_p": 1.0, "stop": [],
+                        "seed": None, "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": False}
+
+    async def reply(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        gen = self.handle.options(stream=True).chat.remote(messages, self.options)
+        async for delta in gen:
+            if delta["text"]:
+                yield delta["text"]
+
+
+class HandleSynthesizer:
+    """TTSServer.stream over a streaming handle: S16LE chunks at the call's rate."""
+
+    def __init__(self, handle: Any, voice: str, speed: float = 1.0) -> None:
+        self.handle, self.voice, self.speed = handle, voice, speed
+
+    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
+        gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate)
+        async for chunk in gen:
+            yield chunk

@@ -1,0 +1,297 @@
+"""One phone conversation: caller frames in, reply frames out, turn by turn.
+
+The session is plain asyncio Python over the three service protocols, so it runs the same
+behind the modem, a WebSocket or a test harness. Time is the call's audio clock (20 ms per
+caller frame), which makes behaviour replayable. What it does:
+
+- greets on answer, with the call-recording notice;
+- detects the caller's turns (VAD + end of turn), transcribes, streams the LLM's reply through the
+  clause chunker into TTS, and queues 20 ms frames, so the first audio leaves before the LLM ends;
+- barge-in: caller speech lasting ``barge_in_ms`` during playback drops the queued audio at once
+  and cancels the in-flight LLM and TTS work; the interrupting turn is then answered;
+- echo guard: while we speak, caller audio quieter than ``echo_gate_dbfs`` is treated as silence
+  (the modem path has no echo cancellation);
+- fillers and backchannels ("uh-huh", "угу") neither interrupt nor get an answer;
+- silence prompts, then a polite hang-up; goodbye detection; the persona's apology when a model
+  service fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from infra import metrics
+from infra.logging import get_logger
+from pipeline.chunker import ClauseChunker
+from pipeline.frames import FRAME_MS, AudioFrame, Framer
+from pipeline.services import Responder, Synthesizer, Transcriber
+from pipeline.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from pipeline.vad import VoiceActivityDetector
+
+log = get_logger(__name__)
+STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")
+STAGE_LATENCY = metrics.histogram("pipeline_stage_seconds", "End of caller speech to each stage", ("stage",))
+
+FILLERS = {"uh-huh", "uh huh", "mm", "mhm", "mm-hmm", "hmm", "uh", "um", "umm", "yeah", "yes", "ok", "okay", "right",
+           "ага", "угу", "ну", "да", "мм", "ээ", "так"}
+GOODBYES = ("goodbye", "good bye", "bye", "до свидания", "всего доброго", "пока")
+
+
+@dataclass
+class SessionConfig:
+    sample_rate: int = 8000
+    language: str | None = "en"
+    system_prompt: str = "You are Anna, a friendly phone secretary. Answer in one or two short sentences."
+    greeting: str = "Hello, this is Anna. How can I help you?"
+    recording_notice: str = "This call is recorded."
+    farewell: str = "Thank you for calling. Goodbye!"
+    silence_prompt: str = "Are you still there?"
+    hangup_line: str = "I can't hear you, so I will hang up now. Goodbye."
+    apology: str = "Sorry, I'm having trouble right now. Please call back a little later."
+    silence_prompt_s: float = 7.0
+    max_silence_prompts: int = 2
+    barge_in_ms: int = 500
+    # Echo guard: while we speak, a caller frame counts only if it is louder than both this floor
+    # and the loudest frame we played in the last echo_window_ms minus the echo return loss.
+    echo_gate_dbfs: float = -40.0
+    echo_return_loss_db: float = 12.0
+    echo_window_ms: int = 300
+    turn: TurnConfig = field(default_factory=TurnConfig)
+
+
+@dataclass
+class TurnRecord:
+    speaker: str  # "caller" or "assistant"
+    text: str
+    at_s: float  # call audio time
+    interrupted: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CallRecord:
+    call_id: str
+    turns: list[TurnRecord] = field(default_factory=list)
+    end_reason: str | None = None
+    barge_ins: int = 0
+    barge_in_at_s: list[float] = field(default_factory=list)  # call audio time of each detection
+
+
+class CallSession:
+    def __init__(self, transcriber: Transcriber, responder: Responder, synthesizer: Synthesizer,
+                 config: SessionConfig | None = None, call_id: str | None = None) -> None:
+        self.stt, self.llm, self.tts = transcriber, responder, synthesizer
+        self.config = config or SessionConfig()
+        self.record = CallRecord(call_id or uuid.uuid4().hex)
+        self.detector = TurnDetector(VoiceActivityDetector(), self.config.turn)
+        self.history: list[dict[str, str]] = [{"role": "system", "content": self.config.system_prompt}]
+        self.ended = asyncio.Event()
+        self._out: asyncio.Queue[AudioFrame] = asyncio.Queue()
+        self._framer = Framer(self.config.sample_rate)
+        self._task: asyncio.Task | None = None  # the reply being produced
+        self._t = 0.0  # call audio time
+        self._speech_started_at: float | None = None
+        self._last_activity = 0.0
+        self._silence_prompts = 0
+        self._ending = False
+        self._was_playing = False
+        self._pending_first_frame: tuple[TurnRecord, float] | None = None
+        self._played_levels: deque[float] = deque(maxlen=max(1, self.config.echo_window_ms // FRAME_MS))
+
+    # ---- public surface ------------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return not self._out.empty() or (self._task is not None and not self._task.done())
+
+    def start(self) -> None:
+        """Answering: greet the caller, with the recording notice."""
+        text = f"{self.config.greeting} {self.config.recording_notice}".strip()
+        self._task = asyncio.get_running_loop().create_task(self._say(text))
+
+    def next_frame(self) -> AudioFrame | None:
+        """The next 20 ms of reply audio, or None (the line carries silence)."""
+        try:
+            frame = self._out.get_nowait()
+        except asyncio.QueueEmpty:
+            if self._was_playing and not self.playing:
+                self._was_playing = False
+                self._last_activity = self._t
+                if self._ending:
+                    self._finish()
+            return None
+        self._was_playing = True
+        self._played_levels.append(self.detector.vad.level_dbfs(frame))
+        if self._pending_first_frame:
+            turn, t0 = self._pending_first_frame
+            self._stage(turn, "first_frame", t0)
+            self._pending_first_frame = None
+        return frame
+
+    async def push(self, frame: AudioFrame) -> None:
+        """Twenty milliseconds of caller audio."""
+        self._t += FRAME_MS / 1000
+        if self.ended.is_set():
+            return
+        heard = frame
+        if self.playing or self._played_recently():
+            level = self.detector.vad.level_dbfs(frame)
+            reference = max(self._played_levels, default=-120.0) - self.config.echo_return_loss_db
+            if level < max(self.config.echo_gate_dbfs, reference):
+                heard = AudioFrame(b"\x00" * len(frame.pcm), frame.sample_rate)  # our own voice, echoed
+        if not self.playing:
+            self._played_levels.append(-120.0)  # the echo reference decays once we are quiet
+        for event in self.detector.push(heard):
+            if isinstance(event, SpeechStarted):
+                self._speech_started_at = self._t
+                self._last_activity = self._t
+            elif isinstance(event, TurnEnded):
+                self._on_turn(event)
+        if (self.detector.speaking and self.playing and self._speech_started_at is not None
+                and self.detector.voiced_s * 1000 >= self.config.barge_in_ms and not self._ending):
+            self._barge_in()
+        self._check_silence()
+
+    async def close(self, reason: str = "hangup") -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.record.end_reason is None:
+            self.record.end_reason = reason
+        self.ended.set()
+
+    # ---- turns ---------------------------------------------------------------------------------
+    def _played_recently(self) -> bool:
+        return any(level > -120.0 for level in self._played_levels)
+
+    def _on_turn(self, turn: TurnEnded) -> None:
+        self._speech_started_at = None
+        self._last_activity = self._t
+        if self.playing:
+            return  # a short sound while we speak (backchannel, echo burst): no barge-in, no answer
+        self._silence_prompts = 0
+        self._task = asyncio.get_running_loop().create_task(self._respond(turn, time.monotonic()))
+
+    def _barge_in(self) -> None:
+        dropped = self._out.qsize()
+        while not self._out.empty():
+            self._out.get_nowait()
+        self._framer.clear()
+        if self._task and not self._task.done():
+            self._task.cancel()
+        for t in reversed(self.record.turns):
+            if t.speaker == "assistant":
+                t.interrupted = True
+                break
+        self.record.barge_ins += 1
+        self.record.barge_in_at_s.append(round(self._t, 3))
+        self._speech_started_at = None  # one barge-in per caller utterance
+        self._was_playing = False
+        self._pending_first_frame = None
+        log.info("pipeline.barge_in", call_id=self.record.call_id, dropped_frames=dropped, at_s=round(self._t, 2))
+
+    def _check_silence(self) -> None:
+        cfg = self.config
+        if self.playing or self.detector.speaking or self._ending:
+            return
+        if self._t - self._last_activity < cfg.silence_prompt_s:
+            return
+        self._last_activity = self._t
+        if self._silence_prompts < cfg.max_silence_prompts:
+            self._silence_prompts += 1
+            self._task = asyncio.get_running_loop().create_task(self._say(cfg.silence_prompt))
+        else:
+            self._end_after(cfg.hangup_line, "silence_timeout")
+
+    def _end_after(self, text: str, reason: str) -> None:
+        self._ending = True
+        self.record.end_reason = reason
+        self._task = asyncio.get_running_loop().create_task(self._say(text))
+
+    def _finish(self) -> None:
+        self.ended.set()
+        log.info("pipeline.call_ended", call_id=self.record.call_id, reason=self.record.end_reason)
+
+    # ---- producing speech -----------------------------------------------------------------------
+    def _stage(self, turn: TurnRecord, stage: str, t0: float) -> None:
+        if stage not in turn.timings_ms:
+            elapsed = time.monotonic() - t0
+            turn.timings_ms[stage] = round(elapsed * 1000, 1)
+            STAGE_LATENCY.observe(elapsed, stage=stage)
+
+    async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0) -> None:
+        async for pcm in self.tts.speak(text, self.config.sample_rate):
+            if turn is not None:
+                self._stage(turn, "first_audio", t0)
+            for frame in self._framer.push(pcm):
+                self._out.put_nowait(frame)
+        for frame in self._framer.flush():
+            self._out.put_nowait(frame)
+
+    async def _say(self, text: str) -> None:
+        turn = TurnRecord("assistant", text, round(self._t, 2))
+        self.record.turns.append(turn)
+        try:
+            await self._speak_chunk(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("pipeline.tts_failed", call_id=self.record.call_id, error=type(exc).__name__)
+            if self._ending or text == self.config.apology:
+                self.record.end_reason = self.record.end_reason or "service_error"
+                self._finish()
+        if self._ending and self._out.empty():
+            self._finish()
+
+    async def _respond(self, turn_audio: TurnEnded, t0: float) -> None:
+        try:
+            text = (await self.stt.transcribe(turn_audio.audio, turn_audio.sample_rate, self.config.language)).strip()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._apologise(exc)
+        normalised = re.sub(r"[^\w\s-]", "", text.lower()).strip()
+        if not normalised or normalised in FILLERS:
+            return  # silence, noise or a backchannel: no turn at all
+        caller = TurnRecord("caller", text, turn_audio.started_s)
+        self.record.turns.append(caller)
+        self._stage(caller, "transcript", t0)
+        if any(g in normalised for g in GOODBYES):
+            self._end_after(self.config.farewell, "caller_goodbye")
+            return
+        self.history.append({"role": "user", "content": text})
+        reply = TurnRecord("assistant", "", round(self._t, 2))
+        self.record.turns.append(reply)
+        self._pending_first_frame = (caller, t0)
+        chunker, spoken = ClauseChunker(), []
+        try:
+            async for delta in self.llm.reply(self.history):
+                self._stage(caller, "first_token", t0)
+                for chunk in chunker.push(delta):
+                    self._stage(caller, "first_chunk", t0)
+                    await self._speak_chunk(chunk, caller, t0)
+                    spoken.append(chunk)
+                    reply.text = " ".join(spoken)
+            for chunk in chunker.flush():
+                self._stage(caller, "first_chunk", t0)
+                await self._speak_chunk(chunk, caller, t0)
+                spoken.append(chunk)
+                reply.text = " ".join(spoken)
+        except asyncio.CancelledError:
+            reply.interrupted = True
+            if spoken:
+                self.history.append({"role": "assistant", "content": " ".join(spoken)})
+            raise
+        except Exception as exc:
+            return await self._apologise(exc)
+        self.history.append({"role": "assistant", "content": reply.text})
+
+    async def _apologise(self, exc: Exception) -> None:
+        log.warning("pipeline.service_failed", call_id=self.record.call_id, error=type(exc).__name__)
+        await self._say(self.config.apology)
