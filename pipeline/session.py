@@ -59,6 +59,7 @@ class SessionConfig:
     barge_in_ms: int = 500
     # Echo guard: while we speak, a caller frame counts only if it is louder than both this floor
     # and the loudest frame we played in the last echo_window_ms minus the echo return loss.
+    echo_guard: bool = True  # off for clients that cancel echo themselves (browsers over WebSocket)
     echo_gate_dbfs: float = -40.0
     echo_return_loss_db: float = 12.0
     echo_window_ms: int = 300
@@ -139,7 +140,7 @@ class CallSession:
         if self.ended.is_set():
             return
         heard = frame
-        if self.playing or self._played_recently():
+        if self.config.echo_guard and (self.playing or self._played_recently()):
             level = self.detector.vad.level_dbfs(frame)
             reference = max(self._played_levels, default=-120.0) - self.config.echo_return_loss_db
             if level < max(self.config.echo_gate_dbfs, reference):

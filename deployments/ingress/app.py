@@ -10,7 +10,7 @@ from ray import serve
 
 from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 from deployments.ingress.errors import error_response, install_error_handlers
-from deployments.ingress.routes import audio, chat, health, models
+from deployments.ingress.routes import audio, calls, chat, health, models
 from infra import metrics
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
 from infra.settings import get_settings
@@ -25,7 +25,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary", version="0.1.0",
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
-    for r in (health.router, models.router, chat.router, audio.router):
+    for r in (health.router, models.router, chat.router, audio.router, calls.router):
         app.include_router(r)
 
     @app.middleware("http")

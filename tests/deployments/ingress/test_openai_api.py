@@ -152,3 +152,20 @@ def test_health_and_readiness(http):
     assert r.status_code == 200
     assert r.json()["checks"] == {"stt": "ok", "tts": "ok", "llm": "ok"}
     assert r.headers["x-request-id"]
+
+
+def test_serve_status_reports_every_deployment_healthy(cluster):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    serve = str(Path(sys.executable).with_name("serve"))
+    out = subprocess.run([serve, "status"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "RAY_AUTH_MODE": "disabled"}).stdout
+    import yaml
+
+    status = yaml.safe_load(out)["applications"]["secretary"]
+    assert status["status"] == "RUNNING"
+    assert {name: d["status"] for name, d in status["deployments"].items()} == {
+        "STTServer": "HEALTHY", "TTSServer": "HEALTHY", "LLMServer": "HEALTHY", "OpenAIIngress": "HEALTHY"}

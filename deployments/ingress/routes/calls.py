@@ -1,0 +1,88 @@
+"""``WS /v1/calls/stream``: a phone call over a WebSocket, through the same call session as the modem.
+
+Protocol (also in the README):
+- connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``language``
+  (default "en"), ``voice`` and ``echo_guard`` (default false: browsers cancel echo themselves;
+  set it for clients that play the reply into an open microphone);
+- the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
+- the client sends caller audio as binary messages of mono S16LE at that rate, any length, in
+  real time (like a phone line; the server cuts them into 20 ms frames);
+- for every 20 ms of caller audio the server answers with the next 20 ms of reply audio as a
+  binary message, when it has some;
+- the server sends ``{"type": "turn", "speaker", "text", "at_s"}`` when it has transcribed the caller;
+- the client may send ``{"type": "hangup"}``; when the call ends either way the server sends
+  ``{"type": "call.ended", "reason", "record"}`` and closes. A bad text message gets
+  ``{"type": "error", "message"}`` and the call goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import asdict
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from deployments.ingress.dependencies import Models
+from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
+from pipeline.services import HandleResponder, HandleSynthesizer, HandleTranscriber
+from pipeline.session import CallSession, SessionConfig
+
+router = APIRouter(tags=["calls"])
+
+
+@router.websocket("/v1/calls/stream")
+async def call_stream(ws: WebSocket, models: Models, sample_rate: int = 8000, language: str = "en",
+                      voice: str | None = None, echo_guard: bool = False) -> None:
+    if sample_rate not in SUPPORTED_RATES:
+        await ws.close(code=1008, reason=f"sample_rate must be one of {SUPPORTED_RATES}")
+        return
+    await ws.accept()
+    session = CallSession(
+        HandleTranscriber(models.stt), HandleResponder(models.llm),
+        HandleSynthesizer(models.tts, voice or models.config.default_voice),
+        SessionConfig(sample_rate=sample_rate, language=language or None, echo_guard=echo_guard),
+    )
+    session.start()
+    await ws.send_json({"type": "session.started", "call_id": session.record.call_id, "sample_rate": sample_rate,
+                        "frame_bytes": frame_bytes(sample_rate)})
+    framer = Framer(sample_rate)
+    reported = 0
+    reason = "client_hangup"
+    try:
+        while not session.ended.is_set():
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if message.get("bytes"):
+                for frame in framer.push(message["bytes"]):
+                    await session.push(frame)
+                    reply = session.next_frame()
+                    if reply is not None:
+                        await ws.send_bytes(reply.pcm)
+            elif message.get("text") is not None:
+                try:
+                    command = json.loads(message["text"])
+                except ValueError:
+                    await ws.send_json({"type": "error", "message": "text messages must be JSON"})
+                    continue
+                if isinstance(command, dict) and command.get("type") == "hangup":
+                    break
+                await ws.send_json({"type": "error", "message": "unknown message; send audio bytes or "
+                                                               '{"type": "hangup"}'})
+            turns = session.record.turns
+            while reported < len(turns):
+                turn = turns[reported]
+                if turn.speaker == "caller":
+                    await ws.send_json({"type": "turn", "speaker": "caller", "text": turn.text, "at_s": turn.at_s})
+                reported += 1
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if session.ended.is_set():
+            reason = session.record.end_reason or "ended"
+        await session.close(reason)
+        with contextlib.suppress(Exception):
+            await ws.send_json({"type": "call.ended", "reason": session.record.end_reason,
+                                "record": asdict(session.record)})
+            await ws.close()

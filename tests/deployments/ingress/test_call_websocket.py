@@ -1,0 +1,78 @@
+"""A phone call over the WebSocket endpoint of the running cluster: real STT, LLM and TTS replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+import websockets
+
+from infra.audio import decode_audio, float_to_pcm16
+from tests.speech import espeak_wav, wer
+
+pytestmark = pytest.mark.cluster
+QUESTION = "What time do you open tomorrow?"
+
+
+def ws_url(cluster: str, query: str = "") -> str:
+    return cluster.replace("http://", "ws://") + "/v1/calls/stream" + query
+
+
+async def test_call_over_websocket(cluster):
+    caller = float_to_pcm16(decode_audio(espeak_wav(QUESTION), 8000).samples).tobytes()
+    script = b"\x00" * 16000 * 6 + caller + b"\x00" * 16000 * 8  # the greeting, the question, 8 s to answer
+    reply, events = bytearray(), []
+    async with websockets.connect(ws_url(cluster, "?sample_rate=8000&language=en")) as ws:
+        started = json.loads(await ws.recv())
+        assert started["type"] == "session.started" and started["frame_bytes"] == 320
+
+        async def receive():
+            async for message in ws:
+                if isinstance(message, bytes):
+                    reply.extend(message)
+                else:
+                    events.append(json.loads(message))
+
+        receiver = asyncio.create_task(receive())
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        for i in range(0, len(script), 320):  # a phone line: 20 ms every 20 ms
+            await ws.send(script[i:i + 320])
+            next_tick += 0.02
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+        await ws.send(json.dumps({"type": "hangup"}))
+        await asyncio.wait_for(receiver, 10)
+
+    turns = [e for e in events if e["type"] == "turn"]
+    assert len(turns) == 1 and wer(QUESTION, turns[0]["text"]) <= 0.25
+    ended = events[-1]
+    assert ended["type"] == "call.ended" and ended["reason"] == "client_hangup"
+    record = ended["record"]
+    speakers = [t["speaker"] for t in record["turns"]]
+    assert speakers[:3] == ["assistant", "caller", "assistant"]  # greeting, question, answer
+    assert record["turns"][2]["text"]  # the LLM's reply was spoken
+    assert set(record["turns"][1]["timings_ms"]) >= {"transcript", "first_token", "first_audio", "first_frame"}
+    assert len(reply) > 8000 * 2 * 2  # the greeting and the answer came back as audio
+    assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000
+
+
+async def test_bad_websocket_input(cluster):
+    with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)):
+        async with websockets.connect(ws_url(cluster, "?sample_rate=44100")) as ws:
+            await ws.recv()
+    async with websockets.connect(ws_url(cluster)) as ws:
+        await ws.recv()  # session.started
+        await ws.send("not json")
+        assert json.loads(await ws.recv()) == {"type": "error", "message": "text messages must be JSON"}
+        await ws.send(b"\x01")  # an odd byte: buffered until a whole frame, no crash
+        await ws.send(json.dumps({"type": "dance"}))
+        msg = json.loads(await ws.recv())
+        while msg["type"] != "error":
+            msg = json.loads(await ws.recv())
+        await ws.send(json.dumps({"type": "hangup"}))
+        while True:
+            msg = await ws.recv()
+            if isinstance(msg, str) and json.loads(msg)["type"] == "call.ended":
+                break
