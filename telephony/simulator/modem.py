@@ -93,6 +93,7 @@ class SimulatedModem:
         self.downlink = AudioSource()
         self.uplink = bytearray()  # everything the host sent, consumed in real time
         self.uplink_underruns = 0
+        self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
         self.dtmf_sent: list[str] = []
         self._rng = np.random.default_rng(self.config.downlink_seed)
         self._tasks: set[asyncio.Task] = set()
@@ -534,8 +535,12 @@ class SimulatedModem:
         cuts = sorted(self._rng.choice(np.arange(1, n), size=self._rng.integers(0, 3), replace=False).tolist())
         prev = 0
         for cut in [*cuts, n]:
-            with contextlib.suppress(OSError):
-                os.write(self.audio_master, frame[prev:cut])
+            # Like the modem, audio nobody reads is lost; count it so tests can tell.
+            try:
+                written = os.write(self.audio_master, frame[prev:cut])
+            except OSError:
+                written = 0
+            self.downlink_dropped_bytes += (cut - prev) - written
             prev = cut
 
     def _drain_uplink(self, discard: bool) -> None:
