@@ -122,6 +122,7 @@ class SIM7600Driver:
         self._supervisor: asyncio.Task | None = None
         self._ready = asyncio.Event()
         self._closing = False
+        self._background: set[asyncio.Task] = set()  # tasks started from URC callbacks
 
     # ---- connection ------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -205,7 +206,9 @@ class SIM7600Driver:
             reason = "remote_hangup" if was_active else line.lower().replace(" ", "_")
             self.on_event(CallEnded(reason, self._pending_end))
             self._pending_end = 0
-            asyncio.get_running_loop().create_task(self._close_audio())
+            task = asyncio.get_running_loop().create_task(self._close_audio())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         elif line.startswith("MISSED_CALL:"):
             self._announced = False
             self.on_event(MissedCall(line.split()[-1] if len(line.split()) > 2 else None))
