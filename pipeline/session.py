@@ -73,6 +73,8 @@ class TurnRecord:
     at_s: float  # call audio time
     interrupted: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ended_s: float | None = None  # caller turns: when the caller stopped speaking
+    detected_s: float | None = None  # caller turns: when the end of the turn was decided
 
 
 @dataclass
@@ -260,7 +262,8 @@ class CallSession:
         normalised = re.sub(r"[^\w\s-]", "", text.lower()).strip()
         if not normalised or normalised in FILLERS:
             return  # silence, noise or a backchannel: no turn at all
-        caller = TurnRecord("caller", text, turn_audio.started_s)
+        caller = TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s,
+                            detected_s=turn_audio.detected_s)
         self.record.turns.append(caller)
         self._stage(caller, "transcript", t0)
         if any(g in normalised for g in GOODBYES):

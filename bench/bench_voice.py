@@ -1,0 +1,145 @@
+"""Voice-to-voice latency over the WebSocket call path: caller's end of speech -> first reply audio.
+
+Not a test: run by hand on an otherwise idle machine. Starts the CPU-profile cluster, then runs
+calls with 1 and then N concurrent callers. Each caller waits out the greeting, asks one question
+(espeak, 8 kHz, sent in real time), and keeps the line open with silence. The client measures
+from the last voiced frame it sent to the first non-silent reply frame it receives (20 ms
+resolution, as on a phone line); the server's call record gives the stage breakdown.
+
+    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import websockets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+from cli.local_cluster import LocalCluster
+from infra.audio import decode_audio, float_to_pcm16
+
+QUESTIONS = ["What time do you open tomorrow?", "Can I book an appointment for Friday?",
+             "Where is your office?", "Do you have parking?"]
+FRAME = 320
+
+
+def speech(text: str) -> bytes:
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "q.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True)
+        return float_to_pcm16(decode_audio(out.read_bytes(), 8000).samples).tobytes()
+
+
+def last_voiced_frame(pcm: bytes) -> int:
+    x = np.frombuffer(pcm, "<i2").astype(np.float64)
+    frames = len(x) // 160
+    levels = [np.sqrt(np.mean(x[i * 160:(i + 1) * 160] ** 2)) for i in range(frames)]
+    return max(i for i, v in enumerate(levels) if v > 300)
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if xs else float("nan")
+
+
+async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: float = 8.0) -> dict:
+    q = speech(question)
+    last = last_voiced_frame(q)
+    script = b"\x00" * int(greeting_s * 16000) + q + b"\x00" * int(answer_s * 16000)
+    end_frame = int(greeting_s * 50) + last
+    sent_end_at = None
+    first_reply_at = None
+    underruns_gap = 0
+    events: list[dict] = []
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.recv()
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        async def receive():
+            nonlocal first_reply_at
+            async for message in ws:
+                if isinstance(message, bytes):
+                    if sent_end_at is not None and first_reply_at is None:
+                        if np.abs(np.frombuffer(message, "<i2")).max() > 500:
+                            first_reply_at = loop.time()
+                else:
+                    events.append(json.loads(message))
+            done.set()
+
+        task = asyncio.create_task(receive())
+        next_tick = loop.time()
+        for i in range(0, len(script), FRAME):
+            await ws.send(script[i:i + FRAME])
+            if i // FRAME == end_frame:
+                sent_end_at = loop.time()
+            next_tick += 0.02
+            delay = next_tick - loop.time()
+            if delay < -0.04:
+                underruns_gap += 1  # this client could not keep real time
+            await asyncio.sleep(max(0.0, delay))
+        await ws.send(json.dumps({"type": "hangup"}))
+        await asyncio.wait_for(done.wait(), 30)
+        task.cancel()
+    record = next(e for e in events if e["type"] == "call.ended")["record"]
+    caller = next((t for t in record["turns"] if t["speaker"] == "caller"), None)
+    return {"v2v_s": (first_reply_at - sent_end_at) if first_reply_at and sent_end_at else None,
+            "timings_ms": caller["timings_ms"] if caller else {},
+            "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
+            "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else ""}
+
+
+async def main(args) -> dict:
+    cluster = LocalCluster()
+    print("starting the CPU-profile cluster …", flush=True)
+    cluster.start()
+    url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
+    results: dict = {"rounds": args.rounds}
+    try:
+        await one_call(url, "Hello?")  # warm-up: first requests pay for lazy initialisation
+        for n in args.calls:
+            rows = []
+            for r in range(args.rounds):
+                print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
+                rows += await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
+            v2v = [x["v2v_s"] for x in rows if x["v2v_s"] is not None]
+            stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]])
+                      for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}
+            eot = statistics.median([x["eot_s"] for x in rows if x["eot_s"] is not None])
+            results[f"{n}_calls"] = {
+                "answered": f"{len(v2v)}/{len(rows)}",
+                "v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+                "end_of_turn_wait_ms": round(eot * 1000),
+                "stages_median_ms_from_end_of_turn": stages,
+                # total from end-of-turn decision to first frame, over the compute it contains
+                "overhead_ratio": round(stages["first_frame"] / stages["first_audio"], 3),
+                "client_late_ticks": sum(x["client_late_ticks"] for x in rows),
+                "transcripts": sorted({x["transcript"] for x in rows})[:4],
+            }
+            print(json.dumps(results[f"{n}_calls"]), flush=True)
+    finally:
+        cluster.stop()
+    return results
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--out", default="var/bench-voice.json")
+    a = p.parse_args()
+    res = asyncio.run(main(a))
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=2))
+    print(json.dumps(res, indent=2))
