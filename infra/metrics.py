@@ -81,7 +81,7 @@ class _Metric:
     def _apply(self, method: str, value: float, tags: dict[str, str]) -> None:
         impl = self._backend()
         if self._ray:
-            getattr(impl, {"inc": "inc", "set": "set", "observe": "observe"}[method])(value, tags=tags)
+            getattr(impl, method)(value, tags=tags)
         else:
             target = impl.labels(**tags) if self.tag_keys else impl
             getattr(target, method)(value)

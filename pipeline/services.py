@@ -7,10 +7,12 @@ in-process deployments (tests, benchmarks) or anything else that speaks them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any, Protocol
 
 import numpy as np
 
+from deployments.llm.engine import SamplingOptions
 from infra.audio import pcm16_to_float, resample
 
 
@@ -43,8 +45,7 @@ class HandleResponder:
 
     def __init__(self, handle: Any, max_tokens: int = 120, temperature: float = 0.3) -> None:
         self.handle = handle
-        self.options = {"max_tokens": max_tokens, "temperature": temperature, "top_p": 1.0, "stop": [],
-                        "seed": None, "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": False}
+        self.options = asdict(SamplingOptions(max_tokens=max_tokens, temperature=temperature))
 
     async def reply(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
         gen = self.handle.options(stream=True).chat.remote(messages, self.options)

@@ -45,7 +45,7 @@ def _file_fingerprint(*paths: Path) -> dict:
     return {p.name: p.stat().st_size for p in paths}
 
 
-def _sha256(path: Path, progress: Progress | None = None) -> str:
+def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(8 << 20):

@@ -182,8 +182,6 @@ class ATClient:
                 self._suspect = True
                 AT_TIMEOUTS.inc(command=type(command).__name__)
                 raise ATTimeout(f"{command.render()} got no final result in {t:.1f} s") from None
-            if response == SMS_PROMPT:  # pragma: no cover - defensive: prompt without body phase
-                raise ATError(command.render(), "unexpected prompt", [])
             if classify(response.final) is LineKind.FINAL_ERROR:
                 raise ATError(response.command, response.final, response.lines)
             return response

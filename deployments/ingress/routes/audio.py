@@ -12,9 +12,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
-from deployments.ingress.calls import call_model, first_and_rest
 from deployments.ingress.dependencies import AppSettings, Models
 from deployments.ingress.errors import APIError
+from deployments.ingress.model_calls import call_model, first_and_rest
 from deployments.ingress.schemas import SpeechRequest, TranscriptionFormat
 from infra.audio import MIME_TYPES, AudioDecodeError, decode_audio, encode_audio
 

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from deployments.ingress.calls import call_model, first_and_rest
 from deployments.ingress.dependencies import AppSettings, Models
 from deployments.ingress.errors import APIError
+from deployments.ingress.model_calls import call_model, first_and_rest
 from deployments.ingress.schemas import ChatCompletionRequest
 
 router = APIRouter(tags=["chat"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from deployments.ingress.calls import call_model
 from deployments.ingress.dependencies import Models
 from deployments.ingress.errors import APIError
+from deployments.ingress.model_calls import call_model
 
 router = APIRouter(tags=["models"])
 CREATED = 1764028800  # 2025-11-25: a fixed date, OpenAI clients only need an int
