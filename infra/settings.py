@@ -45,6 +45,28 @@ class Settings(BaseSettings):
         default=None, description="API key of the cloud fallback LLM (used from the personas issue)."
     )
 
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'secretary.db'}",
+        description="SQLAlchemy async URL: SQLite by default, postgresql+asyncpg://… in production.",
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer token of the admin API until accounts arrive (billing issue). Empty: admin API refuses.",
+    )
+    pii_hash_key: str = Field(
+        default="change-me",
+        description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",
+    )
+    recordings_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "recordings", description="Where call recordings are written."
+    )
+    modem_at_port: str | None = Field(
+        default=None, description="The modem's AT port (a stable /dev/serial/by-id path). Empty: discover by USB."
+    )
+    modem_audio_port: str | None = Field(
+        default=None, description="The modem's audio port (if04). Empty: discover by USB."
+    )
+
     def resolve_model_path(self, path: str | Path) -> Path:
         """Absolute paths stay; relative ones are taken inside `models_dir`."""
         p = Path(path)

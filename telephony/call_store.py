@@ -1,0 +1,166 @@
+"""Call and SMS records: the ``calls`` and ``sms_messages`` tables and the queries the admin API needs.
+
+Numbers are stored masked plus as a keyed hash (see :mod:`infra.pii`). A call row is written once
+when the call starts (so a crash still leaves a trace) and completed when it ends; the transcript
+is the session's turn list as JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infra.database import Base, session_factory, transaction, utcnow
+from infra.pii import mask_number, number_hash
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # "inbound" | "outbound"
+    number_masked: Mapped[str] = mapped_column(String(32))
+    number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    persona: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # "ringing" | "active" | "ended"
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    barge_ins: Mapped[int] = mapped_column(Integer, default=0)
+    recording_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class SmsRow(Base):
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    number_masked: Mapped[str] = mapped_column(String(32))
+    number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    reply_to: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def _call_dict(row: CallRow) -> dict[str, Any]:
+    return {"id": row.id, "direction": row.direction, "number": row.number_masked, "persona": row.persona,
+            "status": row.status, "started_at": row.started_at.isoformat() if row.started_at else None,
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None, "duration_s": row.duration_s,
+            "end_reason": row.end_reason, "turns": row.turns, "barge_ins": row.barge_ins,
+            "transcript": row.transcript or [], "recording_ref": row.recording_ref}
+
+
+def _sms_dict(row: SmsRow) -> dict[str, Any]:
+    return {"id": row.id, "direction": row.direction, "number": row.number_masked, "text": row.text,
+            "at": row.at.isoformat() if row.at else None, "reply_to": row.reply_to}
+
+
+class CallStore:
+    """All reads and writes of call and SMS records; one instance per process is enough."""
+
+    def __init__(self, url: str | None = None, tenant_id: str | None = None) -> None:
+        self.url, self.tenant_id = url, tenant_id
+
+    async def call_started(self, direction: str, number: str | None, persona: str | None,
+                           call_id: str | None = None, status: str = "ringing") -> str:
+        call_id = call_id or uuid.uuid4().hex
+        async with transaction(self.url) as s:
+            s.add(CallRow(id=call_id, tenant_id=self.tenant_id, direction=direction, number_masked=mask_number(number),
+                          number_hash=number_hash(number), persona=persona, status=status, started_at=utcnow(),
+                          transcript=[]))
+        return call_id
+
+    async def call_answered(self, call_id: str) -> None:
+        async with transaction(self.url) as s:
+            row = await s.get(CallRow, call_id)
+            if row is not None:
+                row.status, row.answered_at = "active", utcnow()
+
+    async def call_ended(self, call_id: str, end_reason: str, transcript: list[dict[str, Any]] | None = None,
+                         barge_ins: int = 0, recording_ref: str | None = None) -> None:
+        async with transaction(self.url) as s:
+            row = await s.get(CallRow, call_id)
+            if row is None:
+                return
+            now = utcnow()
+            row.status, row.ended_at, row.end_reason = "ended", now, end_reason
+            if row.answered_at is not None:
+                answered = row.answered_at if row.answered_at.tzinfo else row.answered_at.replace(tzinfo=now.tzinfo)
+                row.duration_s = round((now - answered).total_seconds(), 2)
+            else:
+                row.duration_s = 0.0
+            row.transcript = transcript or []
+            row.turns = len(row.transcript)
+            row.barge_ins = barge_ins
+            row.recording_ref = recording_ref
+
+    async def get_call(self, call_id: str) -> dict[str, Any] | None:
+        async with session_factory(self.url)() as s:
+            row = await s.get(CallRow, call_id)
+            return _call_dict(row) if row is not None and self._visible(row) else None
+
+    async def list_calls(self, limit: int = 20, offset: int = 0, direction: str | None = None,
+                         status: str | None = None) -> Page:
+        q = select(CallRow)
+        if self.tenant_id is not None:
+            q = q.where(CallRow.tenant_id == self.tenant_id)
+        if direction:
+            q = q.where(CallRow.direction == direction)
+        if status:
+            q = q.where(CallRow.status == status)
+        async with session_factory(self.url)() as s:
+            total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
+            rows = (await s.execute(q.order_by(CallRow.started_at.desc(), CallRow.id).limit(limit).offset(offset))).scalars()
+            return Page([_call_dict(r) for r in rows], total, limit, offset)
+
+    async def close_dangling(self, reason: str = "ingress_restarted") -> int:
+        """Calls left ringing/active by a crashed ingress are closed, so none stays stuck."""
+        async with transaction(self.url) as s:
+            q = select(CallRow).where(CallRow.status != "ended")
+            if self.tenant_id is not None:
+                q = q.where(CallRow.tenant_id == self.tenant_id)
+            rows = list((await s.execute(q)).scalars())
+            now = utcnow()
+            for row in rows:
+                row.status, row.ended_at, row.end_reason = "ended", now, reason
+            return len(rows)
+
+    async def sms_saved(self, direction: str, number: str | None, text: str, reply_to: int | None = None) -> int:
+        async with transaction(self.url) as s:
+            row = SmsRow(tenant_id=self.tenant_id, direction=direction, number_masked=mask_number(number),
+                         number_hash=number_hash(number), text=text, at=utcnow(), reply_to=reply_to)
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def list_sms(self, limit: int = 20, offset: int = 0) -> Page:
+        q = select(SmsRow)
+        if self.tenant_id is not None:
+            q = q.where(SmsRow.tenant_id == self.tenant_id)
+        async with session_factory(self.url)() as s:
+            total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
+            rows = (await s.execute(q.order_by(SmsRow.at.desc(), SmsRow.id.desc()).limit(limit).offset(offset))).scalars()
+            return Page([_sms_dict(r) for r in rows], total, limit, offset)
+
+    def _visible(self, row: CallRow) -> bool:
+        return self.tenant_id is None or row.tenant_id == self.tenant_id
