@@ -110,9 +110,11 @@ class StreamResampler:
 
 
 def wav_bytes(pcm16: np.ndarray, sample_rate: int) -> bytes:
+    """A WAV file of S16LE samples: shape (n,) is mono, (n, channels) interleaved."""
+    pcm16 = np.asarray(pcm16)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(1 if pcm16.ndim == 1 else pcm16.shape[1])
         w.setsampwidth(2)
         w.setframerate(sample_rate)
         w.writeframes(np.asarray(pcm16, dtype="<i2").tobytes())

@@ -30,6 +30,7 @@ from infra import metrics
 from infra.logging import get_logger
 from pipeline.chunker import ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
+from pipeline.recording import CallRecorder
 from pipeline.services import Responder, Synthesizer, Transcriber
 from pipeline.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
 from pipeline.vad import VoiceActivityDetector
@@ -64,6 +65,17 @@ class SessionConfig:
     echo_return_loss_db: float = 12.0
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
+    record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
+
+    @classmethod
+    def from_dict(cls, d: dict | None, **over) -> SessionConfig:
+        """A profile's (or persona's) ``session`` block; unknown keys are an error, not a silent no-op."""
+        d = {**(d or {}), **over}
+        turn = d.pop("turn", None)
+        config = cls(**d)
+        if turn is not None:
+            config.turn = turn if isinstance(turn, TurnConfig) else TurnConfig(**turn)
+        return config
 
 
 @dataclass
@@ -106,6 +118,7 @@ class CallSession:
         self._was_playing = False
         self._pending_first_frame: tuple[TurnRecord, float] | None = None
         self._played_levels: deque[float] = deque(maxlen=max(1, self.config.echo_window_ms // FRAME_MS))
+        self.recorder = CallRecorder(self.config.sample_rate) if self.config.record_audio else None
 
     # ---- public surface ------------------------------------------------------------------------
     @property
@@ -129,6 +142,8 @@ class CallSession:
                     self._finish()
             return None
         self._was_playing = True
+        if self.recorder is not None:
+            self.recorder.add_assistant(frame.pcm)
         self._played_levels.append(self.detector.vad.level_dbfs(frame))
         if self._pending_first_frame:
             turn, t0 = self._pending_first_frame
@@ -141,6 +156,8 @@ class CallSession:
         self._t += FRAME_MS / 1000
         if self.ended.is_set():
             return
+        if self.recorder is not None:
+            self.recorder.add_caller(frame.pcm)
         heard = frame
         if self.config.echo_guard and (self.playing or self._played_recently()):
             level = self.detector.vad.level_dbfs(frame)
