@@ -69,6 +69,8 @@ VerboseErrors = _fixed("VerboseErrors", "AT+CMEE=2")
 CallerId = _fixed("CallerId", "AT+CLIP=1")
 RingCodes = _fixed("RingCodes", "AT+CRC=1")
 HangupModeChup = _fixed("HangupModeChup", "AT+CVHU=0")
+CallWaitingOn = _fixed("CallWaitingOn", "AT+CCWA=1")
+RejectWaiting = _fixed("RejectWaiting", "AT+CHLD=0")
 SmsTextMode = _fixed("SmsTextMode", "AT+CMGF=1")
 SmsUcs2 = _fixed("SmsUcs2", 'AT+CSCS="UCS2"')
 SmsUcs2Params = _fixed("SmsUcs2Params", "AT+CSMP=17,167,0,8")
@@ -203,6 +205,6 @@ DIAGNOSTICS: dict[str, type[ATCommand]] = {
                                   EpsRegistration, ActivityStatus, CallList, PcmStatus, LastCallError)
 }
 INIT_SEQUENCE: tuple[type[ATCommand], ...] = (
-    EchoOff, VerboseErrors, CallerId, RingCodes, HangupModeChup, SmsTextMode, SmsUcs2, SmsUcs2Params,
+    EchoOff, VerboseErrors, CallerId, RingCodes, HangupModeChup, CallWaitingOn, SmsTextMode, SmsUcs2, SmsUcs2Params,
     SmsNotifications, UrcOnAllPorts,
 )

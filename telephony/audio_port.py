@@ -2,27 +2,36 @@
 
 Downlink reads split anywhere, odd byte counts included, so frames are reassembled from a
 buffer. Uplink must be paced at exactly one frame per 20 ms and never burst to catch up (spec
-§4): a pacer task writes one frame per tick from a queue, silence when the queue is empty, and
-counts those ticks as underruns while a reply is playing.
+§4): a pacer task writes one frame per tick, silence when it has none, and counts those ticks as
+underruns while a reply is playing. Frames come from a queue (:meth:`play`) or, for a live call,
+are pulled from a ``source`` at the tick itself, so no audio waits in a queue of ours.
+
+The port starts by writing ``prime_frames`` of silence: from then on the modem's own buffer
+(about ten frames, spec §5) stays that far ahead of its playout, which absorbs our scheduling
+jitter for the price of that much latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import serial_asyncio
 
 from infra import metrics
+from infra.logging import get_logger
 
+log = get_logger(__name__)
 FRAME_S = 0.020
 UNDERRUNS = metrics.counter("modem_uplink_underruns_total", "Uplink ticks with no audio while a reply played")
 
 
 class AudioPort:
-    def __init__(self, path: str, sample_rate: int = 8000) -> None:
+    def __init__(self, path: str, sample_rate: int = 8000, prime_frames: int = 2) -> None:
         self.path = path
+        self.prime_frames = prime_frames
+        self.source: Callable[[], bytes | None] | None = None  # pulled every tick when the queue is empty
         self.frame_bytes = sample_rate * 2 * 20 // 1000  # 320 B at 8 kHz, 640 B at 16 kHz
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.underruns = 0
@@ -83,14 +92,29 @@ class AudioPort:
         self._playing = False
 
     @property
+    def failed(self) -> bool:
+        """The uplink pacer gave up (a wedged or vanished OUT endpoint)."""
+        return self._pacer is not None and self._pacer.done()
+
+    @property
     def queued_s(self) -> float:
         return self._queue.qsize() * FRAME_S
+
+    def _pull(self) -> bytes | None:
+        assert self.source is not None
+        try:
+            return self.source()
+        except Exception:  # a broken source must not stop the clock: the line carries silence
+            log.exception("audio_port.source_failed")
+            return None
 
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         silence = b"\x00" * self.frame_bytes
         assert self.writer is not None
+        self.writer.write(silence * self.prime_frames)
+        wedged_since: float | None = None
         while True:
             next_tick += FRAME_S
             delay = next_tick - loop.time()
@@ -98,16 +122,29 @@ class AudioPort:
                 await asyncio.sleep(delay)
             elif delay < -5 * FRAME_S:
                 next_tick = loop.time()  # we fell far behind: resync the clock, never burst
-            if self._queue.empty():
+            if not self._queue.empty():
+                frame = self._queue.get_nowait()
+            elif self.source is not None and (pulled := self._pull()) is not None:
+                frame = pulled + b"\x00" * (self.frame_bytes - len(pulled))
+            else:
                 frame = silence
                 if self._playing:
                     self.underruns += 1
                     UNDERRUNS.inc()
-            else:
-                frame = self._queue.get_nowait()
+            transport = self.writer.transport
+            if transport.is_closing():
+                return  # the port vanished: the driver notices and ends the call
             try:
                 self.writer.write(frame)
-                await asyncio.wait_for(self.writer.drain(), 1.0)
-            except (TimeoutError, OSError):
-                return  # a wedged or vanished OUT endpoint: the driver notices and ends the call
+            except OSError:
+                return
             self.frames_sent += 1
+            # The modem blocks writes when its endpoint is full; ours then pile up in the transport.
+            # More than a second of backlog for a second: the OUT endpoint is wedged (spec §4).
+            # (Never awaited drain(): a pacer that may block cannot keep time, or be cancelled promptly.)
+            if transport.get_write_buffer_size() > self.frame_bytes * 50:
+                wedged_since = wedged_since if wedged_since is not None else loop.time()
+                if loop.time() - wedged_since > 1.0:
+                    return
+            else:
+                wedged_since = None

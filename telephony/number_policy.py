@@ -9,6 +9,7 @@ configuration. Every refusal says why and is logged with the number masked.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +49,9 @@ class NumberPolicyConfig:
     sms_per_hour: int = 30
 
 
+_DIALLABLE = re.compile(r"\+?[0-9][0-9 ().-]{2,30}")
+
+
 class RateLimiter:
     """A sliding window: at most ``limit`` events in any ``window_s`` seconds."""
 
@@ -75,6 +79,9 @@ class NumberPolicy:
         """E.164 for a valid number, else :class:`PolicyRefusal` (``invalid_number``)."""
         if not isinstance(raw, str) or len(raw) > 32:
             raise PolicyRefusal("invalid_number", "not a phone number")
+        if not _DIALLABLE.fullmatch(raw):
+            # libphonenumber would pull a number out of "ATD+7916…;": anything but a number is refused.
+            raise PolicyRefusal("invalid_number", "a phone number has only digits, spaces, + - ( ) and .")
         try:
             parsed = phonenumbers.parse(raw, self.config.default_region)
         except phonenumbers.NumberParseException:

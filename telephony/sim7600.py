@@ -33,6 +33,21 @@ class IncomingCall:
 
 
 @dataclass(frozen=True)
+class Ring:
+    """One ring of the incoming call (with caller id); ``count`` starts at 1."""
+
+    number: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class CallWaiting:
+    """A second caller while a call is active (``+CCWA``): reject it or it waits."""
+
+    number: str | None
+
+
+@dataclass(frozen=True)
 class CallConnected:
     pass
 
@@ -68,8 +83,8 @@ class ModemReady:
     pass
 
 
-ModemEvent = (IncomingCall | CallConnected | CallEnded | MissedCall | SmsReceived | DtmfReceived | ModemLost
-              | ModemReady)
+ModemEvent = (IncomingCall | Ring | CallWaiting | CallConnected | CallEnded | MissedCall | SmsReceived
+              | DtmfReceived | ModemLost | ModemReady)
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,7 @@ class SmsMessage:
 
 REGISTRATION = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
 _CLIP = re.compile(r'\+CLIP:\s*"([^"]*)"')
+_CCWA = re.compile(r'\+CCWA:\s*"([^"]*)"')
 _END = re.compile(r"VOICE CALL: END: (\d{2})(\d{2})(\d{2})")
 
 
@@ -118,6 +134,8 @@ class SIM7600Driver:
         self.in_call = False
         self._caller: str | None = None
         self._announced = False  # IncomingCall already reported for the ringing call
+        self._rings = 0  # caller-id lines seen for the ringing call
+        self._waiting: str | None = None  # the number of a waiting second call already reported
         self._pending_end = 0  # seconds from the last "VOICE CALL: END: HHMMSS"
         self._supervisor: asyncio.Task | None = None
         self._ready = asyncio.Event()
@@ -125,32 +143,42 @@ class SIM7600Driver:
         self._background: set[asyncio.Task] = set()  # tasks started from URC callbacks
 
     # ---- connection ------------------------------------------------------------------------
-    async def connect(self) -> None:
-        await self._open()
+    async def connect(self, wait: bool = True) -> None:
+        """Open and initialise the modem. ``wait=False``: return at once and keep trying in the
+        background (the modem may be plugged in later); :meth:`wait_ready` tells when it is up."""
+        if wait:
+            await self._open()
         self._supervisor = asyncio.create_task(self._supervise(), name="modem-supervisor")
 
     async def _open(self) -> None:
         reader, writer = await serial_asyncio.open_serial_connection(url=self.at_port, baudrate=115200)
-        self.client = ATClient(reader, writer, on_urc=self._on_urc)
-        await self.client.send(at.Attention(), timeout_s=3)
-        for command in at.INIT_SEQUENCE:
-            await self.client.send(command())
-        await self.client.send(at.SetPcm(False))
+        client = ATClient(reader, writer, on_urc=self._on_urc)
+        try:
+            await client.send(at.Attention(), timeout_s=3)
+            for command in at.INIT_SEQUENCE:
+                await client.send(command())
+            await client.send(at.SetPcm(False))
+        except BaseException:
+            await client.close()  # a half-initialised port is never kept
+            raise
+        self.client = client
         self._ready.set()
         log.info("modem.ready", port=self.at_port)
 
     async def _supervise(self) -> None:
         """Wait for the port to drop, then reopen and re-initialise with backoff."""
         while not self._closing:
-            assert self.client is not None
-            await self.client._closed.wait()
-            if self._closing:
-                return
-            self._ready.clear()
-            await self._lost()
-            delay = self.backoff[0]
+            if self.client is not None:
+                await self.client._closed.wait()
+                if self._closing:
+                    return
+                self._ready.clear()
+                await self._lost()
+            delay, first = self.backoff[0], self.client is None
             while not self._closing:
-                await asyncio.sleep(delay)
+                if not first:
+                    await asyncio.sleep(delay)
+                first = False
                 try:
                     await self._open()
                     self.on_event(ModemReady())
@@ -190,8 +218,16 @@ class SIM7600Driver:
             m = _CLIP.match(line)
             number = m.group(1) if m else None
             if number != self._caller or not self._announced:
-                self._caller, self._announced = number, True
+                self._caller, self._announced, self._rings = number, True, 0
                 self.on_event(IncomingCall(number))
+            self._rings += 1
+            self.on_event(Ring(number, self._rings))
+        elif line.startswith("+CCWA:"):
+            m = _CCWA.match(line)
+            number = m.group(1) if m else None
+            if number != self._waiting:
+                self._waiting = number
+                self.on_event(CallWaiting(number))
         elif line == "VOICE CALL: BEGIN":
             self.in_call = True
             self.on_event(CallConnected())
@@ -210,8 +246,12 @@ class SIM7600Driver:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         elif line.startswith("MISSED_CALL:"):
-            self._announced = False
-            self.on_event(MissedCall(line.split()[-1] if len(line.split()) > 2 else None))
+            number = line.split()[-1] if len(line.split()) > 2 else None
+            if number is not None and number == self._waiting:
+                self._waiting = None  # the waiting caller gave up; the active call goes on
+            else:
+                self._announced = False
+            self.on_event(MissedCall(number))
         elif line.startswith("+CMTI:"):
             self.on_event(SmsReceived(int(line.rsplit(",", 1)[-1])))
         elif line.startswith("+RXDTMF:"):
@@ -262,10 +302,15 @@ class SIM7600Driver:
         if was:
             self.on_event(CallEnded("local_hangup", self._pending_end))
 
+    async def reject_waiting(self) -> None:
+        """Turn away the waiting second caller (``AT+CHLD=0``: they hear busy); the call goes on."""
+        self._waiting = None
+        await self._send(at.RejectWaiting())
+
     async def send_dtmf(self, key: str) -> None:
         await self._send(at.SendDtmf(key))
 
-    async def start_audio(self) -> AudioPort:
+    async def start_audio(self, prime_frames: int = 2) -> AudioPort:
         """``AT+CPCMREG=1``, retried within the accept window, then open the audio port."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.pcm_accept_window_s
@@ -281,7 +326,7 @@ class SIM7600Driver:
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, 1.0)
         log.info("modem.audio_on", tries=tries)
-        self.audio = AudioPort(self.audio_path)
+        self.audio = AudioPort(self.audio_path, prime_frames=prime_frames)
         await self.audio.open()
         return self.audio
 
@@ -305,6 +350,9 @@ class SIM7600Driver:
         r = await self._send(at.ReadSms(index))
         status, number, _alpha, ts = ([*self._parse_header(r.lines[0]), "", "", "", ""])[:4]
         return SmsMessage(index, status, number, ts, at.from_ucs2_hex(r.lines[1]) if len(r.lines) > 1 else "")
+
+    async def delete_sms(self, index: int) -> None:
+        await self._send(at.DeleteSms(index))
 
     async def list_sms(self, status: str = "ALL") -> list[SmsMessage]:
         r = await self._send(at.ListSms(status))

@@ -95,6 +95,9 @@ class SimulatedModem:
         self.uplink_underruns = 0
         self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
         self.dtmf_sent: list[str] = []
+        self.waiting: Call | None = None  # a second incoming call while one is active (call waiting)
+        self.declined: list[str] = []  # numbers of waiting calls rejected with AT+CHLD=0
+        self.network_busy: list[str] = []  # calls the network turned away (busy, call waiting off)
         self._rng = np.random.default_rng(self.config.downlink_seed)
         self._tasks: set[asyncio.Task] = set()
         self._reset_state()
@@ -104,7 +107,7 @@ class SimulatedModem:
     def _reset_state(self) -> None:
         self.echo = True
         self.cmee = self.config.cmee_default
-        self.clip = self.crc = False
+        self.clip = self.crc = self.ccwa = False
         self.cvhu = self.config.cvhu_default
         self.cscs = "IRA"
         self.pcmreg = False
@@ -295,6 +298,14 @@ class SimulatedModem:
         elif u.startswith("AT+CVHU="):
             self.cvhu = int(arg)
             self._final(u)
+        elif u.startswith("AT+CCWA="):
+            self.ccwa = arg.split(",")[0] == "1"
+            self._final(u)
+        elif u == "AT+CHLD=0":
+            if self.waiting is not None:
+                self.declined.append(self.waiting.number)
+                self.waiting = None
+            self._final(u)
         elif u.startswith(("AT+CMGF=", "AT+CNMI=", "AT+CSMP=", "AT+CATR=", "AT+CLCC=")):
             self._final(u)
         elif u.startswith("AT+CSCS="):
@@ -423,23 +434,43 @@ class SimulatedModem:
         self._line("NO CARRIER", end="\r\r\n")
 
     def incoming_call(self, number: str, caller_audio: bytes = b"") -> asyncio.Task:
-        """Ring with caller id until answered, rejected, or the caller gives up."""
-        self.call = Call(1, number, CallState.RINGING_IN)
+        """Ring with caller id until answered, rejected, or the caller gives up.
+
+        During a call the new caller waits: with ``AT+CCWA=1`` the host sees ``+CCWA`` and may
+        reject it (``AT+CHLD=0``); without call waiting the network answers the caller busy.
+        """
+        if self.call is not None:
+            return self._spawn(self._call_waiting(number))
+        call = self.call = Call(1, number, CallState.RINGING_IN)
         self.downlink = AudioSource(caller_audio)
 
         async def ring() -> None:
             rings = 0
-            while self.call is not None and self.call.state is CallState.RINGING_IN:
+            while self.call is call and call.state is CallState.RINGING_IN:  # this call, not a later one
                 self._line("+CRING: VOICE" if self.crc else "RING", end="\r\r\n")
                 if self.clip:
                     self._line(f'+CLIP: "{number}",{145 if number.startswith("+") else 129},,,"",0')
                 rings += 1
                 limit = self.faults.caller_gives_up_after_rings
                 await asyncio.sleep(self.config.ring_period_s)
-                if limit is not None and rings >= limit and self.call and self.call.state is CallState.RINGING_IN:
+                if limit is not None and rings >= limit and self.call is call and call.state is CallState.RINGING_IN:
                     self.call = None
                     self._line(f"MISSED_CALL: {time.strftime('%I:%M%p')} {number}")
         return self._spawn(ring())
+
+    async def _call_waiting(self, number: str) -> None:
+        if not self.ccwa or self.waiting is not None:
+            self.network_busy.append(number)
+            return
+        self.waiting = Call(2, number, CallState.RINGING_IN)
+        for _ in range(10):  # the waiting tone lasts a while, then the network gives up
+            if self.waiting is None or self.waiting.number != number:
+                return
+            self._line(f'+CCWA: "{number}",{145 if number.startswith("+") else 129},1', end="\r\n")
+            await asyncio.sleep(self.config.ring_period_s)
+        if self.waiting is not None and self.waiting.number == number:
+            self.waiting = None
+            self._line(f"MISSED_CALL: {time.strftime('%I:%M%p')} {number}")
 
     def _pcmreg(self, command: str, on: bool) -> None:
         if not on:
