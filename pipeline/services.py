@@ -7,7 +7,7 @@ in-process deployments (tests, benchmarks) or anything else that speaks them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +26,15 @@ class Responder(Protocol):
 
 class Synthesizer(Protocol):
     def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class CallServices:
+    """The three services one call uses, bundled so transports pass them around as one."""
+
+    transcriber: Transcriber
+    responder: Responder
+    synthesizer: Synthesizer
 
 
 class HandleTranscriber:

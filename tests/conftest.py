@@ -13,6 +13,9 @@ import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 BASE_URL = os.environ.get("SECRETARY_TEST_BASE_URL", "http://127.0.0.1:8000")
+# The test cluster's modem is a simulator the tests drive (tests/telephony/test_modem_cluster.py),
+# and its admin API takes this token. A cluster reused via SECRETARY_TEST_BASE_URL must match both.
+ADMIN_TOKEN = os.environ.get("SECRETARY_TEST_ADMIN_TOKEN", "test-cluster-admin-token")
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +26,10 @@ def cluster():
         return
     from cli.local_cluster import LocalCluster
 
-    c = LocalCluster(base_url=BASE_URL)
+    from infra.settings import PROJECT_ROOT
+
+    c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
+                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN})
     c.start(timeout_s=420)
     try:
         yield BASE_URL
@@ -47,3 +53,7 @@ def http(cluster):
 @pytest.fixture(scope="session")
 def chat_model(openai_client) -> str:
     return next(m.id for m in openai_client.models.list().data if m.model_extra.get("kind") == "chat")
+
+
+# In-process Whisper tiny.en and Piper, shared by the pipeline and telephony tests.
+from tests.local_engines import stt_engine, synthesizer, transcriber, tts_service  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Real in-process STT (Whisper tiny.en) and TTS (Piper) for session tests."""
+"""Real in-process STT (Whisper tiny.en) and TTS (Piper) for session and ingress tests (fixtures)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,392 @@
+"""The modem ingress: owns one SIM7600, answers it, runs a call session per call, keeps records.
+
+Plain asyncio so it runs the same inside the Ray actor (``telephony/ingress_actor.py``) and in
+tests. Driver events are handled in order by one consumer task; slow work (answering, the
+conversation, SMS) runs in tasks of its own. One modem carries one call: a second caller is
+turned away busy (``AT+CHLD=0``) and logged, never allowed to disturb the call in progress.
+
+Every call, answered or not, ends in exactly one finalisation that saves its record (end reason,
+transcript, recording) and publishes ``call.ended``; a crash of the ingress itself is covered by
+closing dangling rows on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from infra.logging import get_logger
+from infra.pii import mask_number
+from infra.recordings import RecordingStore
+from pipeline.services import CallServices
+from pipeline.session import CallSession, SessionConfig
+from telephony.at_client import ATError, ATTimeout, PortClosed
+from telephony.at_commands import CommandRejected
+from telephony.call_bridge import CallBridge
+from telephony.call_events import EventLog
+from telephony.call_store import CallStore
+from telephony.number_policy import NumberPolicy, PolicyRefusal
+from telephony.sim7600 import (
+    CallConnected,
+    CallEnded,
+    CallWaiting,
+    DtmfReceived,
+    IncomingCall,
+    MissedCall,
+    ModemEvent,
+    ModemLost,
+    ModemReady,
+    Ring,
+    SIM7600Driver,
+    SmsReceived,
+)
+
+log = get_logger(__name__)
+MODEM_ERRORS = (ATError, ATTimeout, PortClosed, OSError, TimeoutError)
+# How the driver's end reasons read in a call record.
+REMOTE_REASONS = {"remote_hangup": "caller_hangup", "modem_lost": "modem_lost", "busy": "busy",
+                  "no_answer": "no_answer", "no_carrier": "no_carrier", "no_dialtone": "no_dialtone"}
+
+
+class LineBusy(RuntimeError):
+    """The modem already carries a call."""
+
+
+@dataclass
+class ModemIngressConfig:
+    """The profile's ``modem`` block (ports are settings: they belong to the machine)."""
+
+    answer_after_rings: int = 2
+    persona: str = "anna"
+    voice: str | None = None
+    session: dict[str, Any] = field(default_factory=dict)  # SessionConfig fields (persona lines, timings)
+    sms_auto_reply: bool = False
+    sms_reply_prompt: str = "Reply to this text message in one or two short sentences, under 300 characters."
+    sms_reply_max_chars: int = 300
+    uplink_prime_frames: int = 2  # jitter cover in the modem's buffer (each frame: 20 ms of latency)
+    stall_s: float = 5.0
+    ready_timeout_s: float = 30.0
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> ModemIngressConfig:
+        return cls(**(d or {}))
+
+
+@dataclass
+class ActiveCall:
+    call_id: str
+    direction: str  # "inbound" | "outbound"
+    number: str | None
+    state: str  # "ringing" | "dialing" | "active" | "ending"
+    greeting: str | None = None  # an outbound call's opening line
+    started: float = field(default_factory=time.monotonic)
+    answering: bool = False
+    session: CallSession | None = None
+    bridge: CallBridge | None = None
+    task: asyncio.Task | None = None
+    remote_reason: str | None = None
+    stop_reason: str | None = None
+    remote_end: asyncio.Event = field(default_factory=asyncio.Event)
+    finalised: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "direction": self.direction, "number": mask_number(self.number),
+                "state": self.state, "elapsed_s": round(time.monotonic() - self.started, 1),
+                "turns": len(self.session.record.turns) if self.session else 0}
+
+
+class ModemIngress:
+    def __init__(self, at_port: str, audio_port: str, services: CallServices, store: CallStore,
+                 recordings: RecordingStore | None = None, config: ModemIngressConfig | None = None,
+                 policy: NumberPolicy | None = None, events: EventLog | None = None,
+                 driver_options: dict[str, Any] | None = None) -> None:
+        self.services, self.store = services, store
+        self.recordings = recordings or RecordingStore()
+        self.config = config or ModemIngressConfig()
+        self.events = events or EventLog()
+        self.driver = SIM7600Driver(at_port, audio_port, policy or NumberPolicy(), self._on_event,
+                                    **(driver_options or {}))
+        self.call: ActiveCall | None = None
+        self.calls_handled = 0
+        self._queue: asyncio.Queue[ModemEvent] = asyncio.Queue()
+        self._consumer: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        closed = await self.store.close_dangling()
+        if closed:
+            log.warning("ingress.closed_dangling_calls", count=closed)
+        self._consumer = asyncio.create_task(self._consume(), name="ingress-events")
+        await self.driver.connect(wait=False)
+
+    async def wait_ready(self, timeout_s: float | None = None) -> None:
+        await self.driver.wait_ready(timeout_s or self.config.ready_timeout_s)
+
+    async def stop(self) -> None:
+        if self.call is not None:
+            await self.hang_up(reason="ingress_stopped")
+            if self.call is not None and self.call.task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self.call.task), 10)
+        for task in [self._consumer, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        await self.driver.close()
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---- public actions ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {"modem": "ready" if self.driver._ready.is_set() else "connecting",
+                "call": self.call.summary() if self.call else None, "calls_handled": self.calls_handled,
+                "last_event": self.events.last_seq}
+
+    async def modem_status(self) -> dict[str, Any]:
+        return asdict(await self.driver.status())
+
+    async def diagnostic(self, name: str) -> list[str]:
+        return await self.driver.diagnostic(name)
+
+    async def dial(self, number: str, greeting: str | None = None) -> str:
+        """Place an outbound call; the session speaks ``greeting`` (or the persona's) on connect."""
+        if self.call is not None:
+            raise LineBusy("the modem is already on a call")
+        call = ActiveCall(uuid.uuid4().hex, "outbound", number, "dialing", greeting=greeting)
+        self.call = call
+        await self.store.call_started("outbound", number, self.config.persona, call.call_id, status="dialing")
+        self.events.publish("call.dialing", call_id=call.call_id, number=mask_number(number))
+        try:
+            call.number = await self.driver.dial(number)
+        except (PolicyRefusal, CommandRejected):
+            await self._finalise(call, "refused")
+            raise
+        except MODEM_ERRORS as exc:
+            log.warning("ingress.dial_failed", call_id=call.call_id, error=type(exc).__name__)
+            await self._finalise(call, "dial_failed")
+            raise
+        return call.call_id
+
+    async def hang_up(self, call_id: str | None = None, reason: str = "admin_hangup") -> bool:
+        call = self.call
+        if call is None or (call_id is not None and call.call_id != call_id):
+            return False
+        call.stop_reason = reason
+        if call.bridge is not None:
+            call.bridge.stop()  # the conversation task hangs up and saves the record
+        elif call.state in ("ringing", "dialing"):
+            call.state = "ending"
+            with contextlib.suppress(*MODEM_ERRORS):
+                await self.driver.hang_up()
+            await self._finalise(call, reason)
+        return True
+
+    async def send_sms(self, number: str, text: str) -> int:
+        reference = await self.driver.send_sms(number, text)
+        await self.store.sms_saved("outbound", number, text)
+        self.events.publish("sms.sent", number=mask_number(number))
+        return reference
+
+    # ---- driver events -----------------------------------------------------------------------
+    def _on_event(self, event: ModemEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self._handle(event)
+            except Exception:  # one bad event must not stop the ingress
+                log.exception("ingress.event_failed", event=type(event).__name__)
+
+    async def _handle(self, event: ModemEvent) -> None:
+        call = self.call
+        match event:
+            case IncomingCall(number=number):
+                if call is not None:
+                    log.warning("ingress.unexpected_ring", call_id=call.call_id)
+                    return
+                call = ActiveCall(uuid.uuid4().hex, "inbound", number, "ringing")
+                self.call = call
+                await self.store.call_started("inbound", number, self.config.persona, call.call_id)
+                self.events.publish("call.ringing", call_id=call.call_id, number=mask_number(number))
+                log.info("ingress.ringing", call_id=call.call_id, pii_number=number)
+            case Ring(count=count):
+                if (call is not None and call.state == "ringing" and not call.answering
+                        and count >= self.config.answer_after_rings):
+                    call.answering = True
+                    self._spawn(self._answer(call), "ingress-answer")
+            case CallConnected():
+                if call is not None and call.state in ("ringing", "dialing"):
+                    call.state = "active"
+                    call.task = self._spawn(self._converse(call), f"call-{call.call_id}")
+            case CallEnded(reason=reason):
+                if call is None or call.state == "ending":
+                    return
+                call.remote_reason = REMOTE_REASONS.get(reason, reason)
+                call.remote_end.set()
+                if call.state == "ringing":
+                    await self._finalise(call, "missed")
+                elif call.state == "dialing":
+                    await self._finalise(call, call.remote_reason)
+                elif call.bridge is not None:
+                    call.bridge.stop()
+            case MissedCall(number=number):
+                if call is not None and call.state == "ringing":
+                    await self._finalise(call, "missed")
+                elif call is None:
+                    call_id = await self.store.call_started("inbound", number, self.config.persona)
+                    await self.store.call_ended(call_id, "missed")
+                    self.events.publish("call.ended", call_id=call_id, reason="missed")
+            case CallWaiting(number=number):
+                with contextlib.suppress(*MODEM_ERRORS):
+                    await self.driver.reject_waiting()
+                call_id = await self.store.call_started("inbound", number, self.config.persona)
+                await self.store.call_ended(call_id, "busy")
+                self.events.publish("call.declined", call_id=call_id, number=mask_number(number), reason="busy")
+                log.info("ingress.declined_second_call", call_id=call_id, pii_number=number)
+            case SmsReceived(index=index):
+                self._spawn(self._on_sms(index), "ingress-sms")
+            case DtmfReceived(key=key):
+                if call is not None:
+                    self.events.publish("call.dtmf", call_id=call.call_id, key=key)
+            case ModemLost():
+                self.events.publish("modem.lost")
+            case ModemReady():
+                self.events.publish("modem.ready")
+
+    # ---- a call ------------------------------------------------------------------------------
+    async def _answer(self, call: ActiveCall) -> None:
+        try:
+            await self.driver.answer()
+        except MODEM_ERRORS as exc:
+            log.warning("ingress.answer_failed", call_id=call.call_id, error=type(exc).__name__)
+            if self.call is call and call.state == "ringing":
+                call.state = "ending"
+                with contextlib.suppress(*MODEM_ERRORS):
+                    await self.driver.hang_up()
+                await self._finalise(call, "answer_failed")
+
+    def _session_config(self, call: ActiveCall) -> SessionConfig:
+        over: dict[str, Any] = {"sample_rate": 8000}
+        if call.greeting:
+            over.update(greeting=call.greeting)
+        return SessionConfig.from_dict(self.config.session, **over)
+
+    async def _converse(self, call: ActiveCall) -> None:
+        reason = "ended"
+        try:
+            try:
+                port = await self.driver.start_audio(self.config.uplink_prime_frames)
+            except MODEM_ERRORS as exc:
+                log.warning("ingress.audio_failed", call_id=call.call_id, error=type(exc).__name__)
+                reason = call.remote_reason or "audio_unavailable"
+                return
+            s = self.services
+            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, self._session_config(call),
+                                       call_id=call.call_id)
+            call.bridge = CallBridge(call.session, port, stall_s=self.config.stall_s)
+            await self.store.call_answered(call.call_id)
+            self.events.publish("call.answered", call_id=call.call_id, direction=call.direction)
+            result = await call.bridge.run()
+            if result.reason == "port_closed" and call.remote_reason is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(call.remote_end.wait(), 2.0)  # the driver's URC may trail the EOF
+            if call.remote_reason is not None:
+                reason = call.remote_reason
+            elif result.reason == "session_ended":
+                reason = call.session.record.end_reason or "ended"
+            elif result.reason == "stopped":
+                reason = call.stop_reason or "stopped"
+            else:
+                reason = result.reason
+            log.info("ingress.call_audio_done", call_id=call.call_id, bridge=result.reason, reason=reason,
+                     frames_in=result.frames_in, frames_out=result.frames_out, reply_gaps=result.reply_gaps)
+        except asyncio.CancelledError:
+            reason = "ingress_stopped"
+            raise
+        except Exception:
+            log.exception("ingress.call_failed", call_id=call.call_id)
+            reason = "internal_error"
+        finally:
+            if call.session is not None:
+                await call.session.close(reason)
+            if call.remote_reason is None:
+                call.state = "ending"
+                with contextlib.suppress(*MODEM_ERRORS):
+                    await self.driver.hang_up()
+            await asyncio.shield(self._finalise(call, reason))
+
+    async def _finalise(self, call: ActiveCall, reason: str) -> None:
+        if call.finalised:
+            return
+        call.finalised = True
+        call.state = "ending"
+        transcript, barge_ins, ref = [], 0, None
+        session = call.session
+        if session is not None:
+            transcript = [asdict(t) for t in session.record.turns]
+            barge_ins = session.record.barge_ins
+            if session.recorder is not None and session.recorder.duration_s > 0:
+                try:
+                    wav = session.recorder.wav()
+                    ref = await asyncio.to_thread(self.recordings.write, call.call_id, wav)
+                except OSError:
+                    log.exception("ingress.recording_failed", call_id=call.call_id)
+        try:
+            await self.store.call_ended(call.call_id, reason, transcript, barge_ins, ref)
+        except Exception:
+            log.exception("ingress.record_failed", call_id=call.call_id)
+        if self.call is call:
+            self.call = None
+        self.calls_handled += 1
+        self.events.publish("call.ended", call_id=call.call_id, reason=reason, turns=len(transcript))
+        log.info("ingress.call_ended", call_id=call.call_id, reason=reason, turns=len(transcript),
+                 pii_number=call.number)
+
+    # ---- SMS ---------------------------------------------------------------------------------
+    async def _on_sms(self, index: int) -> None:
+        try:
+            msg = await self.driver.read_sms(index)
+        except MODEM_ERRORS as exc:
+            log.warning("ingress.sms_read_failed", index=index, error=type(exc).__name__)
+            return
+        sms_id = await self.store.sms_saved("inbound", msg.number, msg.text)
+        self.events.publish("sms.received", sms_id=sms_id, number=mask_number(msg.number))
+        log.info("ingress.sms_received", sms_id=sms_id, pii_number=msg.number, pii_text=msg.text)
+        with contextlib.suppress(*MODEM_ERRORS):
+            await self.driver.delete_sms(index)  # the SIM's storage is small; the database keeps it
+        if not self.config.sms_auto_reply:
+            return
+        try:
+            reply = await self._compose_sms_reply(msg.text)
+            await self.driver.send_sms(msg.number, reply)
+        except (PolicyRefusal, CommandRejected) as exc:
+            log.info("ingress.sms_reply_refused", sms_id=sms_id, reason=str(exc))
+            return
+        except Exception as exc:
+            log.warning("ingress.sms_reply_failed", sms_id=sms_id, error=type(exc).__name__)
+            return
+        await self.store.sms_saved("outbound", msg.number, reply, reply_to=sms_id)
+        self.events.publish("sms.sent", reply_to=sms_id, number=mask_number(msg.number))
+
+    async def _compose_sms_reply(self, text: str) -> str:
+        system = SessionConfig.from_dict(self.config.session).system_prompt
+        messages = [{"role": "system", "content": f"{system} {self.config.sms_reply_prompt}"},
+                    {"role": "user", "content": text}]
+        parts = [delta async for delta in self.services.responder.reply(messages)]
+        reply = re.sub(r"\s+", " ", "".join(parts)).strip()  # SMS text may carry no control characters
+        limit = self.config.sms_reply_max_chars
+        if len(reply) > limit:
+            cut = reply[:limit].rsplit(" ", 1)[0]
+            reply = cut.rstrip(",;:") + "…"
+        return reply or SessionConfig.from_dict(self.config.session).apology
