@@ -4,10 +4,15 @@ The cluster is exactly what a user gets from ``serve run cluster/profiles/cpu.ya
 head, the Serve controller and proxy, and the profile's replicas. It runs in a new session so
 stopping it ends every process it started (raylet, workers, vLLM engine cores) and nothing else:
 ``ray stop`` would stop every Ray on the host.
+
+The local head advertises the custom resource ``modem: 1`` (this machine "has" the modem), and
+unless the environment names real ports, the modem is the simulator's: ``secretary modem-sim``
+puts its port links in ``var/modem`` (``modem_dir``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +26,7 @@ import httpx
 from infra.settings import PROJECT_ROOT
 
 DEFAULT_PROFILE = PROJECT_ROOT / "cluster" / "profiles" / "cpu.yaml"
+DEFAULT_MODEM_DIR = PROJECT_ROOT / "var" / "modem"
 
 
 class ClusterStartError(RuntimeError):
@@ -29,10 +35,12 @@ class ClusterStartError(RuntimeError):
 
 class LocalCluster:
     def __init__(self, profile: Path = DEFAULT_PROFILE, base_url: str = "http://127.0.0.1:8000",
-                 log_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+                 log_path: Path | None = None, env: dict[str, str] | None = None,
+                 modem_dir: Path = DEFAULT_MODEM_DIR) -> None:
         self.profile, self.base_url = Path(profile).resolve(), base_url.rstrip("/")
         self.log_path = log_path or PROJECT_ROOT / "var" / "logs" / "serve-run.log"
         self.env = env or {}
+        self.modem_dir = Path(modem_dir)
         self.proc: subprocess.Popen | None = None
 
     def _serve_bin(self) -> str:
@@ -47,6 +55,11 @@ class LocalCluster:
             pass
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **self.env}
+        resources = json.loads(env.get("RAY_OVERRIDE_RESOURCES") or "{}")
+        env["RAY_OVERRIDE_RESOURCES"] = json.dumps({"modem": 1, **resources})
+        if not env.get("SECRETARY_MODEM_AT_PORT"):
+            env["SECRETARY_MODEM_AT_PORT"] = str(self.modem_dir / "at")
+            env["SECRETARY_MODEM_AUDIO_PORT"] = str(self.modem_dir / "audio")
         t0 = time.monotonic()
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen([self._serve_bin(), "run", str(self.profile)], cwd=PROJECT_ROOT, env=env,

@@ -19,8 +19,8 @@ def profile(request) -> dict:
 
 def test_valid_serve_schema(profile):
     schema = ServeDeploySchema.model_validate(profile)
-    (app,) = schema.applications
-    assert app.import_path == "deployments.app:build_app"
+    assert [(a.name, a.route_prefix, a.import_path) for a in schema.applications] == [
+        ("secretary", "/", "deployments.app:build_app"), ("admin", "/admin", "admin.app:build_admin_app")]
 
 
 def test_deployment_names_match_the_code(profile):
@@ -29,8 +29,21 @@ def test_deployment_names_match_the_code(profile):
     from deployments.stt.deployment import STTServer
     from deployments.tts.deployment import TTSServer
 
+    from admin.app import AdminApi
+
     names = {d["name"] for d in profile["applications"][0]["deployments"]}
     assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name}
+    assert {d["name"] for d in profile["applications"][1]["deployments"]} == {AdminApi.name}
+
+
+def test_modem_block_parses(profile):
+    from pipeline.session import SessionConfig
+    from telephony.modem_ingress import ModemIngressConfig
+
+    modem = profile["applications"][1]["args"]["modem"]
+    config = ModemIngressConfig.from_dict(modem["ingress"])
+    SessionConfig.from_dict(config.session)
+    assert modem["app_name"] == profile["applications"][0]["name"]
 
 
 def test_engines_are_registered_and_configs_parse(profile):

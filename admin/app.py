@@ -1,0 +1,69 @@
+"""The admin FastAPI app and its Serve deployment (an application of its own at ``/admin``).
+
+It reads call and SMS records from the database and drives the modem through the ingress actor,
+which the deployment creates (or finds) on start when the profile enables a modem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+
+from admin.dependencies import ModemClient, bind
+from admin.routes import calls, modem, sms
+from infra.database import upgrade_blocking
+from infra.http_errors import install_error_handlers
+from infra.logging import configure_from_settings, get_logger
+from telephony.call_store import CallStore
+
+log = get_logger(__name__)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="secretary admin", version="0.2.0",
+                  description="Calls, SMS and the modem. Every route needs the admin credentials.")
+    install_error_handlers(app)
+    for r in (calls.router, modem.router, sms.router):
+        app.include_router(r)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()
+
+
+@serve.deployment(name="AdminApi", max_ongoing_requests=64)
+@serve.ingress(app)
+class AdminApi:
+    def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        configure_from_settings()
+        self.spec = spec or {}
+        modem_spec = self.spec.get("modem") or {}
+        client = None
+        if modem_spec.get("enabled"):
+            from telephony.ingress_actor import get_or_create
+
+            client = ModemClient(get_or_create(modem_spec))
+        bind(CallStore(), client)
+
+        self.modem = client
+        if client is not None:
+            client.actor.status.remote()  # bring the ingress up now rather than on the first request
+
+    def check_health(self) -> None:
+        """Serve's periodic health check doubles as the ingress keep-alive: after Ray restarts the
+        actor, this first call brings the ingress back up. Fire and forget: the admin API stays
+        healthy (it still serves the call history) while the modem is away."""
+        if self.modem is not None:
+            self.modem.actor.status.remote()
+
+
+def build_admin_app(args: dict[str, Any]) -> serve.Application:
+    upgrade_blocking()  # the schema is current before any replica serves
+    return AdminApi.bind(args)

@@ -1,0 +1,55 @@
+"""What the admin routes depend on, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends
+
+from infra.http_errors import APIError
+from telephony.call_store import CallStore
+
+
+class ModemClient:
+    """The ingress actor as the routes see it: awaitable calls, actor errors as HTTP errors."""
+
+    STATUS: ClassVar[dict[str, int]] = {"number_refused": 403, "line_busy": 409, "modem_unavailable": 503,
+                                        "invalid_request": 400}
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    async def call(self, method: str, *args: Any, timeout_s: float = 60.0) -> Any:
+        result = await asyncio.wait_for(getattr(self.actor, method).remote(*args), timeout_s)
+        if isinstance(result, dict) and "error" in result:
+            err = result["error"]
+            raise APIError(self.STATUS.get(err["type"], 500), err["message"], code=err["type"])
+        return result
+
+
+# One replica is one process: its constructor fills these once (see deployments/ingress/dependencies.py).
+_store: CallStore | None = None
+_modem: ModemClient | None = None
+
+
+def bind(store: CallStore, modem: ModemClient | None) -> None:
+    global _store, _modem
+    _store, _modem = store, modem
+
+
+def get_store() -> CallStore:
+    if _store is None:
+        raise RuntimeError("the admin app is not initialised")
+    return _store
+
+
+def get_modem() -> ModemClient:
+    if _modem is None:
+        raise APIError(503, "no modem is configured on this cluster (the profile's modem.enabled is false)",
+                       code="modem_disabled")
+    return _modem
+
+
+Store = Annotated[CallStore, Depends(get_store)]
+Modem = Annotated[ModemClient, Depends(get_modem)]

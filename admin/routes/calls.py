@@ -1,0 +1,72 @@
+"""Calls: paginated history, one call, the active call, dialing out, hanging up, live events (SSE)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from admin.dependencies import Modem, Store
+from admin.schemas import CallStatus, DialRequest, Direction, PageOut
+from infra.auth import Admin
+from infra.http_errors import APIError
+
+router = APIRouter(prefix="/calls", tags=["calls"])
+
+
+@router.get("", response_model=PageOut)
+async def list_calls(_: Admin, store: Store, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                     offset: Annotated[int, Query(ge=0)] = 0, direction: Direction | None = None,
+                     status: CallStatus | None = None) -> PageOut:
+    page = await store.list_calls(limit, offset, direction, status)
+    return PageOut(items=page.items, total=page.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/active")
+async def active_call(_: Admin, modem: Modem) -> dict:
+    status = await modem.call("status")
+    return {"call": status.get("call")}
+
+
+@router.get("/events")
+async def call_events(_: Admin, modem: Modem, request: Request,
+                      last_event_id: Annotated[str | None, Header()] = None,
+                      after: Annotated[int | None, Query(ge=0)] = None) -> EventSourceResponse:
+    """Server-sent events: ``call.ringing``, ``call.answered``, ``call.ended``, ``sms.received``, …;
+    a client that reconnects with ``Last-Event-ID`` resumes where it stopped."""
+    cursor = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
+    if cursor is None:
+        cursor = (await modem.call("status")).get("last_event", 0)
+
+    async def stream():
+        nonlocal cursor
+        while not await request.is_disconnected():
+            for event in await modem.call("events", cursor, 10.0, timeout_s=30.0):
+                cursor = event["seq"]
+                yield {"id": str(event["seq"]), "event": event["type"],
+                       "data": json.dumps({"at": event["at"], **event["data"]})}
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+@router.get("/{call_id}")
+async def get_call(_: Admin, store: Store, call_id: str) -> dict:
+    call = await store.get_call(call_id)
+    if call is None:
+        raise APIError(404, f"no call {call_id!r}", param="call_id", code="call_not_found")
+    return call
+
+
+@router.post("", status_code=202)
+async def dial(_: Admin, modem: Modem, body: DialRequest) -> dict:
+    return await modem.call("dial", body.number, body.greeting)
+
+
+@router.post("/{call_id}/hangup")
+async def hang_up(_: Admin, modem: Modem, call_id: str) -> dict:
+    result = await modem.call("hang_up", call_id)
+    if not result["hung_up"]:
+        raise APIError(404, f"call {call_id!r} is not in progress", param="call_id", code="call_not_active")
+    return {"call_id": call_id, "hung_up": True}

@@ -1,0 +1,137 @@
+"""The modem ingress as a named, restartable Ray actor, placed on the node that has the modem.
+
+The node that has the SIM7600 plugged in advertises a custom resource (``modem: 1``, e.g.
+``ray start --resources='{"modem": 1}'`` or ``RAY_OVERRIDE_RESOURCES``); the actor asks for it, so
+Ray puts it there and nowhere else. It is detached and restarted by Ray if it dies; the first
+call after a (re)start brings the ingress up, and dangling call rows are closed then.
+
+The actor reaches the model deployments through Serve handles, like any other client: the
+pipeline does not know it runs behind a modem. Errors a caller of the actor must tell apart
+come back as ``{"error": {"type", "message"}}`` rather than as exceptions, which keeps them intact
+across the process boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+
+from infra.database import upgrade
+from infra.logging import configure_from_settings, get_logger
+from infra.settings import get_settings
+from pipeline.services import CallServices, HandleResponder, HandleSynthesizer, HandleTranscriber
+from telephony.at_client import ATError, ATTimeout, PortClosed
+from telephony.at_commands import CommandRejected
+from telephony.call_store import CallStore
+from telephony.modem_ingress import LineBusy, ModemIngress, ModemIngressConfig
+from telephony.number_policy import NumberPolicy, NumberPolicyConfig, PolicyRefusal
+from telephony.port_discovery import ModemNotFound, resolve_ports
+
+log = get_logger(__name__)
+ACTOR_NAME = "modem-ingress"
+NAMESPACE = "secretary"
+MODEM_RESOURCE = "modem"
+
+
+def _error(kind: str, exc: BaseException) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": str(exc) or type(exc).__name__}}
+
+
+class ModemIngressActor:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        configure_from_settings()
+        self.spec = spec
+        self.ingress: ModemIngress | None = None
+        self._starting: asyncio.Task | None = None
+        self.start_error: str | None = None
+
+    async def _ensure(self) -> ModemIngress:
+        if self.ingress is None:
+            if self._starting is None or self._starting.done():
+                self._starting = asyncio.get_running_loop().create_task(self._start())
+            await asyncio.shield(self._starting)
+        assert self.ingress is not None
+        return self.ingress
+
+    async def _start(self) -> None:
+        from ray import serve
+
+        settings = get_settings()
+        try:
+            ports = resolve_ports(settings.modem_at_port, settings.modem_audio_port)
+        except ModemNotFound as exc:
+            self.start_error = str(exc)
+            raise
+        spec = self.spec
+        app = spec.get("app_name", "secretary")
+        stt = serve.get_deployment_handle("STTServer", app_name=app)
+        llm = serve.get_deployment_handle("LLMServer", app_name=app)
+        tts = serve.get_deployment_handle("TTSServer", app_name=app)
+        services = CallServices(HandleTranscriber(stt, spec.get("stt_model")),
+                                HandleResponder(llm, **spec.get("llm_options", {})),
+                                HandleSynthesizer(tts, spec.get("voice") or "joe"))
+        await upgrade()
+        config = ModemIngressConfig.from_dict(spec.get("ingress"))
+        policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
+        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(), config=config, policy=policy)
+        await ingress.start()
+        self.ingress = ingress
+        self.start_error = None
+        log.info("ingress.started", at_port=ports.at, audio_port=ports.audio)
+
+    # ---- the actor's API (used by the admin app) ---------------------------------------------
+    async def status(self) -> dict[str, Any]:
+        try:
+            ingress = await self._ensure()
+        except ModemNotFound as exc:
+            return {"modem": "not_found", "error": str(exc), "call": None}
+        return ingress.status()
+
+    async def modem_status(self) -> dict[str, Any]:
+        try:
+            return await (await self._ensure()).modem_status()
+        except (ATError, ATTimeout, PortClosed, ModemNotFound) as exc:
+            return _error("modem_unavailable", exc)
+
+    async def diagnostic(self, name: str) -> dict[str, Any]:
+        try:
+            return {"lines": await (await self._ensure()).diagnostic(name)}
+        except CommandRejected as exc:
+            return _error("invalid_request", exc)
+        except (ATError, ATTimeout, PortClosed, ModemNotFound) as exc:
+            return _error("modem_unavailable", exc)
+
+    async def dial(self, number: str, greeting: str | None = None) -> dict[str, Any]:
+        try:
+            return {"call_id": await (await self._ensure()).dial(number, greeting)}
+        except (PolicyRefusal, CommandRejected) as exc:
+            return _error("number_refused", exc)
+        except LineBusy as exc:
+            return _error("line_busy", exc)
+        except (ATError, ATTimeout, PortClosed, ModemNotFound) as exc:
+            return _error("modem_unavailable", exc)
+
+    async def hang_up(self, call_id: str | None = None) -> dict[str, Any]:
+        return {"hung_up": await (await self._ensure()).hang_up(call_id)}
+
+    async def send_sms(self, number: str, text: str) -> dict[str, Any]:
+        try:
+            return {"reference": await (await self._ensure()).send_sms(number, text)}
+        except (PolicyRefusal, CommandRejected) as exc:
+            return _error("number_refused" if isinstance(exc, PolicyRefusal) else "invalid_request", exc)
+        except (ATError, ATTimeout, PortClosed, ModemNotFound) as exc:
+            return _error("modem_unavailable", exc)
+
+    async def events(self, after: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+        ingress = await self._ensure()
+        return [e.as_dict() for e in await ingress.events.wait(after, min(timeout_s, 30.0))]
+
+
+def get_or_create(spec: dict[str, Any]):
+    """The one ingress actor of this cluster (created on first use, then found by name)."""
+    remote = ray.remote(ModemIngressActor).options(
+        name=ACTOR_NAME, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1,
+        max_task_retries=0, num_cpus=0, resources={MODEM_RESOURCE: 1}, max_concurrency=64)
+    return remote.remote(spec)

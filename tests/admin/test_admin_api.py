@@ -1,0 +1,181 @@
+"""The admin app in-process over a real ingress on the simulator: auth, history, dialing, SMS, SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.routing import APIRoute
+
+from admin import dependencies
+from admin.app import app
+from infra.settings import get_settings
+from telephony.ingress_actor import ModemIngressActor
+from tests.local_handles import LocalHandle
+from tests.telephony.ingress_rig import caller_script, make_rig
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin_token(monkeypatch):
+    monkeypatch.setenv("SECRETARY_ADMIN_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    yield TOKEN
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+async def rig(tmp_path, transcriber, synthesizer, admin_token):
+    rig = await make_rig(tmp_path, transcriber, synthesizer, replies=["We are open until six."])
+    actor = ModemIngressActor({})
+    actor.ingress = rig.ingress
+    dependencies.bind(rig.store, dependencies.ModemClient(LocalHandle(actor)))
+    yield rig
+    dependencies.bind(None, None)
+    await rig.ingress.stop()
+    await rig.modem.stop()
+
+
+@pytest.fixture
+async def client(rig):
+    """Real HTTP through uvicorn (ASGITransport buffers whole bodies, so SSE would never arrive)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+        yield c
+    server.should_exit = True
+    await task
+
+
+def admin_routes() -> list[tuple[str, str]]:
+    out = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            for method in route.methods - {"HEAD", "OPTIONS"}:
+                out.append((method, route.path.replace("{call_id}", "abc").replace("{name}", "Imei")))
+    return out
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
+                                     {"Authorization": f"Basic {TOKEN}"}])
+async def test_every_admin_route_needs_the_token(rig, client, headers):
+    routes = admin_routes()
+    assert len(routes) >= 10
+    for method, path in routes:
+        r = await client.request(method, path, headers=headers, json={})
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.json()["error"]["type"] == "authentication_error"
+
+
+async def test_without_a_configured_token_the_admin_api_is_closed(monkeypatch):
+    monkeypatch.delenv("SECRETARY_ADMIN_TOKEN", raising=False)
+    get_settings.cache_clear()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin") as c:
+        r = await c.get("/calls", headers={"Authorization": "Bearer "})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "admin_disabled"
+
+
+async def test_history_is_paginated_newest_first(rig, client):
+    ids = []
+    for i in range(5):
+        call_id = await rig.store.call_started("inbound", f"+7916123450{i}", "anna")
+        await rig.store.call_ended(call_id, "caller_goodbye", [{"speaker": "caller", "text": f"call {i}"}])
+        ids.append(call_id)
+    r = await client.get("/calls", params={"limit": 2, "offset": 1}, headers=AUTH)
+    body = r.json()
+    assert r.status_code == 200 and body["total"] == 5 and body["limit"] == 2
+    assert [c["id"] for c in body["items"]] == [ids[3], ids[2]]
+    assert body["items"][0]["number"] == "+7916***4503"
+    one = (await client.get(f"/calls/{ids[0]}", headers=AUTH)).json()
+    assert one["transcript"] == [{"speaker": "caller", "text": "call 0"}]
+    assert (await client.get("/calls/nope", headers=AUTH)).status_code == 404
+    assert (await client.get("/calls", params={"limit": 0}, headers=AUTH)).status_code == 400
+    assert (await client.get("/calls", params={"direction": "sideways"}, headers=AUTH)).status_code == 400
+
+
+async def test_dial_hang_up_and_events(rig, client):
+    async with client.stream("GET", "/calls/events", params={"after": 0}, headers=AUTH) as events:
+        r = await client.post("/calls", json={"number": "+7 916 123-45-67", "greeting": "Hello from the clinic."},
+                              headers=AUTH)
+        assert r.status_code == 202
+        call_id = r.json()["call_id"]
+        busy = await client.post("/calls", json={"number": "+79035550000"}, headers=AUTH)
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "line_busy"
+        seen: list[tuple[str, dict]] = []
+        lines = events.aiter_lines()
+        event_type = None
+        async with asyncio.timeout(20):
+            async for line in lines:
+                if line.startswith("event:"):
+                    event_type = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    seen.append((event_type, json.loads(line.split(":", 1)[1])))
+                    if event_type == "call.answered":
+                        active = (await client.get("/calls/active", headers=AUTH)).json()["call"]
+                        assert active["call_id"] == call_id and active["number"] == "+7916***4567"
+                        assert (await client.post(f"/calls/{call_id}/hangup", headers=AUTH)).status_code == 200
+                    if event_type == "call.ended":
+                        break
+    types = [t for t, _ in seen]
+    assert types[:2] == ["modem.ready", "call.dialing"] and types[-1] == "call.ended"
+    assert seen[-1][1]["reason"] == "admin_hangup" and seen[-1][1]["call_id"] == call_id
+    assert all("+79161234567" not in json.dumps(d) for _, d in seen)  # masked everywhere
+    again = await client.post(f"/calls/{call_id}/hangup", headers=AUTH)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize("number", ["+78091234567", "8 803 123 45 67", "+79161234567;ATH", "+7916\r\nATD112;",
+                                    "ATD+79161234567;"])
+async def test_refused_numbers(rig, client, number):
+    r = await client.post("/calls", json={"number": number}, headers=AUTH)
+    assert r.status_code == 403, r.text
+    assert not any(c.upper().startswith("ATD") for c in rig.modem.commands)
+
+
+async def test_bad_bodies(rig, client):
+    for body in ({}, {"number": "+79161234567", "extra": 1}, {"number": 79161234567}, {"number": "1"}):
+        assert (await client.post("/calls", json=body, headers=AUTH)).status_code == 400
+    r = await client.post("/calls", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == 400
+
+
+async def test_modem_status_and_diagnostics(rig, client):
+    status = (await client.get("/modem/status", headers=AUTH)).json()
+    assert status["ingress"]["modem"] == "ready"
+    assert status["modem"]["imei"] == "862636050029311" and status["modem"]["signal_dbm"] == -81
+    names = (await client.get("/modem/diagnostics", headers=AUTH)).json()["diagnostics"]
+    assert "SignalQuality" in names and "Dial" not in names
+    lines = (await client.get("/modem/diagnostics/SignalQuality", headers=AUTH)).json()["lines"]
+    assert lines[0].startswith("+CSQ:") and lines[-1] == "OK"
+    for raw in ("ATD112", "AT+CRESET", "Reset", "AT%2BCSQ"):
+        r = await client.get(f"/modem/diagnostics/{raw}", headers=AUTH)
+        assert r.status_code in (400, 404), raw
+    assert "AT+CRESET" not in rig.modem.commands
+
+
+async def test_sms_send_and_history(rig, client):
+    r = await client.post("/sms", json={"number": "+79161234567", "text": "Ваша запись: завтра в 10:00"}, headers=AUTH)
+    assert r.status_code == 202
+    assert rig.modem.sent_sms == [("+79161234567", "Ваша запись: завтра в 10:00")]
+    smuggled = await client.post("/sms", json={"number": "+79161234567", "text": "hi\x1aAT+CRESET"}, headers=AUTH)
+    assert smuggled.status_code == 400 and len(rig.modem.sent_sms) == 1
+    premium = await client.post("/sms", json={"number": "+78091234567", "text": "hi"}, headers=AUTH)
+    assert premium.status_code == 403
+    page = (await client.get("/sms", headers=AUTH)).json()
+    assert page["total"] == 1 and page["items"][0]["direction"] == "outbound"
+
+
+async def test_a_call_through_the_ingress_shows_in_history(rig, client):
+    rig.modem.incoming_call("+79161234567", caller_script((3.5, "Are you open today?"), (8.5, "Goodbye."), total_s=16))
+    record = await rig.call_ended(within_s=40)
+    r = (await client.get(f"/calls/{record['id']}", headers=AUTH)).json()
+    assert r["end_reason"] == "caller_goodbye" and any(t["speaker"] == "caller" for t in r["transcript"])
+    assert r["recording_ref"]
