@@ -1,0 +1,146 @@
+"""A real phone call through the cluster: simulator → ingress actor → Serve models → back out.
+
+The simulator runs in a thread of the test process at the port paths the test cluster was given;
+the ingress actor (created by the admin app on the node with ``modem: 1``) answers it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from infra.audio import pcm16_to_float, resample
+from infra.settings import PROJECT_ROOT
+from telephony.simulator.modem import SimConfig
+from telephony.simulator.thread import SimulatorThread
+from tests.conftest import ADMIN_TOKEN
+from tests.speech import wer
+from tests.telephony.ingress_rig import caller_script
+
+pytestmark = pytest.mark.cluster
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def sim(cluster):
+    with SimulatorThread(PROJECT_ROOT / "var" / "test-modem", SimConfig(ring_period_s=0.5)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def admin(cluster, sim):
+    with httpx.Client(base_url=f"{cluster}/admin", headers=AUTH, timeout=60) as client:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                r = client.get("/modem/status")
+                if r.status_code == 200 and r.json()["ingress"]["modem"] == "ready":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1.0)
+        else:
+            pytest.fail(f"the modem ingress never became ready: {r.status_code} {r.text}")
+        yield client
+
+
+def known_calls(admin: httpx.Client) -> set[str]:
+    return {c["id"] for c in admin.get("/calls", params={"limit": 100}).json()["items"]}
+
+
+def wait_for_call_end(admin: httpx.Client, before: set[str], within_s: float = 90.0) -> dict:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        items = admin.get("/calls", params={"limit": 5}).json()["items"]
+        fresh = [c for c in items if c["id"] not in before and c["status"] == "ended"]
+        if fresh:
+            return fresh[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no finished call within {within_s} s: {admin.get('/calls').json()}")
+
+
+def coverage(expected: str, heard: str) -> float:
+    """The share of the expected words (three letters or more) that were heard."""
+    norm = lambda t: re.sub(r"[^\w\s]", " ", t.lower()).split()  # noqa: E731
+    words = [w for w in norm(expected) if len(w) >= 3]
+    got = set(norm(heard))
+    return sum(w in got for w in words) / max(1, len(words))
+
+
+def transcribe(stt_engine, pcm: bytes) -> str:
+    audio = resample(pcm16_to_float(pcm), 8000, 16000).astype(np.float32)
+    return stt_engine.transcribe(audio, language="en").text
+
+
+def test_phone_call_end_to_end(admin, sim, stt_engine):
+    sim.call(sim.modem.uplink.clear)
+    question = "What time do you open tomorrow?"
+    before = known_calls(admin)
+    sim.call(sim.modem.incoming_call, "+79161234567",
+             caller_script((4.5, question), (17.0, "Thank you. Goodbye."), total_s=40))
+    record = wait_for_call_end(admin, before)
+
+    assert record["end_reason"] == "caller_goodbye", record
+    assert record["number"] == "+7916***4567" and record["persona"] == "anna"
+    caller = [t for t in record["transcript"] if t["speaker"] == "caller"]
+    replies = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant" and t["text"]]
+    assert wer(question, caller[0]["text"]) <= 0.25
+    assert caller[0]["timings_ms"]["first_frame"] > 0
+    # The secretary's voice as the modem received it transcribes back to what the record says it said.
+    heard = transcribe(stt_engine, bytes(sim.modem.uplink)).lower()
+    assert "dental clinic" in heard and "recorded" in heard
+    answer = " ".join(replies[1].split()[:8])  # its start: the caller may talk over the rest
+    assert coverage(answer, heard) >= 0.6, (answer, heard)
+    assert sim.modem.uplink_underruns <= 0.01 * len(sim.modem.uplink) / 320
+    full = admin.get(f"/calls/{record['id']}").json()
+    assert full["recording_ref"] and full["duration_s"] > 8
+
+
+def _kill_replica(deployment: str) -> int:
+    out = subprocess.run(["pgrep", "-f", f"ServeReplica:secretary:{deployment}"], capture_output=True, text=True)
+    pids = [int(p) for p in out.stdout.split()]
+    assert pids, f"no {deployment} replica process found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return len(pids)
+
+
+def _wait_ready(base_url: str, within_s: float = 180.0) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=15).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    raise AssertionError("the cluster did not recover")
+
+
+def test_tts_replica_killed_mid_call(admin, sim, cluster):
+    """The call goes on after Serve replaces the replica, or ends with the apology; the record is saved."""
+    before = known_calls(admin)
+    sim.call(sim.modem.incoming_call, "+79035551234",
+             caller_script((4.5, "Can you tell me about your prices for cleaning?"), (16.0, "Are you there?"),
+                           (24.0, "Goodbye."), total_s=45))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the caller's question is being answered
+        call = admin.get("/calls/active").json()["call"]
+        if call and call["turns"] >= 3:
+            break
+        time.sleep(0.2)
+    assert _kill_replica("TTSServer") >= 1
+    record = wait_for_call_end(admin, before, within_s=120)
+    assert record["end_reason"] in ("caller_goodbye", "service_error", "silence_timeout"), record
+    assert record["transcript"], record
+    _wait_ready(cluster)
+    if record["end_reason"] == "caller_goodbye":
+        # it went on: a caller turn after the kill was heard and answered
+        assert sum(t["speaker"] == "caller" for t in record["transcript"]) >= 2
