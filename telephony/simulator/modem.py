@@ -95,6 +95,9 @@ class SimulatedModem:
         self.uplink_underruns = 0
         self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
         self.dtmf_sent: list[str] = []
+        # (uplink frame index, downlink frame index) of each call's first uplink frame: the two
+        # directions share the 20 ms clock, so this aligns what the caller said with what they heard.
+        self.uplink_marks: list[tuple[int, int]] = []
         self.waiting: Call | None = None  # a second incoming call while one is active (call waiting)
         self.declined: list[str] = []  # numbers of waiting calls rejected with AT+CHLD=0
         self.network_busy: list[str] = []  # calls the network turned away (busy, call waiting off)
@@ -592,7 +595,10 @@ class SimulatedModem:
         if len(self._uplink_buf) >= n:
             frame = bytes(self._uplink_buf[:n])
             del self._uplink_buf[:n]
+            if not self._uplink_started:
+                self.uplink_marks.append((len(self.uplink) // n, self.downlink.offset // n - 1))
             self._uplink_started = True
             self.uplink += b"\x00" * n if self.faults.uplink_silent else frame
         elif self._uplink_started:
             self.uplink_underruns += 1
+            self.uplink += b"\x00" * n  # the line carries silence: keep the recording on the clock
