@@ -121,8 +121,8 @@ async def main(args) -> dict:
                 "answered": f"{len(v2v)}/{len(rows)}",
                 "v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
                 "end_of_turn_wait_ms": round(eot * 1000),
-                "stages_median_ms_from_end_of_turn": stages,
-                # total from end-of-turn decision to first frame, over the compute it contains
+                "stages_median_ms_from_end_of_speech": stages,
+                # end of speech to first frame out, over end of speech to first TTS audio (the compute path)
                 "overhead_ratio": round(stages["first_frame"] / stages["first_audio"], 3),
                 "client_late_ticks": sum(x["client_late_ticks"] for x in rows),
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],

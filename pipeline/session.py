@@ -7,6 +7,9 @@ caller frame), which makes behaviour replayable. What it does:
 - greets on answer, with the call-recording notice;
 - detects the caller's turns (VAD + end of turn), transcribes, streams the LLM's reply through the
   clause chunker into TTS, and queues 20 ms frames, so the first audio leaves before the LLM ends;
+- works speculatively: at the first short pause (``turn.pause_ms``) it starts transcribing and
+  answering the audio so far, holding the result; the end of the turn releases it, more speech
+  throws it away. The end-of-turn wait then overlaps the work instead of preceding it;
 - barge-in: caller speech lasting ``barge_in_ms`` during playback drops the queued audio at once
   and cancels the in-flight LLM and TTS work; the interrupting turn is then answered;
 - echo guard: while we speak, caller audio quieter than ``echo_gate_dbfs`` is treated as silence
@@ -24,6 +27,7 @@ import re
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from infra import metrics
@@ -32,7 +36,7 @@ from pipeline.chunker import ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
 from pipeline.recording import CallRecorder
 from pipeline.services import Responder, Synthesizer, Transcriber
-from pipeline.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from pipeline.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
 from pipeline.vad import VoiceActivityDetector
 
 log = get_logger(__name__)
@@ -98,6 +102,25 @@ class CallRecord:
     barge_in_at_s: list[float] = field(default_factory=list)  # call audio time of each detection
 
 
+@dataclass
+class _Speculation:
+    """A reply being prepared from a paused utterance; nothing of it is visible until confirmed."""
+
+    ended_s: float
+    task: asyncio.Task | None = None
+    confirmed: bool = False
+    detected_s: float | None = None  # the end of the turn as decided, once confirmed
+    held: list[AudioFrame] = field(default_factory=list)
+    on_confirm: list[Callable[[], None]] = field(default_factory=list)
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def when_live(self, fn: Callable[[], None]) -> None:
+        if self.confirmed:
+            fn()
+        else:
+            self.on_confirm.append(fn)
+
+
 class CallSession:
     def __init__(self, transcriber: Transcriber, responder: Responder, synthesizer: Synthesizer,
                  config: SessionConfig | None = None, call_id: str | None = None) -> None:
@@ -110,6 +133,7 @@ class CallSession:
         self._out: asyncio.Queue[AudioFrame] = asyncio.Queue()
         self._framer = Framer(self.config.sample_rate)
         self._task: asyncio.Task | None = None  # the reply being produced
+        self._spec: _Speculation | None = None  # a reply prepared ahead of the end of the turn
         self._t = 0.0  # call audio time
         self._speech_started_at: float | None = None
         self._last_activity = 0.0
@@ -170,6 +194,10 @@ class CallSession:
             if isinstance(event, SpeechStarted):
                 self._speech_started_at = self._t
                 self._last_activity = self._t
+            elif isinstance(event, SpeechPaused):
+                self._speculate(event)
+            elif isinstance(event, SpeechResumed):
+                self._drop_speculation()
             elif isinstance(event, TurnEnded):
                 self._on_turn(event)
         if (self.detector.speaking and self.playing and self._speech_started_at is not None
@@ -178,6 +206,7 @@ class CallSession:
         self._check_silence()
 
     async def close(self, reason: str = "hangup") -> None:
+        self._drop_speculation()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -193,10 +222,42 @@ class CallSession:
     def _on_turn(self, turn: TurnEnded) -> None:
         self._speech_started_at = None
         self._last_activity = self._t
+        spec, self._spec = self._spec, None
         if self.playing:
+            if spec is not None and spec.task is not None:
+                spec.task.cancel()
             return  # a short sound while we speak (backchannel, echo burst): no barge-in, no answer
         self._silence_prompts = 0
-        self._task = asyncio.get_running_loop().create_task(self._respond(turn, time.monotonic()))
+        if spec is not None and spec.task is not None and spec.ended_s == turn.ended_s and not spec.task.cancelled():
+            self._task = spec.task  # the speculation heard exactly this turn: release it
+            spec.confirmed = True
+            spec.detected_s = turn.detected_s
+            for fn in spec.on_confirm:
+                fn()
+            for frame in spec.held:
+                self._out.put_nowait(frame)
+            spec.held.clear()
+            spec.event.set()
+            return
+        if spec is not None and spec.task is not None:
+            spec.task.cancel()
+            self._framer.clear()
+        t0 = time.monotonic() - max(0.0, turn.detected_s - turn.ended_s)  # the caller's end of speech
+        self._task = asyncio.get_running_loop().create_task(self._respond(turn, t0))
+
+    def _speculate(self, pause: SpeechPaused) -> None:
+        if self.playing or self._ending or self._spec is not None:
+            return
+        spec = _Speculation(pause.ended_s)
+        t0 = time.monotonic() - max(0.0, pause.detected_s - pause.ended_s)
+        spec.task = asyncio.get_running_loop().create_task(self._respond(pause, t0, spec))
+        self._spec = spec
+
+    def _drop_speculation(self) -> None:
+        spec, self._spec = self._spec, None
+        if spec is not None and spec.task is not None and not spec.confirmed:
+            spec.task.cancel()
+            self._framer.clear()
 
     def _barge_in(self) -> None:
         dropped = self._out.qsize()
@@ -243,16 +304,29 @@ class CallSession:
         if stage not in turn.timings_ms:
             elapsed = time.monotonic() - t0
             turn.timings_ms[stage] = round(elapsed * 1000, 1)
-            STAGE_LATENCY.observe(elapsed, stage=stage)
+            if any(t is turn for t in self.record.turns):  # speculative work counts once it is released
+                STAGE_LATENCY.observe(elapsed, stage=stage)
 
-    async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0) -> None:
+    def _commit_turn(self, turn: TurnRecord) -> None:
+        self.record.turns.append(turn)
+        for stage, ms in turn.timings_ms.items():
+            STAGE_LATENCY.observe(ms / 1000, stage=stage)
+
+    def _emit(self, frame: AudioFrame, spec: _Speculation | None) -> None:
+        if spec is not None and not spec.confirmed:
+            spec.held.append(frame)
+        else:
+            self._out.put_nowait(frame)
+
+    async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
+                           spec: _Speculation | None = None) -> None:
         async for pcm in self.tts.speak(text, self.config.sample_rate):
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
             for frame in self._framer.push(pcm):
-                self._out.put_nowait(frame)
+                self._emit(frame, spec)
         for frame in self._framer.flush():
-            self._out.put_nowait(frame)
+            self._emit(frame, spec)
 
     async def _say(self, text: str) -> None:
         turn = TurnRecord("assistant", text, round(self._t, 2))
@@ -269,48 +343,71 @@ class CallSession:
         if self._ending and self._out.empty():
             self._finish()
 
-    async def _respond(self, turn_audio: TurnEnded, t0: float) -> None:
+    async def _respond(self, turn_audio: TurnEnded | SpeechPaused, t0: float,
+                       spec: _Speculation | None = None) -> None:
+        """Answer one caller turn. With ``spec`` it runs ahead of the end of the turn: what it
+        records and says is held by the speculation and only appears once it is confirmed."""
+        live = spec.when_live if spec is not None else (lambda fn: fn())
         try:
             text = (await self.stt.transcribe(turn_audio.audio, turn_audio.sample_rate, self.config.language)).strip()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if spec is not None and not spec.confirmed:
+                await spec.event.wait()  # only a confirmed turn may apologise
             return await self._apologise(exc)
         normalised = re.sub(r"[^\w\s-]", "", text.lower()).strip()
         if not normalised or normalised in FILLERS:
             return  # silence, noise or a backchannel: no turn at all
         caller = TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s,
                             detected_s=turn_audio.detected_s)
-        self.record.turns.append(caller)
         self._stage(caller, "transcript", t0)
+
+        def commit_caller() -> None:
+            if spec is not None and spec.detected_s is not None:
+                caller.detected_s = spec.detected_s  # the turn's end as decided, not the pause
+            self._commit_turn(caller)
+        live(commit_caller)
         if any(g in normalised for g in GOODBYES):
+            if spec is not None and not spec.confirmed:
+                await spec.event.wait()
             self._end_after(self.config.farewell, "caller_goodbye")
             return
-        self.history.append({"role": "user", "content": text})
+        user = {"role": "user", "content": text}
+        history = [*self.history, user]
+        live(lambda: self.history.append(user))
         reply = TurnRecord("assistant", "", round(self._t, 2))
-        self.record.turns.append(reply)
-        self._pending_first_frame = (caller, t0)
+
+        def start_reply() -> None:
+            reply.at_s = round(self._t, 2)
+            self.record.turns.append(reply)
+            self._pending_first_frame = (caller, t0)
+        live(start_reply)
         chunker, spoken = ClauseChunker(), []
         try:
-            async for delta in self.llm.reply(self.history):
+            async for delta in self.llm.reply(history):
                 self._stage(caller, "first_token", t0)
                 for chunk in chunker.push(delta):
                     self._stage(caller, "first_chunk", t0)
-                    await self._speak_chunk(chunk, caller, t0)
+                    await self._speak_chunk(chunk, caller, t0, spec)
                     spoken.append(chunk)
                     reply.text = " ".join(spoken)
             for chunk in chunker.flush():
                 self._stage(caller, "first_chunk", t0)
-                await self._speak_chunk(chunk, caller, t0)
+                await self._speak_chunk(chunk, caller, t0, spec)
                 spoken.append(chunk)
                 reply.text = " ".join(spoken)
         except asyncio.CancelledError:
             reply.interrupted = True
-            if spoken:
+            if spoken and (spec is None or spec.confirmed):
                 self.history.append({"role": "assistant", "content": " ".join(spoken)})
             raise
         except Exception as exc:
+            if spec is not None and not spec.confirmed:
+                await spec.event.wait()
             return await self._apologise(exc)
+        if spec is not None and not spec.confirmed:
+            await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})
 
     async def _apologise(self, exc: Exception) -> None:

@@ -3,6 +3,8 @@
 A per-frame state machine over VAD decisions. Speech starts after ``start_ms`` of consecutive
 voiced frames (a click or a cough does not start a turn); it ends after ``end_silence_ms`` of
 silence, or at ``max_turn_s``. Utterances shorter than ``min_speech_ms`` are dropped as noise.
+After ``pause_ms`` of silence it reports a pause (the audio so far) so the session can start
+working on a likely turn end speculatively; more speech reports a resume and voids it.
 The turn's audio includes ``pre_roll_ms`` before the detected start so the first syllable is not
 clipped. Timestamps are in seconds of call audio, so tests are exact and replayable.
 """
@@ -23,6 +25,7 @@ class TurnConfig:
     min_speech_ms: int = 250
     max_turn_s: float = 20.0
     pre_roll_ms: int = 200
+    pause_ms: int | None = 200  # None: no speculative pause events
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,25 @@ class SpeechDiscarded:
     duration_s: float
 
 
-TurnEvent = SpeechStarted | TurnEnded | SpeechDiscarded
+@dataclass(frozen=True)
+class SpeechPaused:
+    """Silence for ``pause_ms`` inside an utterance: the turn may be over (or not)."""
+
+    audio: bytes
+    sample_rate: int
+    started_s: float
+    ended_s: float
+    detected_s: float
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """The caller went on after a pause: whatever was started on the paused audio is void."""
+
+    at_s: float
+
+
+TurnEvent = SpeechStarted | TurnEnded | SpeechDiscarded | SpeechPaused | SpeechResumed
 
 
 class TurnDetector:
@@ -112,10 +133,19 @@ class TurnDetector:
 
         self._audio += frame.pcm
         if voiced:
+            if cfg.pause_ms is not None and self._silence_ms >= cfg.pause_ms:
+                events.append(SpeechResumed(round(t0, 3)))
             self._silence_ms = 0
             self._last_voice_end = self._t
         else:
             self._silence_ms += FRAME_MS
+            if cfg.pause_ms is not None and self._silence_ms == cfg.pause_ms < cfg.end_silence_ms:
+                speech_s = self._last_voice_end - self._started - cfg.pre_roll_ms / 1000
+                if speech_s * 1000 >= cfg.min_speech_ms:
+                    trailing = int(self._silence_ms / FRAME_MS) * len(frame.pcm)
+                    events.append(SpeechPaused(bytes(self._audio[: len(self._audio) - trailing]), frame.sample_rate,
+                                               round(self._started, 3), round(self._last_voice_end, 3),
+                                               round(t0 + FRAME_MS / 1000, 3)))
         reason = None
         if self._silence_ms >= cfg.end_silence_ms:
             reason = "silence"

@@ -26,6 +26,13 @@ def say(text: str, voice: str = "en-us") -> bytes:
     return float_to_pcm16(decode_audio(espeak_wav(text, voice), RATE).samples * 0.9).tobytes()
 
 
+def trim(pcm: bytes, threshold: int = 200) -> bytes:
+    """The clip without the silence espeak pads it with, so scripted pauses are exact."""
+    x = np.frombuffer(pcm, "<i2")
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    return x[loud[0]:loud[-1] + 1].tobytes() if loud.size else b""
+
+
 @dataclass
 class Utterance:
     at_s: float

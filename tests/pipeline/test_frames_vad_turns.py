@@ -11,8 +11,17 @@ from hypothesis import strategies as st
 from infra.audio import decode_audio, float_to_pcm16, wav_bytes
 from infra.settings import get_settings
 from pipeline.frames import AudioFrame, Framer, frame_bytes
-from pipeline.turns import SpeechDiscarded, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from pipeline.turns import (
+    SpeechDiscarded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    TurnConfig,
+    TurnDetector,
+    TurnEnded,
+)
 from pipeline.vad import VoiceActivityDetector
+from tests.pipeline.phone_line import trim
 from tests.speech import espeak_wav, samples_16k, wer
 
 RATE = 8000
@@ -75,7 +84,8 @@ def test_vad_speech_versus_silence_hiss_and_hum(rate):
 def test_one_utterance_is_one_turn_with_its_words():
     text = "I need to change my appointment to Friday."
     speech = pcm_of(espeak_wav(text))
-    events = run(TurnDetector(), silence(0.5) + speech + silence(1.5))
+    events = [e for e in run(TurnDetector(), silence(0.5) + speech + silence(1.5))
+              if not isinstance(e, SpeechPaused | SpeechResumed)]
     kinds = [type(e) for e in events]
     assert kinds == [SpeechStarted, TurnEnded]
     turn = events[1]
@@ -118,3 +128,24 @@ def test_max_turn_length_cuts_a_monologue():
     turns = [e for e in events if isinstance(e, TurnEnded)]
     assert turns[0].reason == "max_length"
     assert abs(turns[0].duration_s - 3.0) < 0.3
+
+
+def test_a_pause_is_reported_early_and_voided_by_more_speech():
+    a, b = (trim(pcm_of(espeak_wav(t))) for t in ("I would like to book", "an appointment for Friday."))
+    events = run(TurnDetector(), silence(0.5) + a + silence(0.35) + b + silence(1.0))
+    kinds = [type(e) for e in events]
+    # a pause inside the utterance (voided), then a pause at its end (confirmed by the turn end)
+    assert kinds.count(SpeechResumed) >= 1 and kinds[-2:] == [SpeechPaused, TurnEnded]
+    first_pause = next(e for e in events if isinstance(e, SpeechPaused))
+    resumed = next(e for e in events if isinstance(e, SpeechResumed))
+    assert first_pause.detected_s < resumed.at_s
+    last_pause, turn = events[-2], events[-1]
+    assert last_pause.ended_s == turn.ended_s and last_pause.audio == turn.audio
+    assert abs((last_pause.detected_s - last_pause.ended_s) - 0.2) < 0.03  # pause_ms after the last voice
+    assert turn.detected_s - last_pause.detected_s >= 0.38
+
+
+def test_pauses_can_be_switched_off():
+    speech = pcm_of(espeak_wav("Good morning."))
+    events = run(TurnDetector(config=TurnConfig(pause_ms=None)), silence(0.3) + speech + silence(1.0))
+    assert [type(e) for e in events] == [SpeechStarted, TurnEnded]

@@ -7,7 +7,7 @@ import pytest
 
 from infra.audio import pcm16_to_float, resample
 from pipeline.session import CallSession, SessionConfig
-from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
+from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say, trim
 from tests.speech import wer
 
 LONG_REPLY = ("Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
@@ -143,3 +143,47 @@ async def test_empty_transcripts_are_no_turn(bad, synthesizer):
     session.start()
     await PhoneLine(session, [Utterance(1.0, say("Hello there"))]).run(4.0)
     assert Blank.calls == 1 and llm.calls == []
+
+
+class ClockedTranscriber:
+    """Records the call's audio time of every transcription request."""
+
+    def __init__(self, inner, session_ref: list) -> None:
+        self.inner, self.session_ref = inner, session_ref
+        self.at: list[float] = []
+
+    async def transcribe(self, pcm, rate, language):
+        self.at.append(self.session_ref[0]._t)
+        return await self.inner.transcribe(pcm, rate, language)
+
+
+async def test_work_starts_at_the_pause_and_audio_waits_for_the_end_of_the_turn(transcriber, synthesizer):
+    ref: list = []
+    stt = ClockedTranscriber(transcriber, ref)
+    session = CallSession(stt, ScriptedResponder(["Friday at ten works."]), synthesizer, config())
+    ref.append(session)
+    session.start()
+    line = PhoneLine(session, [Utterance(3.5, say("Can I come on Friday?"))])
+    await line.run(9.0)
+    (caller,) = [t for t in session.record.turns if t.speaker == "caller"]
+    assert len(stt.at) == 1 and stt.at[0] < caller.detected_s - 0.3  # transcribed during the end-of-turn wait
+    assert abs(caller.detected_s - caller.ended_s - 0.6) < 0.05  # the turn's end as decided
+    reply_frames = [t for t in line.audio_times() if t > caller.ended_s]
+    assert reply_frames and reply_frames[0] >= caller.detected_s  # nothing is played before the turn ends
+    assert caller.timings_ms["transcript"] <= caller.timings_ms["first_frame"]
+
+
+async def test_speech_after_a_pause_voids_the_early_work(transcriber, synthesizer):
+    llm = ScriptedResponder(["Friday at ten works.", "Friday at ten works."])
+    session = CallSession(transcriber, llm, synthesizer, config())
+    session.start()
+    first, second = trim(say("I would like to book")), trim(say("an appointment for Friday."))
+    start2 = 3.5 + len(first) / 16000 + 0.35
+    line = PhoneLine(session, [Utterance(3.5, first), Utterance(start2, second)])
+    await line.run(start2 + len(second) / 16000 + 4.0)
+    callers = [t for t in session.record.turns if t.speaker == "caller"]
+    assert len(callers) == 1, [t.text for t in callers]
+    assert "would like" in callers[0].text.lower() and "friday" in callers[0].text.lower()  # both halves
+    users = [m for m in session.history if m["role"] == "user"]
+    assert users == [{"role": "user", "content": callers[0].text}]
+    assert llm.calls[-1][-1]["content"] == callers[0].text
