@@ -16,13 +16,14 @@ from admin.routes import calls, modem, sms
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
 from infra.logging import configure_from_settings, get_logger
+from infra.settings import __version__
 from telephony.call_store import CallStore
 
 log = get_logger(__name__)
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary admin", version="0.2.0",
+    app = FastAPI(title="secretary admin", version=__version__,
                   description="Calls, SMS and the modem. Every route needs the admin credentials.")
     install_error_handlers(app)
     for r in (calls.router, modem.router, sms.router):

@@ -90,13 +90,15 @@ def long_call(sim: SimulatorThread, admin: httpx.Client, seconds: float = 60.0) 
     for i, q in enumerate(parts):
         at = int((5 + i * 14) * 16000)
         script[at:at + len(q)] = q
-    underruns0, dropped0 = sim.modem.uplink_underruns, sim.modem.downlink_dropped_bytes
+    underruns0, dropped0, late0 = (sim.modem.uplink_underruns, sim.modem.downlink_dropped_bytes,
+                                   sim.modem.clock_late_ticks)
     t0 = time.monotonic()
     record = modem_call(sim, admin, bytes(script), seconds)
     return {"call_s": round(time.monotonic() - t0, 1), "end_reason": record["end_reason"],
             "turns": len(record["transcript"]), "barge_ins": record["barge_ins"],
             "uplink_underruns": sim.modem.uplink_underruns - underruns0,
-            "downlink_dropped_bytes": sim.modem.downlink_dropped_bytes - dropped0}
+            "downlink_dropped_bytes": sim.modem.downlink_dropped_bytes - dropped0,
+            "simulator_late_ticks": sim.modem.clock_late_ticks - late0}
 
 
 def summary(rows: list[dict]) -> dict:

@@ -100,6 +100,28 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else ""}
 
 
+async def ab_speculation(url: str, rounds: int) -> dict:
+    """One call at a time, alternating speculative end of turn on and off, same questions."""
+    rows: dict[str, list[dict]] = {"on": [], "off": []}
+    for r in range(rounds):
+        question = QUESTIONS[r % len(QUESTIONS)]
+        for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
+            row = await one_call(f"{url}&speculate={'true' if mode == 'on' else 'false'}", question)
+            rows[mode].append(row)
+            print(f"  round {r + 1} speculation {mode}: {row['v2v_s']}", flush=True)
+    out = {}
+    for mode, xs in rows.items():
+        v2v = [x["v2v_s"] for x in xs if x["v2v_s"] is not None]
+        out[mode] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+                     "stages_median_ms_from_end_of_speech": {
+                         k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
+                         for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}}
+    pairs = [(a["v2v_s"], b["v2v_s"]) for a, b in zip(rows["on"], rows["off"], strict=True) if a["v2v_s"] and b["v2v_s"]]
+    out["on_minus_off_median_ms"] = round(statistics.median([a - b for a, b in pairs]) * 1000)
+    print(json.dumps(out), flush=True)
+    return out
+
+
 async def main(args) -> dict:
     cluster = LocalCluster()
     print("starting the CPU-profile cluster …", flush=True)
@@ -108,6 +130,9 @@ async def main(args) -> dict:
     results: dict = {"rounds": args.rounds}
     try:
         await one_call(url, "Hello?")  # warm-up: first requests pay for lazy initialisation
+        if args.ab_speculation:
+            results["ab_speculation"] = await ab_speculation(url, args.rounds)
+            return results
         for n in args.calls:
             rows = []
             for r in range(args.rounds):
@@ -136,6 +161,8 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--ab-speculation", action="store_true",
+                   help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()

@@ -53,6 +53,14 @@ def _demo(_args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from infra.database import database_url, upgrade_blocking
+
+    upgrade_blocking()
+    print(f"database at head: {database_url().split('@')[-1]}")
+    return 0
+
+
 def _modem_sim(args: argparse.Namespace) -> int:
     from telephony.simulator.cli import main as sim_main
 
@@ -71,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--adapters", type=int, default=2)
     tiny.set_defaults(func=_models_tiny)
+    db = sub.add_parser("db", help="the database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the migrations (idempotent)").set_defaults(func=_db_upgrade)
     serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
     serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
     serve.set_defaults(func=_serve)

@@ -8,12 +8,17 @@ in the Serve config (``cluster/profiles/*.yaml``, ``serve_config.yaml``) so a pr
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+try:
+    __version__ = version("secretary")  # one version, pyproject.toml's
+except PackageNotFoundError:  # pragma: no cover - running from a tree that was never installed
+    __version__ = "0.0.0"
 
 
 class Settings(BaseSettings):

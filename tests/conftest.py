@@ -25,7 +25,6 @@ def cluster():
         yield BASE_URL
         return
     from cli.local_cluster import LocalCluster
-
     from infra.settings import PROJECT_ROOT
 
     c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
@@ -57,3 +56,27 @@ def chat_model(openai_client) -> str:
 
 # In-process Whisper tiny.en and Piper, shared by the pipeline and telephony tests.
 from tests.local_engines import stt_engine, synthesizer, transcriber, tts_service  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (see tests/db_servers.py)."""
+    from tests.db_servers import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_db_counter = iter(range(10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, migrated-to-nothing database on each backend the product supports."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres").create_database(f"t{next(_db_counter)}")

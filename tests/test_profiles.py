@@ -24,12 +24,11 @@ def test_valid_serve_schema(profile):
 
 
 def test_deployment_names_match_the_code(profile):
+    from admin.app import AdminApi
     from deployments.ingress.app import OpenAIIngress
     from deployments.llm.deployment import LLMServer
     from deployments.stt.deployment import STTServer
     from deployments.tts.deployment import TTSServer
-
-    from admin.app import AdminApi
 
     names = {d["name"] for d in profile["applications"][0]["deployments"]}
     assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name}

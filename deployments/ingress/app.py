@@ -13,7 +13,7 @@ from deployments.ingress.errors import error_response, install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
 from infra import metrics
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
-from infra.settings import get_settings
+from infra.settings import __version__, get_settings
 
 log = get_logger(__name__)
 HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)",
@@ -22,7 +22,7 @@ UPLOAD_ROUTES = ("/v1/audio/transcriptions",)
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary", version="0.1.0",
+    app = FastAPI(title="secretary", version=__version__,
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
     for r in (health.router, models.router, chat.router, audio.router, calls.router):

@@ -93,6 +93,7 @@ class SimulatedModem:
         self.downlink = AudioSource()
         self.uplink = bytearray()  # everything the host sent, consumed in real time
         self.uplink_underruns = 0
+        self.clock_late_ticks = 0  # audio ticks this simulator ran more than a frame late (host load)
         self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
         self.dtmf_sent: list[str] = []
         # (uplink frame index, downlink frame index) of each call's first uplink frame: the two
@@ -553,6 +554,8 @@ class SimulatedModem:
                 self._uplink_started = False
                 self._drain_uplink(discard=True)
                 continue
+            if loop.time() - next_tick > FRAME_MS / 1000:
+                self.clock_late_ticks += 1  # the simulator itself ran late: a real modem's clock does not
             self._downlink_frame()
             self._drain_uplink(discard=False)
 

@@ -2,8 +2,9 @@
 
 Protocol (also in the README):
 - connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``language``
-  (default "en"), ``voice`` and ``echo_guard`` (default false: browsers cancel echo themselves;
-  set it for clients that play the reply into an open microphone);
+  (default "en"), ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
+  set it for clients that play the reply into an open microphone) and ``speculate`` (default
+  true: start answering at the first short pause, release at the end of the turn);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
 - the client sends caller audio as binary messages of mono S16LE at that rate, any length, in
   real time (like a phone line; the server cuts them into 20 ms frames);
@@ -27,13 +28,14 @@ from deployments.ingress.dependencies import Models
 from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
 from pipeline.services import HandleResponder, HandleSynthesizer, HandleTranscriber
 from pipeline.session import CallSession, SessionConfig
+from pipeline.turns import TurnConfig
 
 router = APIRouter(tags=["calls"])
 
 
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, sample_rate: int = 8000, language: str = "en",
-                      voice: str | None = None, echo_guard: bool = False) -> None:
+                      voice: str | None = None, echo_guard: bool = False, speculate: bool = True) -> None:
     if sample_rate not in SUPPORTED_RATES:
         await ws.close(code=1008, reason=f"sample_rate must be one of {SUPPORTED_RATES}")
         return
@@ -41,7 +43,8 @@ async def call_stream(ws: WebSocket, models: Models, sample_rate: int = 8000, la
     session = CallSession(
         HandleTranscriber(models.stt), HandleResponder(models.llm),
         HandleSynthesizer(models.tts, voice or models.config.default_voice),
-        SessionConfig(sample_rate=sample_rate, language=language or None, echo_guard=echo_guard),
+        SessionConfig(sample_rate=sample_rate, language=language or None, echo_guard=echo_guard,
+                      turn=TurnConfig() if speculate else TurnConfig(pause_ms=None)),
     )
     session.start()
     await ws.send_json({"type": "session.started", "call_id": session.record.call_id, "sample_rate": sample_rate,
