@@ -17,6 +17,7 @@ class Faults:
     pcm_accept_delay_s: float = 0.0
     uplink_silent: bool = False
     downlink_stall_after_s: float | None = None
+    uplink_wedge_after_s: float | None = None  # the OUT endpoint stops taking data (until reset)
     # 4. garbled lines: probability per response line of a flipped byte / truncation; 1-byte
     #    fragments; URCs merged into responses; noise on open
     flip_probability: float = 0.0

@@ -580,7 +580,14 @@ class SimulatedModem:
             self.downlink_dropped_bytes += (cut - prev) - written
             prev = cut
 
+    def _uplink_wedged(self) -> bool:
+        wedge = self.faults.uplink_wedge_after_s
+        return bool(wedge is not None and self.call and self.call.connected_at
+                    and time.monotonic() - self.call.connected_at > wedge)
+
     def _drain_uplink(self, discard: bool) -> None:
+        if self._uplink_wedged():
+            return  # nothing is read: the host's writes back up, as on the real endpoint
         # Read only while our buffer holds under ~10 frames: past that the writer blocks, as the
         # modem's bulk OUT endpoint does.
         while len(self._uplink_buf) < 10 * self.frame_bytes:

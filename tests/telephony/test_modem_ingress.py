@@ -213,6 +213,15 @@ async def test_downlink_stall_ends_the_call(rigs):
     await assert_answers_next_call(rig)
 
 
+async def test_wedged_uplink_ends_the_call(rigs):
+    rig = await rigs(faults=Faults(uplink_wedge_after_s=2.0), stall_s=30.0)
+    rig.modem.incoming_call(NUMBER, caller_script(total_s=30))
+    record = await rig.call_ended(within_s=15)
+    assert record["end_reason"] == "audio_stalled" and rig.modem.call is None
+    rig.modem.faults.uplink_wedge_after_s = None
+    await assert_answers_next_call(rig)
+
+
 async def test_garbled_lines_and_fragments(rigs):
     rig = await rigs(faults=Faults(noise_on_open=True, one_byte_fragments=True, seed=7), replies=["Yes, we deliver."])
     rig.modem.incoming_call(NUMBER, caller_script((3.5, "Do you deliver?"), (9.0, "Goodbye."), total_s=20))
