@@ -158,6 +158,9 @@ class SIM7600Driver:
             for command in at.INIT_SEQUENCE:
                 await client.send(command())
             await client.send(at.SetPcm(False))
+            # A call still up on the modem has no session behind it (our process restarted):
+            # end it, so the caller is not left in silence and the line is free.
+            await client.send(at.HangUp())
         except BaseException:
             await client.close()  # a half-initialised port is never kept
             raise
