@@ -12,11 +12,11 @@ from fastapi import FastAPI
 from ray import serve
 
 from admin.dependencies import ModemClient, bind
-from admin.routes import calls, modem, sms
+from admin.routes import calls, modem, personas, sms
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
 from infra.logging import configure_from_settings, get_logger
-from infra.settings import __version__
+from infra.settings import PROJECT_ROOT, __version__
 from telephony.call_store import CallStore
 
 log = get_logger(__name__)
@@ -26,7 +26,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary admin", version=__version__,
                   description="Calls, SMS and the modem. Every route needs the admin credentials.")
     install_error_handlers(app)
-    for r in (calls.router, modem.router, sms.router):
+    for r in (calls.router, modem.router, sms.router, personas.router):
         app.include_router(r)
 
     @app.get("/healthz", include_in_schema=False)
@@ -67,4 +67,21 @@ class AdminApi:
 
 def build_admin_app(args: dict[str, Any]) -> serve.Application:
     upgrade_blocking()  # the schema is current before any replica serves
+    seed = args.get("personas_seed")
+    if seed:
+        seed_personas(PROJECT_ROOT / seed)
     return AdminApi.bind(args)
+
+
+def seed_personas(path) -> list[str]:
+    """Insert the seed file's missing personas (from sync code, possibly under a running loop)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from personas.registry import PersonaRegistry
+
+    with ThreadPoolExecutor(1) as pool:
+        added = pool.submit(asyncio.run, PersonaRegistry().seed(path)).result()
+    if added:
+        log.info("personas.seeded", names=added)
+    return added

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 from fastapi import Depends
 
 from infra.http_errors import APIError
+from personas.registry import PersonaRegistry
 from telephony.call_store import CallStore
 
 
@@ -31,17 +32,24 @@ class ModemClient:
 # One replica is one process: its constructor fills these once (see deployments/ingress/dependencies.py).
 _store: CallStore | None = None
 _modem: ModemClient | None = None
+_personas: PersonaRegistry | None = None
 
 
-def bind(store: CallStore, modem: ModemClient | None) -> None:
-    global _store, _modem
-    _store, _modem = store, modem
+def bind(store: CallStore | None, modem: ModemClient | None, personas: PersonaRegistry | None = None) -> None:
+    global _store, _modem, _personas
+    _store, _modem, _personas = store, modem, personas or (PersonaRegistry(store.url) if store else None)
 
 
 def get_store() -> CallStore:
     if _store is None:
         raise RuntimeError("the admin app is not initialised")
     return _store
+
+
+def get_personas() -> PersonaRegistry:
+    if _personas is None:
+        raise RuntimeError("the admin app is not initialised")
+    return _personas
 
 
 def get_modem() -> ModemClient:
@@ -53,3 +61,4 @@ def get_modem() -> ModemClient:
 
 Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
+Personas = Annotated[PersonaRegistry, Depends(get_personas)]

@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import telephony.call_store  # noqa: F401  (registers its tables on Base.metadata for autogenerate)
+import personas.registry  # noqa: F401  (each import registers its tables on Base.metadata)
+import telephony.call_store  # noqa: F401
 from infra.database import Base
 
 config = context.config

@@ -52,9 +52,13 @@ class HandleTranscriber:
 class HandleResponder:
     """LLMServer.chat over a streaming handle: text deltas."""
 
-    def __init__(self, handle: Any, max_tokens: int = 120, temperature: float = 0.3) -> None:
+    def __init__(self, handle: Any, max_tokens: int = 120, temperature: float = 0.3, top_p: float = 1.0) -> None:
         self.handle = handle
-        self.options = asdict(SamplingOptions(max_tokens=max_tokens, temperature=temperature))
+        self.options = asdict(SamplingOptions(max_tokens=max_tokens, temperature=temperature, top_p=top_p))
+
+    def with_sampling(self, max_tokens: int, temperature: float, top_p: float = 1.0) -> HandleResponder:
+        """The same LLM with a persona's sampling defaults."""
+        return HandleResponder(self.handle, max_tokens, temperature, top_p)
 
     async def reply(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
         gen = self.handle.options(stream=True).chat.remote(messages, self.options)
@@ -68,6 +72,10 @@ class HandleSynthesizer:
 
     def __init__(self, handle: Any, voice: str, speed: float = 1.0) -> None:
         self.handle, self.voice, self.speed = handle, voice, speed
+
+    def with_voice(self, voice: str) -> HandleSynthesizer:
+        """The same TTS with a persona's voice."""
+        return HandleSynthesizer(self.handle, voice, self.speed)
 
     async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
         gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate)

@@ -21,6 +21,7 @@ import ray
 from infra.database import upgrade
 from infra.logging import configure_from_settings, get_logger
 from infra.settings import get_settings
+from personas.registry import PersonaRegistry
 from pipeline.services import CallServices, HandleResponder, HandleSynthesizer, HandleTranscriber
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
@@ -75,7 +76,8 @@ class ModemIngressActor:
         await upgrade()
         config = ModemIngressConfig.from_dict(spec.get("ingress"))
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
-        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(), config=config, policy=policy)
+        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(), config=config, policy=policy,
+                               personas=PersonaRegistry(models_dir=settings.models_dir))
         await ingress.start()
         self.ingress = ingress
         self.start_error = None

@@ -23,6 +23,8 @@ from typing import Any
 from infra.logging import get_logger
 from infra.pii import mask_number
 from infra.recordings import RecordingStore
+from personas.registry import PersonaNotFound, PersonaRegistry
+from personas.schemas import Persona
 from pipeline.services import CallServices
 from pipeline.session import CallSession, SessionConfig
 from telephony.at_client import ATError, ATTimeout, PortClosed
@@ -104,8 +106,9 @@ class ModemIngress:
     def __init__(self, at_port: str, audio_port: str, services: CallServices, store: CallStore,
                  recordings: RecordingStore | None = None, config: ModemIngressConfig | None = None,
                  policy: NumberPolicy | None = None, events: EventLog | None = None,
-                 driver_options: dict[str, Any] | None = None) -> None:
+                 driver_options: dict[str, Any] | None = None, personas: PersonaRegistry | None = None) -> None:
         self.services, self.store = services, store
+        self.personas = personas
         self.recordings = recordings or RecordingStore()
         self.config = config or ModemIngressConfig()
         self.events = events or EventLog()
@@ -276,11 +279,38 @@ class ModemIngress:
                     await self.driver.hang_up()
                 await self._finalise(call, "answer_failed")
 
-    def _session_config(self, call: ActiveCall) -> SessionConfig:
+    async def _persona(self) -> Persona | None:
+        """The configured persona from the registry; None (profile lines) if absent or unusable."""
+        if self.personas is None:
+            return None
+        try:
+            persona = await self.personas.get(self.config.persona)
+        except PersonaNotFound:
+            log.warning("ingress.persona_missing", persona=self.config.persona)
+            return None
+        if persona.status != "available":
+            log.warning("ingress.persona_unavailable", persona=persona.name, reason=persona.status_reason)
+        return persona
+
+    def _session_config(self, call: ActiveCall, persona: Persona | None = None) -> SessionConfig:
         over: dict[str, Any] = {"sample_rate": 8000}
         if call.greeting:
             over.update(greeting=call.greeting)
-        return SessionConfig.from_dict(self.config.session, **over)
+        # The persona's language, prompt and lines; the profile's block tunes timings on top.
+        base = persona.session_config() if persona is not None else {}
+        return SessionConfig.from_dict({**base, **self.config.session}, **over)
+
+    def _services(self, persona: Persona | None) -> CallServices:
+        s = self.services
+        if persona is None:
+            return s
+        synthesizer, responder = s.synthesizer, s.responder
+        if hasattr(synthesizer, "with_voice"):
+            synthesizer = synthesizer.with_voice(persona.voice)
+        if hasattr(responder, "with_sampling"):
+            p = persona.sampling
+            responder = responder.with_sampling(p.max_tokens, p.temperature, p.top_p)
+        return CallServices(s.transcriber, responder, synthesizer)
 
     async def _converse(self, call: ActiveCall) -> None:
         reason = "ended"
@@ -291,8 +321,9 @@ class ModemIngress:
                 log.warning("ingress.audio_failed", call_id=call.call_id, error=type(exc).__name__)
                 reason = call.remote_reason or "audio_unavailable"
                 return
-            s = self.services
-            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, self._session_config(call),
+            persona = await self._persona()
+            s = self._services(persona)
+            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, self._session_config(call, persona),
                                        call_id=call.call_id)
             call.bridge = CallBridge(call.session, port, stall_s=self.config.stall_s)
             await self.store.call_answered(call.call_id)
@@ -380,13 +411,15 @@ class ModemIngress:
         self.events.publish("sms.sent", reply_to=sms_id, number=mask_number(msg.number))
 
     async def _compose_sms_reply(self, text: str) -> str:
-        system = SessionConfig.from_dict(self.config.session).system_prompt
+        persona = await self._persona()
+        config = self._session_config(ActiveCall("", "inbound", None, "sms"), persona)
+        system = config.system_prompt
         messages = [{"role": "system", "content": f"{system} {self.config.sms_reply_prompt}"},
                     {"role": "user", "content": text}]
-        parts = [delta async for delta in self.services.responder.reply(messages)]
+        parts = [delta async for delta in self._services(persona).responder.reply(messages)]
         reply = re.sub(r"\s+", " ", "".join(parts)).strip()  # SMS text may carry no control characters
         limit = self.config.sms_reply_max_chars
         if len(reply) > limit:
             cut = reply[:limit].rsplit(" ", 1)[0]
             reply = cut.rstrip(",;:") + "…"
-        return reply or SessionConfig.from_dict(self.config.session).apology
+        return reply or config.apology

@@ -69,3 +69,16 @@ def test_build_app_refuses_incomplete_args():
 
     with pytest.raises(ValueError, match="lack"):
         build_app({"stt": {}})
+
+
+def test_persona_seeds_parse_and_use_the_profiles_voices(profile):
+    from personas.schemas import Persona
+
+    args = profile["applications"][1]["args"]
+    seed = ROOT / args["personas_seed"]
+    personas = [Persona(**p) for p in yaml.safe_load(seed.read_text())["personas"]]
+    tts = profile["applications"][0]["args"]["tts"]["config"]
+    voices = {v["id"] for v in tts.get("voices", [])} | set(tts.get("speakers", {}))
+    assert {p.name for p in personas} >= {"anna", "marina"}
+    assert {p.voice for p in personas} <= voices, (voices, [p.voice for p in personas])
+    assert args["modem"]["ingress"]["persona"] in {p.name for p in personas}

@@ -181,3 +181,30 @@ async def test_a_call_through_the_ingress_shows_in_history(rig, client):
     r = (await client.get(f"/calls/{record['id']}", headers=AUTH)).json()
     assert r["end_reason"] == "caller_goodbye" and any(t["speaker"] == "caller" for t in r["transcript"])
     assert r["recording_ref"]
+
+
+PERSONA = {"name": "olga", "display_name": "Ольга", "language": "ru", "voice": "joe", "system_prompt": "Ты секретарь.",
+           "lines": {"greeting": "Здравствуйте, это Ольга.", "recording_notice": "Идёт запись.",
+                     "farewell": "До свидания!", "silence_prompt": "Алло?", "hangup_line": "Не слышно.",
+                     "apology": "Извините."}}
+
+
+async def test_personas_crud(rig, client):
+    r = await client.post("/personas", json=PERSONA, headers=AUTH)
+    assert r.status_code == 201 and r.json()["status"] == "available"
+    assert (await client.post("/personas", json=PERSONA, headers=AUTH)).status_code == 409
+    assert (await client.get("/personas/olga", headers=AUTH)).json()["display_name"] == "Ольга"
+    changed = {**PERSONA, "display_name": "Olga"}
+    assert (await client.put("/personas/olga", json=changed, headers=AUTH)).json()["display_name"] == "Olga"
+    renamed = await client.put("/personas/olga", json={**PERSONA, "name": "olga2"}, headers=AUTH)
+    assert renamed.status_code == 400
+    broken = {**PERSONA, "name": "ivan", "adapter": {"name": "ivan", "version": 1, "path": "/nonexistent/ivan/v1"}}
+    out = (await client.post("/personas", json=broken, headers=AUTH)).json()
+    assert out["status"] == "unavailable" and "does not exist" in out["status_reason"]
+    names = [p["name"] for p in (await client.get("/personas", headers=AUTH)).json()["items"]]
+    assert names == ["ivan", "olga"]
+    assert (await client.delete("/personas/olga", headers=AUTH)).status_code == 204
+    assert (await client.get("/personas/olga", headers=AUTH)).status_code == 404
+    assert (await client.delete("/personas/olga", headers=AUTH)).status_code == 404
+    for bad in ({**PERSONA, "name": "Bad Name"}, {**PERSONA, "timezone": "Nowhere/Else"}, {"name": "x"}):
+        assert (await client.post("/personas", json=bad, headers=AUTH)).status_code == 400

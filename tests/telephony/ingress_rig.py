@@ -8,6 +8,7 @@ from pathlib import Path
 
 from infra.database import upgrade
 from infra.recordings import RecordingStore
+from personas.registry import PersonaRegistry
 from pipeline.services import CallServices
 from telephony.call_store import CallStore
 from telephony.modem_ingress import ModemIngress, ModemIngressConfig
@@ -65,7 +66,8 @@ class IngressRig:
 
 
 async def make_rig(tmp_path: Path, transcriber, synthesizer, replies: list[str] | None = None,
-                   faults: Faults | None = None, answer_after_rings: int = 2, **config) -> IngressRig:
+                   faults: Faults | None = None, answer_after_rings: int = 2, personas: bool = False,
+                   **config) -> IngressRig:
     url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
     await upgrade(url)
     modem = SimulatedModem(tmp_path / "modem", SimConfig(ring_period_s=0.3, dial_answer_delay_s=0.3,
@@ -74,10 +76,13 @@ async def make_rig(tmp_path: Path, transcriber, synthesizer, replies: list[str] 
     llm = ScriptedResponder(replies or [])
     store = CallStore(url)
     recordings = RecordingStore(tmp_path / "recordings")
-    cfg = ModemIngressConfig(answer_after_rings=answer_after_rings, session={**SESSION, **config.pop("session", {})},
+    # With a persona registry the lines come from the persona; the profile's block would override them.
+    session = {**({} if personas else SESSION), **config.pop("session", {})}
+    cfg = ModemIngressConfig(answer_after_rings=answer_after_rings, session=session,
                              **config)
     ingress = ModemIngress(str(modem.at_path), str(modem.audio_path), CallServices(transcriber, llm, synthesizer),
-                           store, recordings, cfg, driver_options={"pcm_accept_window_s": 3.0, "backoff": (0.1, 1.0)})
+                           store, recordings, cfg, driver_options={"pcm_accept_window_s": 3.0, "backoff": (0.1, 1.0)},
+                           personas=PersonaRegistry(url) if personas else None)
     await ingress.start()
     await ingress.wait_ready(10)
     return IngressRig(modem, ingress, llm, store, recordings)

@@ -277,3 +277,26 @@ async def test_dangling_calls_are_closed_on_restart(rigs, tmp_path, transcriber,
     assert await rig.store.close_dangling() == 1
     record = await rig.store.get_call(call_id)
     assert record["status"] == "ended" and record["end_reason"] == "ingress_restarted"
+
+
+async def test_the_persona_from_the_registry_answers(rigs):
+    from personas.registry import PersonaRegistry
+    from tests.personas.test_registry import persona
+
+    rig = await rigs(personas=True, persona="olga", session={})
+    registry = PersonaRegistry(rig.store.url)
+    await registry.create(persona("olga", language="en", lines={
+        "greeting": "Good afternoon, Olga speaking.", "recording_notice": "We record calls.", "farewell": "Bye now!",
+        "silence_prompt": "Hello?", "hangup_line": "Goodbye.", "apology": "Sorry, please call back."}))
+    rig.modem.incoming_call(NUMBER, caller_script((4.0, "Goodbye."), total_s=12))
+    record = await rig.call_ended(within_s=30)
+    said = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant"]
+    assert said[0] == "Good afternoon, Olga speaking. We record calls." and said[-1] == "Bye now!"
+    assert record["end_reason"] == "caller_goodbye"
+
+
+async def test_a_missing_persona_falls_back_to_the_profile_lines(rigs):
+    rig = await rigs(personas=True, persona="nobody")
+    rig.modem.incoming_call(NUMBER, caller_script((3.5, "Goodbye."), total_s=12))
+    record = await rig.call_ended(within_s=30)
+    assert record["transcript"][0]["text"].startswith("Hello, this is Anna.")

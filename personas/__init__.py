@@ -1,0 +1,1 @@
+"""Personas: who answers a business's phone (name, language, prompt, lines, voice, adapter, FAQ)."""

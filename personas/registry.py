@@ -1,0 +1,134 @@
+"""The persona registry: the ``personas`` table, CRUD, and seeding from a YAML file.
+
+Seeding inserts personas that are missing and never overwrites one an owner has edited. A
+persona whose adapter directory is missing or incomplete is kept but marked unavailable with the
+reason, so the others keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import JSON, DateTime, String, Text, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infra.database import Base, session_factory, transaction, utcnow
+from personas.schemas import Persona, PersonaOut
+
+ADAPTER_FILES = ("adapter_config.json",)
+
+
+class PersonaExists(ValueError):
+    pass
+
+
+class PersonaNotFound(KeyError):
+    pass
+
+
+class PersonaRow(Base):
+    __tablename__ = "personas"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def adapter_problem(persona: Persona, models_dir: Path | None = None) -> str | None:
+    """Why the persona's adapter cannot be loaded, or None if it looks complete."""
+    if persona.adapter is None:
+        return None
+    path = Path(persona.adapter.path)
+    if not path.is_absolute() and models_dir is not None:
+        path = models_dir / path
+    if not path.is_dir():
+        return f"adapter directory {path} does not exist"
+    missing = [f for f in ADAPTER_FILES if not (path / f).is_file()]
+    if missing or not any(path.glob("adapter_model.*")):
+        return f"adapter directory {path} lacks {', '.join(missing) or 'adapter_model.*'}"
+    return None
+
+
+def _spec(persona: Persona) -> Persona:
+    """Only the persona's own fields (a ``PersonaOut`` passed back in carries its status too)."""
+    return Persona(**persona.model_dump(include=set(Persona.model_fields)))
+
+
+def _out(row: PersonaRow) -> PersonaOut:
+    return PersonaOut(**row.spec, status=row.status, status_reason=row.status_reason)
+
+
+class PersonaRegistry:
+    def __init__(self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None) -> None:
+        self.url, self.tenant_id, self.models_dir = url, tenant_id, models_dir
+
+    def _status(self, persona: Persona) -> tuple[str, str | None]:
+        problem = adapter_problem(persona, self.models_dir)
+        return ("unavailable", problem) if problem else ("available", None)
+
+    async def list(self) -> list[PersonaOut]:
+        q = select(PersonaRow).order_by(PersonaRow.name)
+        if self.tenant_id is not None:
+            q = q.where(PersonaRow.tenant_id == self.tenant_id)
+        async with session_factory(self.url)() as s:
+            return [_out(r) for r in (await s.execute(q)).scalars()]
+
+    async def get(self, name: str) -> PersonaOut:
+        async with session_factory(self.url)() as s:
+            row = await s.get(PersonaRow, name)
+            if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
+                raise PersonaNotFound(name)
+            return _out(row)
+
+    async def create(self, persona: Persona) -> PersonaOut:
+        persona = _spec(persona)
+        status, reason = self._status(persona)
+        try:
+            async with transaction(self.url) as s:
+                s.add(PersonaRow(name=persona.name, tenant_id=self.tenant_id, spec=persona.model_dump(mode="json"),
+                                 status=status, status_reason=reason, updated_at=utcnow()))
+        except IntegrityError:
+            raise PersonaExists(persona.name) from None
+        return PersonaOut(**persona.model_dump(), status=status, status_reason=reason)
+
+    async def update(self, name: str, persona: Persona) -> PersonaOut:
+        persona = _spec(persona)
+        if persona.name != name:
+            raise ValueError("a persona's name cannot change; create a new one")
+        status, reason = self._status(persona)
+        async with transaction(self.url) as s:
+            row = await s.get(PersonaRow, name)
+            if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
+                raise PersonaNotFound(name)
+            row.spec, row.status, row.status_reason, row.updated_at = (persona.model_dump(mode="json"), status,
+                                                                      reason, utcnow())
+        return PersonaOut(**persona.model_dump(), status=status, status_reason=reason)
+
+    async def delete(self, name: str) -> None:
+        async with transaction(self.url) as s:
+            row = await s.get(PersonaRow, name)
+            if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
+                raise PersonaNotFound(name)
+            await s.delete(row)
+
+    async def seed(self, path: Path) -> list[str]:
+        """Insert the file's personas that do not exist yet; returns the names inserted."""
+        text = await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+        personas = [Persona(**p) for p in data.get("personas", [])]
+        added = []
+        for persona in personas:
+            try:
+                await self.create(persona)
+                added.append(persona.name)
+            except PersonaExists:
+                pass
+        return added
