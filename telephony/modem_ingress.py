@@ -292,10 +292,10 @@ class ModemIngress:
             log.warning("ingress.persona_unavailable", persona=persona.name, reason=persona.status_reason)
         return persona
 
-    def _session_config(self, call: ActiveCall, persona: Persona | None = None) -> SessionConfig:
+    def _session_config(self, persona: Persona | None = None, greeting: str | None = None) -> SessionConfig:
         over: dict[str, Any] = {"sample_rate": 8000}
-        if call.greeting:
-            over.update(greeting=call.greeting)
+        if greeting:
+            over.update(greeting=greeting)
         # The persona's language, prompt and lines; the profile's block tunes timings on top.
         base = persona.session_config() if persona is not None else {}
         return SessionConfig.from_dict({**base, **self.config.session}, **over)
@@ -323,8 +323,8 @@ class ModemIngress:
                 return
             persona = await self._persona()
             s = self._services(persona)
-            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, self._session_config(call, persona),
-                                       call_id=call.call_id)
+            config = self._session_config(persona, call.greeting)
+            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id)
             call.bridge = CallBridge(call.session, port, stall_s=self.config.stall_s)
             await self.store.call_answered(call.call_id)
             self.events.publish("call.answered", call_id=call.call_id, direction=call.direction)
@@ -412,7 +412,7 @@ class ModemIngress:
 
     async def _compose_sms_reply(self, text: str) -> str:
         persona = await self._persona()
-        config = self._session_config(ActiveCall("", "inbound", None, "sms"), persona)
+        config = self._session_config(persona)
         system = config.system_prompt
         messages = [{"role": "system", "content": f"{system} {self.config.sms_reply_prompt}"},
                     {"role": "user", "content": text}]

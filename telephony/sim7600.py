@@ -108,6 +108,7 @@ class SmsMessage:
 
 REGISTRATION = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
 _CLIP = re.compile(r'\+CLIP:\s*"([^"]*)"')
+_CLCC = re.compile(r"\+CLCC:\s*\d+,\d+,(\d)")  # the third field is the call's state
 _CCWA = re.compile(r'\+CCWA:\s*"([^"]*)"')
 _END = re.compile(r"VOICE CALL: END: (\d{2})(\d{2})(\d{2})")
 
@@ -158,9 +159,12 @@ class SIM7600Driver:
             for command in at.INIT_SEQUENCE:
                 await client.send(command())
             await client.send(at.SetPcm(False))
-            # A call still up on the modem has no session behind it (our process restarted):
-            # end it, so the caller is not left in silence and the line is free.
-            await client.send(at.HangUp())
+            # A call still up (or being dialled) has no session behind it: our process restarted.
+            # End it, so the caller is not left in silence and the line is free. A call that is
+            # only ringing is left alone: it will be answered.
+            states = [m.group(1) for line in (await client.send(at.CallList())).lines if (m := _CLCC.match(line))]
+            if any(state in "0123" for state in states):  # active, held, dialling, alerting
+                await client.send(at.HangUp())
         except BaseException:
             await client.close()  # a half-initialised port is never kept
             raise
