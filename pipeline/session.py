@@ -34,6 +34,7 @@ from infra import metrics
 from infra.logging import get_logger
 from pipeline.chunker import ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
+from pipeline.history import bounded
 from pipeline.recording import CallRecorder
 from pipeline.services import Responder, Synthesizer, Transcriber
 from pipeline.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
@@ -70,6 +71,9 @@ class SessionConfig:
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
+    # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
+    # room for the reply. Older exchanges are dropped first; see pipeline/history.py.
+    history_max_tokens: int = 1536
 
     @classmethod
     def from_dict(cls, d: dict | None, **over) -> SessionConfig:
@@ -385,7 +389,7 @@ class CallSession:
         live(start_reply)
         chunker, spoken = ClauseChunker(), []
         try:
-            async for delta in self.llm.reply(history):
+            async for delta in self.llm.reply(bounded(history, self.config.history_max_tokens)):
                 self._stage(caller, "first_token", t0)
                 for chunk in chunker.push(delta):
                     self._stage(caller, "first_chunk", t0)
