@@ -32,22 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from bench.bench_voice import QUESTIONS, last_voiced_frame, one_call, pct, speech
+from cli.demo import wait_for_call
 from cli.local_cluster import DEFAULT_MODEM_DIR, LocalCluster
 from telephony.simulator.modem import SimConfig
 from telephony.simulator.thread import SimulatorThread
 
 GREETING_S = 7.0
 ANSWER_S = 8.0
-
-
-def call_ended(admin: httpx.Client, before: set[str], within_s: float = 120) -> dict:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        for c in admin.get("/calls", params={"limit": 5}).json()["items"]:
-            if c["id"] not in before and c["status"] == "ended":
-                return c
-        time.sleep(0.25)
-    raise RuntimeError("call did not end")
 
 
 def known(admin: httpx.Client) -> set[str]:
@@ -63,7 +54,7 @@ def modem_call(sim: SimulatorThread, admin: httpx.Client, script: bytes, hang_up
         time.sleep(0.05)
     time.sleep(hang_up_after_s)
     sim.call(sim.modem.remote_hang_up)
-    return call_ended(admin, before)
+    return wait_for_call(admin, before)
 
 
 def modem_latency(sim: SimulatorThread, admin: httpx.Client, question: str) -> dict:
