@@ -17,3 +17,7 @@ class InvalidRequestError(ValueError):
 
 class NotFoundError(InvalidRequestError):
     """An unknown model or voice was named."""
+
+
+class AdapterUnavailableError(InvalidRequestError):
+    """A LoRA adapter cannot be loaded (missing or corrupt files, rank above the engine's limit)."""

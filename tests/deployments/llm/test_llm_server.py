@@ -65,4 +65,5 @@ async def test_closing_the_stream_early_aborts_the_request(llm_server):
 async def test_health_and_info(llm_server):
     await llm_server.check_health()
     assert await llm_server.ready() is True
-    assert await llm_server.model_info() == {"id": "tiny-llama", "max_model_len": 512}
+    assert await llm_server.model_info() == {"id": "tiny-llama", "max_model_len": 512, "lora": True,
+                                             "max_adapters": 2}
