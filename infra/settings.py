@@ -46,9 +46,12 @@ class Settings(BaseSettings):
     max_speech_chars: int = Field(default=4096, description="Longest input to /v1/audio/speech.")
     max_chat_messages: int = Field(default=256, description="Most messages in one chat request.")
     request_timeout_s: float = Field(default=120.0, description="Ingress timeout per model call.")
-    cloud_llm_api_key: str | None = Field(
-        default=None, description="API key of the cloud fallback LLM (used from the personas issue)."
+    cloud_llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL of the cloud fallback LLM (…/v1). Empty: no cloud fallback.",
     )
+    cloud_llm_api_key: str | None = Field(default=None, description="API key of the cloud fallback LLM.")
+    cloud_llm_model: str = Field(default="gpt-4o-mini", description="Model name asked of the cloud fallback LLM.")
 
     database_url: str = Field(
         default=f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'secretary.db'}",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import JSON, DateTime, String, Text, select
+from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +40,17 @@ class PersonaRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="available")
     status_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FaqHitRow(Base):
+    """How often each FAQ entry answered (keyed by its normalised question's hash)."""
+
+    __tablename__ = "persona_faq_hits"
+
+    persona: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def adapter_problem(persona: Persona, models_dir: Path | None = None) -> str | None:
@@ -118,6 +129,33 @@ class PersonaRegistry:
             if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
                 raise PersonaNotFound(name)
             await s.delete(row)
+            await s.execute(delete(FaqHitRow).where(FaqHitRow.persona == name))
+
+    async def mark_unavailable(self, name: str, reason: str) -> None:
+        """The model server could not load the persona's adapter: keep it out until it is fixed."""
+        async with transaction(self.url) as s:
+            row = await s.get(PersonaRow, name)
+            if row is not None:
+                row.status, row.status_reason, row.updated_at = "unavailable", reason[:1000], utcnow()
+
+    async def record_faq_hit(self, name: str, entry_key: str) -> None:
+        """Count one answer from an entry (an atomic increment; the first hit inserts the row)."""
+        for _ in range(3):
+            try:
+                async with transaction(self.url) as s:
+                    result = await s.execute(
+                        update(FaqHitRow).where(FaqHitRow.persona == name, FaqHitRow.entry_key == entry_key)
+                        .values(hits=FaqHitRow.hits + 1, last_hit_at=utcnow()))
+                    if result.rowcount == 0:
+                        s.add(FaqHitRow(persona=name, entry_key=entry_key, hits=1, last_hit_at=utcnow()))
+                return
+            except IntegrityError:  # another replica inserted the first hit meanwhile: update instead
+                continue
+
+    async def faq_hits(self, name: str) -> dict[str, tuple[int, datetime]]:
+        async with session_factory(self.url)() as s:
+            rows = (await s.execute(select(FaqHitRow).where(FaqHitRow.persona == name))).scalars()
+            return {r.entry_key: (r.hits, r.last_hit_at) for r in rows}
 
     async def seed(self, path: Path) -> list[str]:
         """Insert the file's personas that do not exist yet; returns the names inserted."""

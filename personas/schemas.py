@@ -23,9 +23,13 @@ class Adapter(Strict):
 
 
 class FaqEntry(Strict):
+    """One canned answer. ``triggers`` match the whole message exactly (after normalising);
+    ``question`` and ``examples`` (other phrasings) are matched by meaning."""
+
     question: str = Field(min_length=3, max_length=500)
     answer: str = Field(min_length=1, max_length=2000)
     triggers: list[str] = Field(default_factory=list, max_length=20)
+    examples: list[str] = Field(default_factory=list, max_length=20)
 
 
 class Sampling(Strict):

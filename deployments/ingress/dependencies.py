@@ -19,6 +19,8 @@ class IngressConfig:
     default_voice: str = "joe"
     voice_aliases: dict[str, str] = field(default_factory=dict)
     llm_aliases: list[str] = field(default_factory=list)
+    responder: dict[str, Any] = field(default_factory=dict)  # personas.responder.ResponderConfig
+    cloud: dict[str, Any] = field(default_factory=dict)  # personas.cloud.CloudConfig tuning (URL/key: settings)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> IngressConfig:
@@ -53,15 +55,36 @@ class ModelHandles:
         return await self._cached("tts", lambda: self.tts.voices.remote())
 
 
+@dataclass
+class Assistant:
+    """Personas and how they answer: the registry and the FAQ → local → cloud → apology chain."""
+
+    responder: Any  # personas.responder.PersonaResponder
+    registry: Any  # personas.registry.PersonaRegistry
+
+
 # Serve's ingress wrapper serves its own copy of the FastAPI app, so app.state set in the
 # replica's constructor is not the state routes see. One replica is one process: a module-level
 # slot, filled once by the constructor, is the honest home.
 _models: ModelHandles | None = None
+_assistant: Assistant | None = None
 
 
-def bind_models(models: ModelHandles) -> None:
-    global _models
+def bind_models(models: ModelHandles, assistant: Assistant | None = None) -> None:
+    global _models, _assistant
     _models = models
+    if assistant is None:
+        from personas.responder import build_responder
+
+        responder = build_responder(models.llm, models.config.responder, models.config.cloud)
+        assistant = Assistant(responder, responder.registry)
+    _assistant = assistant
+
+
+def get_assistant() -> Assistant:
+    if _assistant is None:
+        raise RuntimeError("the ingress has no assistant yet")
+    return _assistant
 
 
 def get_models() -> ModelHandles:
@@ -71,4 +94,5 @@ def get_models() -> ModelHandles:
 
 
 Models = Annotated[ModelHandles, Depends(get_models)]
+Personas = Annotated[Assistant, Depends(get_assistant)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

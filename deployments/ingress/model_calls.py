@@ -13,12 +13,15 @@ from deployments.errors import InvalidRequestError
 from deployments.ingress.errors import APIError, from_model_error
 from infra.logging import get_logger
 from infra.settings import get_settings
+from personas.responder import LLMUnavailable
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
 
 def _translate(exc: BaseException) -> APIError | None:
+    if isinstance(exc, LLMUnavailable):
+        return APIError(503, str(exc), code="model_unavailable")
     if isinstance(exc, InvalidRequestError):
         return from_model_error(exc)
     if isinstance(exc, BackPressureError):

@@ -1,4 +1,4 @@
-"""LoRA adapters on one vLLM engine: which are loaded, and how many may run in one batch.
+"""LoRA adapters on one vLLM engine: which are registered, and never too many.
 
 The LLM replica serves every persona's adapter from one engine. Ray Serve's model multiplexing
 decides which adapters a replica holds (and routes a persona's requests to the replicas that
@@ -7,10 +7,14 @@ already hold its adapter); this module is what "holding" means on the engine sid
 - ``AdapterSpec`` names one published adapter version. Its multiplexed id is
   ``<name>@v<version>``, so publishing a new version is simply a new id: the next request loads
   it while requests on the old version finish on the old weights. Nothing restarts.
-- ``AdapterSlots`` admits a request only while at most ``limit`` distinct adapters are in
-  flight. vLLM's CPU build has a LoRA slot bug (``shared/spec/cpu-profile.md``): with as many
-  adapters in a batch as ``max_loras``, a base request batched with them came back with an
-  adapter's tokens. The engine gets ``max_loras = limit + 1`` so one slot always stays spare.
+- ``EngineAdapters`` keeps the engine's registered adapters below its LoRA slots. vLLM's CPU
+  build has a slot bug (``shared/spec/cpu-profile.md``): once as many adapters have been
+  resident as ``max_loras``, base requests batched with adapter requests come back with an
+  adapter's tokens, and removing adapters afterwards does not repair it. Measured here: it never
+  happens while the registered adapters stay below ``max_loras`` at every moment, with the old
+  one removed before the next is added. A replica holds at most ``max_adapters``; evicted ones
+  that still stream stay registered until their last request ends. So the engine gets
+  ``max_loras = 2 * max_adapters + 1`` and a load waits (rarely) until the count is below ``2 * max_adapters``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,33 @@ class AdapterSpec:
         return spec
 
 
+class EngineAdapters:
+    """The engine's registered adapters, never more than ``limit`` (one below its LoRA slots)."""
+
+    def __init__(self, engine: Any, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one adapter must fit")
+        self.engine, self.limit = engine, limit
+        self.registered: set[int] = set()
+        self._changed = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def add(self, lora_request: Any) -> None:
+        async with self._lock:
+            while len(self.registered) >= self.limit:  # evicted adapters still streaming: wait for one
+                await self._changed.wait()
+            await self.engine.add_lora(lora_request)
+            self.registered.add(lora_request.lora_int_id)
+
+    async def remove(self, lora_id: int) -> None:
+        try:
+            await self.engine.remove_lora(lora_id)
+        finally:
+            self.registered.discard(lora_id)
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+
+
 @dataclass
 class LoadedAdapter:
     """An adapter registered with the engine under a unique integer id.
@@ -59,29 +87,34 @@ class LoadedAdapter:
 
     spec: AdapterSpec
     lora_request: Any
-    engine: Any
+    adapters: EngineAdapters
     in_flight: int = 0
     retired: bool = False
-    _removal: asyncio.Task | None = field(default=None, repr=False)
+    removed: bool = False
+    _tasks: set[asyncio.Task] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.__del__ = self.evict
 
     async def evict(self) -> None:
         self.retired = True
-        self._maybe_remove()
+        if self.in_flight == 0:
+            await self._remove()  # before the multiplexer loads the next one
 
     def acquire(self) -> None:
         self.in_flight += 1
 
     def release(self) -> None:
         self.in_flight -= 1
-        self._maybe_remove()
+        if self.retired and self.in_flight == 0:
+            task = asyncio.get_running_loop().create_task(self._remove())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    def _maybe_remove(self) -> None:
-        if self.retired and self.in_flight == 0 and self._removal is None:
-            self._removal = asyncio.get_running_loop().create_task(
-                self.engine.remove_lora(self.lora_request.lora_int_id))
+    async def _remove(self) -> None:
+        if not self.removed:
+            self.removed = True
+            await self.adapters.remove(self.lora_request.lora_int_id)
 
 
 _lora_ids = itertools.count(1)
@@ -90,34 +123,3 @@ _lora_ids = itertools.count(1)
 def next_lora_id() -> int:
     """vLLM wants a process-unique positive int per adapter version it has seen."""
     return next(_lora_ids)
-
-
-class AdapterSlots:
-    """Admission control: at most ``limit`` distinct adapters in flight; base requests always pass."""
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("at least one adapter slot is needed")
-        self.limit = limit
-        self.active: Counter[str] = Counter()
-        self._changed = asyncio.Event()
-
-    def _admits(self, key: str) -> bool:
-        return key in self.active or len(self.active) < self.limit
-
-    @asynccontextmanager
-    async def hold(self, key: str | None) -> AsyncIterator[None]:
-        if key is None:
-            yield
-            return
-        while not self._admits(key):
-            await self._changed.wait()
-        self.active[key] += 1
-        try:
-            yield
-        finally:
-            self.active[key] -= 1
-            if self.active[key] <= 0:
-                del self.active[key]
-                changed, self._changed = self._changed, asyncio.Event()
-                changed.set()

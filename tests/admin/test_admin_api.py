@@ -7,13 +7,13 @@ import json
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.routing import APIRoute
 
 from admin import dependencies
 from admin.app import app
 from infra.settings import get_settings
 from telephony.ingress_actor import ModemIngressActor
+from tests.asgi_server import serving
 from tests.local_handles import LocalHandle
 from tests.telephony.ingress_rig import caller_script, make_rig
 
@@ -43,18 +43,8 @@ async def rig(tmp_path, transcriber, synthesizer, admin_token):
 
 @pytest.fixture
 async def client(rig):
-    """Real HTTP through uvicorn (ASGITransport buffers whole bodies, so SSE would never arrive)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
         yield c
-    server.should_exit = True
-    await task
 
 
 def admin_routes() -> list[tuple[str, str]]:

@@ -57,10 +57,33 @@ def tts_server(profile_args):
 
 
 @pytest.fixture(scope="session")
-def local_handles(stt_server, tts_server, llm_server, profile_args):
+def persona_registry(tmp_path_factory):
+    """A migrated SQLite registry for the in-process ingress (no personas until a test adds some)."""
+    from infra.database import upgrade_sync
+    from personas.registry import PersonaRegistry
+
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('personas') / 'personas.db'}"
+    upgrade_sync(url)
+    return PersonaRegistry(url)
+
+
+@pytest.fixture(scope="session")
+def assistant(llm_server, persona_registry):
+    from deployments.ingress.dependencies import Assistant
+    from personas.embeddings import E5Embedder
+    from personas.faq import FaqMatcher
+    from personas.responder import PersonaResponder, ResponderConfig
+
+    responder = PersonaResponder(LocalHandle(llm_server), FaqMatcher(E5Embedder()), None, persona_registry,
+                                 ResponderConfig(local_attempts=2, local_backoff_s=0.01))
+    return Assistant(responder, persona_registry)
+
+
+@pytest.fixture(scope="session")
+def local_handles(stt_server, tts_server, llm_server, profile_args, assistant):
     from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 
     models = ModelHandles(LocalHandle(stt_server), LocalHandle(tts_server), LocalHandle(llm_server),
                           IngressConfig.from_dict(profile_args["ingress"]))
-    bind_models(models)
+    bind_models(models, assistant)
     return models

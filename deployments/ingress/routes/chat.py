@@ -1,4 +1,8 @@
-"""POST /v1/chat/completions, streaming (SSE) and not, with real token usage."""
+"""POST /v1/chat/completions, streaming (SSE) and not, with real token usage.
+
+The reply's origin (``faq``, ``local``, ``cloud`` or ``apology``) is in the ``X-Reply-Source``
+header; the body has the same shape whoever answered.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,17 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from deployments.ingress.dependencies import AppSettings, Models
+from deployments.ingress.dependencies import AppSettings, Models, Personas
 from deployments.ingress.errors import APIError
-from deployments.ingress.model_calls import call_model, first_and_rest
+from deployments.ingress.model_calls import first_and_rest
+from deployments.ingress.personas import resolve_persona
 from deployments.ingress.schemas import ChatCompletionRequest
+from personas.responder import persona_options
 
 router = APIRouter(tags=["chat"])
 
@@ -32,19 +39,35 @@ def _sse(obj: dict | str) -> str:
     return f"data: {obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
+def _options(body: ChatCompletionRequest, persona) -> dict:
+    """The request's sampling; a persona's defaults fill what the client did not set."""
+    options = body.sampling_options()
+    if persona is None:
+        return options
+    defaults = persona_options(persona, options)
+    unset = {"temperature", "top_p"} - body.model_fields_set
+    if not ({"max_tokens", "max_completion_tokens"} & body.model_fields_set):
+        unset.add("max_tokens")
+    return {**options, **{k: defaults[k] for k in unset}}
+
+
 @router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, models: Models, settings: AppSettings,
-                           request: Request):
-    info = await call_model(models.llm_info())
-    if body.model != info["id"] and body.model not in models.config.llm_aliases:
-        raise APIError(404, f"the model {body.model!r} does not exist", "model", "model_not_found")
+async def chat_completions(body: ChatCompletionRequest, models: Models, assistant: Personas,
+                           settings: AppSettings, request: Request):
+    """``model`` is the base model (plain completion) or a persona (its prompt, adapter, FAQ)."""
+    persona = await resolve_persona(body.model, models, assistant)
     if len(body.messages) > settings.max_chat_messages:
         raise APIError(400, f"at most {settings.max_chat_messages} messages per request", "messages")
     messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
                 for m in body.messages]
+    if persona is not None:
+        messages = [{"role": "system", "content": persona.system_prompt}, *messages]
     request_id = request.state.request_id
-    gen = models.llm.options(stream=True).chat.remote(messages, body.sampling_options(), request_id)
-    first, rest = await first_and_rest(gen)
+    first, rest = await first_and_rest(
+        assistant.responder.stream(messages, _options(body, persona), persona, request_id))
+    first = asdict(first) if first is not None else None
+    rest = _as_dicts(rest)
+    source = first["source"] if first else "local"
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
     if not body.stream:
@@ -54,12 +77,12 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, settings
             async for d in rest:
                 text.append(d["text"])
                 last = d
-        return {
+        return JSONResponse({
             "id": cid, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)},
                          "finish_reason": last["finish_reason"], "logprobs": None}],
             "usage": _usage(last),
-        }
+        }, headers={"X-Reply-Source": source})
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -79,4 +102,10 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, settings
         yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                      "X-Reply-Source": source})
+
+
+async def _as_dicts(gen: AsyncIterator) -> AsyncIterator[dict]:
+    async for d in gen:
+        yield asdict(d)

@@ -1,12 +1,17 @@
-"""GET /v1/models: the chat model, the transcription models and the speech models."""
+"""GET /v1/models: the personas, the base chat model, the transcription and the speech models.
+
+A persona is a chat model to OpenAI clients (``model="anna"``); its card says which base model
+and adapter version it runs on and whether it is available.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from deployments.ingress.dependencies import Models
+from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.model_calls import call_model
+from deployments.ingress.personas import list_personas
 
 router = APIRouter(tags=["models"])
 CREATED = 1764028800  # 2025-11-25: a fixed date, OpenAI clients only need an int
@@ -16,23 +21,27 @@ def _card(model_id: str, kind: str) -> dict:
     return {"id": model_id, "object": "model", "created": CREATED, "owned_by": "secretary", "kind": kind}
 
 
-async def model_cards(models: Models) -> list[dict]:
+async def model_cards(models: Models, assistant: Personas) -> list[dict]:
     llm = await call_model(models.llm_info())
     stt = await call_model(models.stt_models())
-    cards = [_card(llm["id"], "chat")] + [_card(a, "chat") for a in models.config.llm_aliases]
+    cards = [{**_card(p.name, "persona"), "parent": llm["id"], "display_name": p.display_name,
+              "language": p.language, "status": p.status,
+              "adapter": f"{p.adapter.name}@v{p.adapter.version}" if p.adapter else None}
+             for p in await list_personas(assistant)]
+    cards += [_card(llm["id"], "chat")] + [_card(a, "chat") for a in models.config.llm_aliases]
     cards += [_card(m["id"], "transcription") for m in stt] + [_card("whisper-1", "transcription")]
     cards += [_card(m, "speech") for m in models.config.speech_models]
     return cards
 
 
 @router.get("/v1/models")
-async def list_models(models: Models) -> dict:
-    return {"object": "list", "data": await model_cards(models)}
+async def list_models(models: Models, assistant: Personas) -> dict:
+    return {"object": "list", "data": await model_cards(models, assistant)}
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, models: Models) -> dict:
-    for card in await model_cards(models):
+async def get_model(model_id: str, models: Models, assistant: Personas) -> dict:
+    for card in await model_cards(models, assistant):
         if card["id"] == model_id:
             return card
     raise APIError(404, f"the model {model_id!r} does not exist", "model", "model_not_found")

@@ -15,8 +15,8 @@ from tests.speech import wer
 
 
 @pytest.fixture
-async def client(local_handles):
-    bind_models(local_handles)
+async def client(local_handles, assistant):
+    bind_models(local_handles, assistant)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120) as c:
         yield c
 
@@ -85,14 +85,14 @@ class _Failing:
 
 
 @pytest.fixture
-async def broken_client(local_handles):
+async def broken_client(local_handles, assistant):
     dead = LocalHandle(_Failing(RayActorError()))
     bind_models(ModelHandles(dead, dead, dead, IngressConfig()))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             yield c
     finally:
-        bind_models(local_handles)
+        bind_models(local_handles, assistant)
 
 
 async def test_dead_model_server_is_503_not_500(broken_client):
@@ -104,7 +104,7 @@ async def test_dead_model_server_is_503_not_500(broken_client):
     assert (await broken_client.get("/healthz")).status_code == 200
 
 
-async def test_unexpected_error_is_500_in_openai_shape(local_handles):
+async def test_unexpected_error_is_500_in_openai_shape(local_handles, assistant):
     bind_models(ModelHandles(*(LocalHandle(_Failing(KeyError("bug"))),) * 3, IngressConfig()))
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -112,4 +112,4 @@ async def test_unexpected_error_is_500_in_openai_shape(local_handles):
             r = await c.get("/v1/models")
         assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
     finally:
-        bind_models(local_handles)
+        bind_models(local_handles, assistant)
