@@ -14,15 +14,18 @@ across the process boundary.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from typing import Any
 
 import ray
 
+from deployments.llm.engine import SamplingOptions
 from infra.database import upgrade
 from infra.logging import configure_from_settings, get_logger
 from infra.settings import get_settings
 from personas.registry import PersonaRegistry
-from pipeline.services import CallServices, HandleResponder, HandleSynthesizer, HandleTranscriber
+from personas.responder import build_responder
+from pipeline.services import CallServices, HandleSynthesizer, HandleTranscriber
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
 from telephony.call_store import CallStore
@@ -70,14 +73,17 @@ class ModemIngressActor:
         stt = serve.get_deployment_handle("STTServer", app_name=app)
         llm = serve.get_deployment_handle("LLMServer", app_name=app)
         tts = serve.get_deployment_handle("TTSServer", app_name=app)
-        services = CallServices(HandleTranscriber(stt, spec.get("stt_model")),
-                                HandleResponder(llm, **spec.get("llm_options", {})),
+        registry = PersonaRegistry(models_dir=settings.models_dir)
+        # The persona's FAQ, adapter, cloud fallback and apology: the same chain as /v1/chat.
+        responder = build_responder(llm, spec.get("responder"), spec.get("cloud"),
+                                    asdict(SamplingOptions(**spec.get("llm_options", {}))), registry)
+        services = CallServices(HandleTranscriber(stt, spec.get("stt_model")), responder,
                                 HandleSynthesizer(tts, spec.get("voice") or "joe"))
         await upgrade()
         config = ModemIngressConfig.from_dict(spec.get("ingress"))
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
         ingress = ModemIngress(ports.at, ports.audio, services, CallStore(), config=config, policy=policy,
-                               personas=PersonaRegistry(models_dir=settings.models_dir))
+                               personas=registry)
         await ingress.start()
         self.ingress = ingress
         self.start_error = None

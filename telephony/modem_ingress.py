@@ -307,7 +307,9 @@ class ModemIngress:
         synthesizer, responder = s.synthesizer, s.responder
         if hasattr(synthesizer, "with_voice"):
             synthesizer = synthesizer.with_voice(persona.voice)
-        if hasattr(responder, "with_sampling"):
+        if hasattr(responder, "for_persona"):  # FAQ, adapter, fallback and apology of this persona
+            responder = responder.for_persona(persona)
+        elif hasattr(responder, "with_sampling"):
             p = persona.sampling
             responder = responder.with_sampling(p.max_tokens, p.temperature, p.top_p)
         return CallServices(s.transcriber, responder, synthesizer)

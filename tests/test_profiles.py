@@ -53,8 +53,22 @@ def test_engines_are_registered_and_configs_parse(profile):
     for table, key in ((STT_ENGINES, "stt"), (TTS_ENGINES, "tts")):
         ref = table[args[key]["engine"]]
         _load(CONFIG_CLASSES[ref]).from_dict(args[key]["config"])
-    VLLMConfig.from_dict(args["llm"])
+    llm = VLLMConfig.from_dict(args["llm"])
     assert args["llm"]["engine_args"]["enable_lora"] is True
+    resolved = llm.resolved_engine_args()
+    assert resolved["max_loras"] == resolved["max_cpu_loras"] == 2 * llm.max_adapters + 1
+
+
+def test_responder_and_cloud_blocks_parse(profile):
+    from infra.settings import Settings
+    from personas.cloud import CloudConfig
+    from personas.responder import ResponderConfig
+
+    for block in (profile["applications"][0]["args"]["ingress"], profile["applications"][1]["args"]["modem"]):
+        config = ResponderConfig.from_dict(block["responder"])
+        assert 0 < config.faq.threshold < 1 and config.local_attempts >= 1
+        cloud = CloudConfig.from_settings(Settings(cloud_llm_base_url="http://cloud/v1"), block["cloud"])
+        assert cloud.base_url == "http://cloud/v1" and cloud.breaker_threshold >= 1
 
 
 def test_gpu_profile_asks_for_gpus_and_cpu_profile_does_not():

@@ -1,4 +1,9 @@
-"""Personas: list, read, create, replace, delete (the registry is in the database)."""
+"""Personas: list, read, create, replace, delete; publish an adapter version; FAQ hit counts.
+
+Publishing (``PUT /admin/personas/{name}/adapter``) is how a fine-tuned adapter goes live: the
+next request for the persona loads the new version on the LLM replicas, while requests already
+running finish on the old one. Nothing restarts.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from admin.dependencies import Personas
 from infra.auth import Admin
 from infra.http_errors import APIError
 from personas.registry import PersonaExists, PersonaNotFound
-from personas.schemas import Persona, PersonaOut
+from personas.faq import entry_key
+from personas.schemas import Adapter, Persona, PersonaOut
 
 router = APIRouter(prefix="/personas", tags=["personas"])
 
@@ -56,3 +62,42 @@ async def delete_persona(_: Admin, registry: Personas, name: str) -> Response:
     except PersonaNotFound:
         raise _not_found(name) from None
     return Response(status_code=204)
+
+
+@router.put("/{name}/adapter", response_model=PersonaOut)
+async def publish_adapter(_: Admin, registry: Personas, name: str, body: Adapter) -> PersonaOut:
+    """Point the persona at an adapter version; its status says whether the files are usable."""
+    try:
+        current = await registry.get(name)
+        if current.adapter and current.adapter.name == body.name and body.version < current.adapter.version:
+            raise APIError(409, f"version {body.version} is older than the published {current.adapter.version}",
+                           param="version", code="adapter_version_older")
+        return await registry.update(name, current.model_copy(update={"adapter": body}))
+    except PersonaNotFound:
+        raise _not_found(name) from None
+
+
+@router.delete("/{name}/adapter", response_model=PersonaOut)
+async def remove_adapter(_: Admin, registry: Personas, name: str) -> PersonaOut:
+    """Back to the base model for this persona."""
+    try:
+        current = await registry.get(name)
+        return await registry.update(name, current.model_copy(update={"adapter": None}))
+    except PersonaNotFound:
+        raise _not_found(name) from None
+
+
+@router.get("/{name}/faq")
+async def faq_stats(_: Admin, registry: Personas, name: str) -> dict:
+    """The persona's FAQ entries with how often each answered."""
+    try:
+        persona = await registry.get(name)
+    except PersonaNotFound:
+        raise _not_found(name) from None
+    hits = await registry.faq_hits(name)
+    items = []
+    for i, entry in enumerate(persona.faq):
+        count, last = hits.get(entry_key(entry), (0, None))
+        items.append({"index": i, **entry.model_dump(), "hits": count,
+                      "last_hit_at": last.isoformat() if last else None})
+    return {"items": items}

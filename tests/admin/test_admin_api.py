@@ -198,3 +198,38 @@ async def test_personas_crud(rig, client):
     assert (await client.delete("/personas/olga", headers=AUTH)).status_code == 404
     for bad in ({**PERSONA, "name": "Bad Name"}, {**PERSONA, "timezone": "Nowhere/Else"}, {"name": "x"}):
         assert (await client.post("/personas", json=bad, headers=AUTH)).status_code == 400
+
+
+async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp_path):
+    from personas.registry import PersonaRegistry
+
+    good = tmp_path / "olga-v2"
+    good.mkdir()
+    (good / "adapter_config.json").write_text("{}")
+    (good / "adapter_model.safetensors").write_bytes(b"weights")
+    faq = [{"question": "Какие у вас часы работы?", "answer": "С 9 до 18.", "triggers": ["часы"]},
+           {"question": "Где вы находитесь?", "answer": "Ленина, 1."}]
+    assert (await client.post("/personas", json={**PERSONA, "faq": faq}, headers=AUTH)).status_code == 201
+    r = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 2, "path": str(good)},
+                         headers=AUTH)
+    assert r.status_code == 200 and r.json()["adapter"]["version"] == 2 and r.json()["status"] == "available"
+    older = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 1, "path": str(good)},
+                             headers=AUTH)
+    assert older.status_code == 409 and older.json()["error"]["code"] == "adapter_version_older"
+    missing = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 3, "path": "/nope"},
+                               headers=AUTH)
+    assert missing.json()["status"] == "unavailable"
+    assert (await client.delete("/personas/olga/adapter", headers=AUTH)).json()["status"] == "available"
+    assert (await client.put("/personas/nobody/adapter", json={"name": "x", "version": 1, "path": "/x"},
+                             headers=AUTH)).status_code == 404
+
+    from personas.faq import entry_key
+    from personas.schemas import FaqEntry
+
+    registry = PersonaRegistry(rig.store.url)
+
+    for _ in range(3):
+        await registry.record_faq_hit("olga", entry_key(FaqEntry(**faq[1])))
+    items = (await client.get("/personas/olga/faq", headers=AUTH)).json()["items"]
+    assert [(i["question"], i["hits"]) for i in items] == [(faq[0]["question"], 0), (faq[1]["question"], 3)]
+    assert items[1]["last_hit_at"] is not None

@@ -1,8 +1,10 @@
 """``WS /v1/calls/stream``: a phone call over a WebSocket, through the same call session as the modem.
 
 Protocol (also in the README):
-- connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``language``
-  (default "en"), ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
+- connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``persona`` (its
+  language, prompt, lines, voice, FAQ and adapter; an unknown or unavailable one closes the
+  socket with code 1008 and the reason), ``language`` (default "en", or the persona's),
+  ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
   set it for clients that play the reply into an open microphone) and ``speculate`` (default
   true: start answering at the first short pause, release at the end of the turn);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
@@ -24,9 +26,11 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from deployments.ingress.dependencies import Models
+from deployments.ingress.dependencies import Models, Personas
+from deployments.ingress.errors import APIError
+from deployments.ingress.personas import resolve_persona
 from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
-from pipeline.services import HandleResponder, HandleSynthesizer, HandleTranscriber
+from pipeline.services import HandleSynthesizer, HandleTranscriber
 from pipeline.session import CallSession, SessionConfig
 from pipeline.turns import TurnConfig
 
@@ -34,17 +38,28 @@ router = APIRouter(tags=["calls"])
 
 
 @router.websocket("/v1/calls/stream")
-async def call_stream(ws: WebSocket, models: Models, sample_rate: int = 8000, language: str = "en",
-                      voice: str | None = None, echo_guard: bool = False, speculate: bool = True) -> None:
+async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
+                      persona: str | None = None, language: str | None = None, voice: str | None = None,
+                      echo_guard: bool = False, speculate: bool = True) -> None:
     if sample_rate not in SUPPORTED_RATES:
         await ws.close(code=1008, reason=f"sample_rate must be one of {SUPPORTED_RATES}")
         return
+    found = None
+    if persona:
+        try:
+            found = await resolve_persona(persona, models, assistant)
+        except APIError as exc:
+            await ws.close(code=1008, reason=exc.message[:120])
+            return
     await ws.accept()
+    lines = found.session_config() if found is not None else {"language": "en"}
+    if language:
+        lines["language"] = language
     session = CallSession(
-        HandleTranscriber(models.stt), HandleResponder(models.llm),
-        HandleSynthesizer(models.tts, voice or models.config.default_voice),
-        SessionConfig(sample_rate=sample_rate, language=language or None, echo_guard=echo_guard,
-                      turn=TurnConfig() if speculate else TurnConfig(pause_ms=None)),
+        HandleTranscriber(models.stt), assistant.responder.for_persona(found),
+        HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
+        SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
+                                turn=TurnConfig() if speculate else TurnConfig(pause_ms=None)),
     )
     session.start()
     await ws.send_json({"type": "session.started", "call_id": session.record.call_id, "sample_rate": sample_rate,
