@@ -38,7 +38,7 @@ from personas.schemas import Persona
 log = get_logger(__name__)
 REPLIES = metrics.counter("persona_replies_total", "Replies by persona and by who answered",
                           ("persona", "source"))
-WORD = re.compile(r"\S+\s*")
+WORD = re.compile(r"\s*\S+\s*")
 
 
 class LLMUnavailable(RuntimeError):
@@ -58,7 +58,7 @@ class ReplyDelta:
 class ResponderConfig:
     local_attempts: int = 3
     local_backoff_s: float = 0.25
-    first_token_timeout_s: float = 60.0
+    first_token_timeout_s: float = 10.0
     faq: FaqConfig = field(default_factory=FaqConfig)
 
     @classmethod
@@ -68,8 +68,12 @@ class ResponderConfig:
 
 
 def _transient(exc: BaseException) -> bool:
-    """Worth another try on the local engine: anything but a request the engine refused."""
-    return not isinstance(exc, InvalidRequestError)
+    """Worth another try on the local engine: a fast failure, not a refusal and not a timeout.
+
+    A first token that takes longer than ``first_token_timeout_s`` (a replica being replaced, an
+    overloaded engine) goes to the cloud at once: retrying would only make the caller wait more.
+    """
+    return not isinstance(exc, InvalidRequestError | TimeoutError)
 
 
 def last_user_text(messages: list[dict[str, str]]) -> str:
@@ -118,7 +122,7 @@ class PersonaResponder:
                     yield d
                 return
 
-        sent_any = False
+        sent_any, last_text = False, ""
         try:
             first, rest = await self._local_first(messages, options, persona, request_id)
         except InvalidRequestError:
@@ -134,7 +138,7 @@ class PersonaResponder:
             d = first
             while d is not None:
                 if d["text"] or d["finish_reason"]:
-                    sent_any = sent_any or bool(d["text"])
+                    sent_any, last_text = sent_any or bool(d["text"]), d["text"] or last_text
                     yield ReplyDelta(d["text"], d["finish_reason"], d["prompt_tokens"], d["completion_tokens"])
                 if d["finish_reason"]:
                     finished = True
@@ -146,7 +150,8 @@ class PersonaResponder:
             log.warning("persona.local_broke_mid_stream", persona=name, error=type(exc).__name__)
             if persona is None:
                 raise LLMUnavailable("the model server failed mid-reply") from exc
-            async for d in self._words((" " if sent_any else "") + persona.lines.apology, "apology"):
+            gap = " " if sent_any and not last_text[-1:].isspace() else ""
+            async for d in self._words(gap + persona.lines.apology, "apology"):
                 yield d
         finally:
             if not finished and hasattr(rest, "cancel"):
@@ -168,6 +173,10 @@ class PersonaResponder:
                         first = await asyncio.wait_for(gen.__anext__(), self.config.first_token_timeout_s)
                     except StopAsyncIteration:
                         first = None
+                    except TimeoutError:
+                        if hasattr(gen, "cancel"):
+                            gen.cancel()  # do not let the engine generate for nobody
+                        raise
                     return first, gen
         except AdapterUnavailableError as exc:
             if persona is not None and self.registry is not None:

@@ -46,8 +46,9 @@ def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int 
                    seed: int = 0) -> Path:
     """Write ``out/base`` (model + tokenizer) and ``out/lora-<i>`` adapters; returns ``out``."""
     import torch
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from provisioning.adapters import random_adapters
 
     out = Path(out)
     base = out / "base"
@@ -66,14 +67,5 @@ def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int 
     model.save_pretrained(base, safe_serialization=True)
     (base / "generation_config.json").write_text(
         json.dumps({"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}))
-    for i in range(adapters):
-        torch.manual_seed(seed + 1 + i)
-        lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj", "o_proj"],
-                          lora_dropout=0.0, init_lora_weights=False)
-        peft_model = get_peft_model(LlamaForCausalLM.from_pretrained(base), lcfg)
-        with torch.no_grad():
-            for name, p in peft_model.named_parameters():
-                if "lora_B" in name:
-                    p.normal_(0, 0.5)
-        peft_model.save_pretrained(out / f"lora-{i}")
+    random_adapters(base, out, [f"lora-{i}" for i in range(adapters)], rank=rank, std=0.5, seed=seed)
     return out

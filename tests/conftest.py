@@ -16,10 +16,22 @@ BASE_URL = os.environ.get("SECRETARY_TEST_BASE_URL", "http://127.0.0.1:8000")
 # The test cluster's modem is a simulator the tests drive (tests/telephony/test_modem_cluster.py),
 # and its admin API takes this token. A cluster reused via SECRETARY_TEST_BASE_URL must match both.
 ADMIN_TOKEN = os.environ.get("SECRETARY_TEST_ADMIN_TOKEN", "test-cluster-admin-token")
+# The cluster's cloud fallback LLM is a fake in this process (tests/fake_cloud_llm.py) on this port.
+CLOUD_PORT = int(os.environ.get("SECRETARY_TEST_CLOUD_PORT", "18765"))
 
 
 @pytest.fixture(scope="session")
-def cluster():
+def fake_cloud():
+    """The cloud provider the test cluster falls back to, speaking OpenAI's wire format."""
+    from tests.fake_cloud_llm import FakeCloudLLM
+
+    server = FakeCloudLLM().start(port=CLOUD_PORT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(fake_cloud):
     """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one."""
     if "SECRETARY_TEST_BASE_URL" in os.environ:
         yield BASE_URL
@@ -28,7 +40,9 @@ def cluster():
     from infra.settings import PROJECT_ROOT
 
     c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
-                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN})
+                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN, "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
+                          "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
+                          "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model"})
     c.start(timeout_s=420)
     try:
         yield BASE_URL

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Response
 from admin.dependencies import Personas
 from infra.auth import Admin
 from infra.http_errors import APIError
-from personas.registry import PersonaExists, PersonaNotFound
 from personas.faq import entry_key
+from personas.registry import PersonaExists, PersonaNotFound
 from personas.schemas import Adapter, Persona, PersonaOut
 
 router = APIRouter(prefix="/personas", tags=["personas"])

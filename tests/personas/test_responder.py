@@ -158,7 +158,7 @@ async def test_the_base_model_with_nothing_reachable_is_an_error_not_an_apology(
 
 async def test_a_stream_broken_mid_reply_ends_with_the_apology():
     deltas = await reply(responder(ScriptedLLM("break")))
-    assert text(deltas) == "Local model " + LINES["apology"]
+    assert text(deltas) == "Local model " + LINES["apology"]  # one space between, not two
     assert deltas[-1].finish_reason == "stop"
 
 
@@ -200,3 +200,15 @@ async def test_the_pipeline_protocol_yields_text_with_the_personas_sampling():
     bound = responder(llm).for_persona(ANNA)
     assert bound.options["max_tokens"] == ANNA.sampling.max_tokens
     assert "".join([t async for t in bound.reply(MSGS)]) == "Local model reply."
+
+
+async def test_a_slow_first_token_goes_to_the_cloud_without_retrying(cloud, cloud_server):
+    class SlowLLM(ScriptedLLM):
+        async def _stream(self, step):
+            await asyncio.sleep(5)
+            yield {}
+
+    llm = SlowLLM()
+    r = PersonaResponder(llm, None, cloud, None, ResponderConfig(local_attempts=3, first_token_timeout_s=0.1))
+    deltas = await reply(r)
+    assert text(deltas) == REPLY and len(llm.calls) == 1

@@ -1,0 +1,165 @@
+"""Personas on the real cluster: SmolLM2 with LoRA adapters, Serve multiplexing, the cloud fallback.
+
+Adapters are built here with random weights (``provisioning/adapters.py``): fluent, but each
+changes the replies. Personas are created through the admin API while the cluster serves and
+are asked through the official ``openai`` client. The last test SIGKILLs the LLM replica in the
+middle of a stream and waits until Serve has replaced it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+
+import httpx
+import openai
+import pytest
+
+from infra.settings import PROJECT_ROOT, get_settings
+from tests.conftest import ADMIN_TOKEN
+from tests.fake_cloud_llm import REPLY
+
+pytestmark = pytest.mark.cluster
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SYSTEM = "You are the secretary of a small dental clinic. Answer in one or two sentences."
+ASK = [{"role": "user", "content": "Hello, can I book an appointment for a cleaning next week?"}]
+LINES = {"greeting": "Hello.", "farewell": "Goodbye.", "silence_prompt": "Are you there?",
+         "hangup_line": "Goodbye.", "apology": "Sorry, I am having trouble right now."}
+
+
+@pytest.fixture(scope="module")
+def adapters() -> dict[str, str]:
+    from provisioning.adapters import random_adapters
+
+    base = get_settings().resolve_model_path("smollm2-135m-instruct")
+    out = PROJECT_ROOT / "var" / "test-adapters"
+    paths = random_adapters(base, out, ["one", "two", "three"], rank=8, std=0.03, seed=11)
+    return {p.name: str(p) for p in paths}
+
+
+@pytest.fixture(scope="module")
+def admin(cluster):
+    with httpx.Client(base_url=f"{cluster}/admin", headers=AUTH, timeout=60) as client:
+        deadline = time.monotonic() + 120
+        while client.get("/personas").status_code != 200:
+            assert time.monotonic() < deadline, "the admin app never answered"
+            time.sleep(1)
+        yield client
+
+
+@pytest.fixture
+def personas(admin):
+    """Creates personas with unique names (the cluster's database outlives the test) and removes them."""
+    made: list[str] = []
+
+    def make(stem: str, adapter: dict | None = None) -> str:
+        name = f"{stem}-{uuid.uuid4().hex[:6]}"
+        body = {"name": name, "display_name": stem.title(), "language": "en", "voice": "joe",
+                "system_prompt": SYSTEM, "lines": LINES, "adapter": adapter}
+        r = admin.post("/personas", json=body)
+        assert r.status_code == 201 and r.json()["status"] == "available", r.text
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        admin.delete(f"/personas/{name}")
+
+
+def ask(client: openai.OpenAI, model: str, max_tokens: int = 32) -> str:
+    r = client.chat.completions.create(model=model, messages=ASK, temperature=0.0, max_tokens=max_tokens)
+    return r.choices[0].message.content
+
+
+def test_personas_with_different_adapters_answer_differently_and_a_new_one_works_at_once(
+        openai_client, chat_model, personas, adapters):
+    one = personas("one", {"name": "one", "version": 1, "path": adapters["one"]})
+    two = personas("two", {"name": "two", "version": 1, "path": adapters["two"]})
+    plain = personas("plain")
+    answers = {m: ask(openai_client, m) for m in (one, two, plain)}
+    assert len(set(answers.values())) == 3, answers
+    assert all(len(a.split()) >= 5 for a in answers.values()), answers  # fluent replies, not noise
+    three = personas("three", {"name": "three", "version": 1, "path": adapters["three"]})
+    assert ask(openai_client, three) not in answers.values()
+    listed = {m.id: m.model_extra for m in openai_client.models.list().data}
+    assert listed[three]["kind"] == "persona" and listed[three]["adapter"] == "three@v1"
+    assert listed[three]["parent"] == chat_model
+    with pytest.raises(openai.NotFoundError):
+        ask(openai_client, f"nobody-{uuid.uuid4().hex[:6]}")
+
+
+def test_publishing_a_new_version_mid_stream_drops_nothing(openai_client, admin, personas, adapters):
+    name = personas("pub", {"name": "pub", "version": 1, "path": adapters["one"]})
+    reference = personas("ref", {"name": "ref", "version": 1, "path": adapters["two"]})
+    stream = openai_client.chat.completions.create(
+        model=name, messages=ASK, temperature=0.0, max_tokens=96, stream=True,
+        stream_options={"include_usage": True}, extra_body={"ignore_eos": True})
+    chunks = [next(stream), next(stream)]
+    r = admin.put(f"/personas/{name}/adapter", json={"name": "pub", "version": 2, "path": adapters["two"]})
+    assert r.status_code == 200 and r.json()["adapter"]["version"] == 2
+    assert ask(openai_client, name) == ask(openai_client, reference)  # the next request runs v2
+    chunks += list(stream)
+    assert chunks[-1].usage.completion_tokens == 96  # the v1 stream ran to its end
+
+
+def _llm_replica_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "ServeReplica:secretary:LLMServer"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _source(cluster: str, model: str) -> tuple[int, str, str]:
+    r = httpx.post(f"{cluster}/v1/chat/completions", timeout=120,
+                   json={"model": model, "messages": ASK, "max_tokens": 16, "temperature": 0.0})
+    body = r.json()
+    text = body["choices"][0]["message"]["content"] if r.status_code == 200 else body["error"]["message"]
+    return r.status_code, r.headers.get("x-reply-source", ""), text
+
+
+def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud):
+    name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
+    pids = _llm_replica_pids()
+    assert pids, "no LLM replica process"
+    before = len(fake_cloud.requests)
+    with httpx.Client(timeout=120) as client, client.stream(
+            "POST", f"{cluster}/v1/chat/completions",
+            json={"model": name, "messages": ASK, "max_tokens": 400, "stream": True, "ignore_eos": True,
+                  "temperature": 0.0}) as r:
+        assert r.headers["x-reply-source"] == "local"
+        lines = r.iter_lines()
+        got = [next(lines) for _ in range(6)]
+        killer = threading.Timer(0.0, lambda: [os.kill(p, signal.SIGKILL) for p in pids])
+        killer.start()
+        got += list(lines)
+    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+                   for line in got if line.startswith("data: {"))
+    events = [line for line in got if line]
+    assert events[-1] == "data: [DONE]" and text.endswith(" " + LINES["apology"]), text[-200:]
+
+    # While Serve replaces the replica, the persona answers from the cloud (no error).
+    assert (_source(cluster, name)) == (200, "cloud", REPLY)
+    assert len(fake_cloud.requests) > before
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status, source, _ = _source(cluster, name)
+        if status == 200 and source == "local":
+            break
+        time.sleep(2)
+    else:
+        pytest.fail("the LLM replica was not replaced")
+    assert set(_llm_replica_pids()).isdisjoint(pids)
+    # The killed replica's engine process went with it: one engine on the machine, not two.
+    deadline = time.monotonic() + 60
+    while len(_engine_pids()) > 1 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(_engine_pids()) == 1, _engine_pids()
+
+
+def _engine_pids() -> list[int]:
+    out = subprocess.run(["pgrep", "-f", "VLLM::EngineCore"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
