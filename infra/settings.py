@@ -66,7 +66,16 @@ class Settings(BaseSettings):
         description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",
     )
     recordings_dir: Path = Field(
-        default=PROJECT_ROOT / "var" / "recordings", description="Where call recordings are written."
+        default=PROJECT_ROOT / "var" / "recordings", description="Where call recordings are written (encrypted)."
+    )
+    recording_keys_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "recording-keys",
+        description="Where each recording's wrapped data key is kept, apart from the recordings (crypto-shredding).",
+    )
+    master_keys: str | None = Field(
+        default=None,
+        description="Master keys that wrap recording data keys: 'kid:base64-32-bytes,…', the first one active. "
+        "Empty: a local key is generated in var/keys (development only).",
     )
     modem_at_port: str | None = Field(
         default=None, description="The modem's AT port (a stable /dev/serial/by-id path). Empty: discover by USB."
