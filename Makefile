@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt | sha1sum | cut -c1-12)
-APT_PACKAGES := espeak-ng sox festival festvox-ru postgresql
+APT_PACKAGES := espeak-ng sox festival festvox-ru postgresql redis-server
 export RAY_AUTH_MODE ?= disabled
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml requirements/no-deps.txt
 models: venv
 	$(BIN)/secretary models prepare
 
-# Debian packages the tests need to make test speech (English and Russian).
+# Debian packages the tests need: test speech (English and Russian), PostgreSQL and Redis.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

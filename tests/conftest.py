@@ -85,6 +85,19 @@ def postgres():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server for this test session (see tests/db_servers.py)."""
+    from tests.db_servers import RedisServer
+
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 _db_counter = iter(range(10**6))
 
 

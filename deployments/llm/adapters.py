@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ID_PATTERN = re.compile(r"(?P<name>[A-Za-z0-9._-]{1,64})@v(?P<version>[0-9]{1,9})")
@@ -115,6 +117,30 @@ class LoadedAdapter:
         if not self.removed:
             self.removed = True
             await self.adapters.remove(self.lora_request.lora_int_id)
+
+
+# Hugging Face module names as vLLM packs them into fused layers.
+PACKED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj", "gate_proj": "gate_up_proj",
+          "up_proj": "gate_up_proj"}
+
+
+def unserved_modules(adapter_dir: Path, served: list[str] | None) -> list[str]:
+    """The adapter's target modules that the engine does not apply LoRA to (empty: all served).
+
+    A profile may restrict LoRA to some layers (``lora_target_modules``) because every wrapped
+    layer costs time on each token; an adapter trained on others would silently lose part of
+    its weights, so it is refused instead.
+    """
+    if not served:
+        return []
+    try:
+        config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return []  # missing or unreadable: vLLM's own load reports it
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):
+        return [] if targets in served else [targets]
+    return sorted({t for t in targets if PACKED.get(t.rsplit(".", 1)[-1], t.rsplit(".", 1)[-1]) not in served})
 
 
 _lora_ids = itertools.count(1)

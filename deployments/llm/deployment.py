@@ -14,13 +14,14 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from ray import serve
 from ray.serve.context import _get_internal_replica_context
 
 from deployments.errors import AdapterUnavailableError
-from deployments.llm.adapters import AdapterSpec, EngineAdapters, LoadedAdapter, next_lora_id
+from deployments.llm.adapters import AdapterSpec, EngineAdapters, LoadedAdapter, next_lora_id, unserved_modules
 from deployments.llm.engine import SamplingOptions, VLLMChatEngine, VLLMConfig
 from infra import metrics
 from infra.logging import bind_context, configure_from_settings, get_logger
@@ -86,6 +87,12 @@ class LLMServer:
 
         spec = self._specs[adapter_id]
         path = str(self._resolve(spec.path))
+        served = self.config.engine_args.get("lora_target_modules")
+        extra = unserved_modules(Path(path), served)
+        if extra:
+            raise AdapterUnavailableError(
+                f"the adapter {spec.id} trains {', '.join(extra)}, but this model server applies LoRA only to "
+                f"{', '.join(served)} (lora_target_modules in the profile)", param="model", code="adapter_unavailable")
         request = LoRARequest(lora_name=spec.id, lora_int_id=next_lora_id(), lora_path=path)
         t0 = time.monotonic()
         try:

@@ -35,7 +35,8 @@ def llm_server(tiny_llm_dir):
     spec = {"model_id": "tiny-llama", "path": str(tiny_llm_dir / "base"), "default_max_tokens": 16,
             "max_adapters": 2,
             "engine_args": {"dtype": "float32", "enforce_eager": True, "max_model_len": 512,
-                            "max_num_seqs": 8, "enable_lora": True, "max_lora_rank": 8},
+                            "max_num_seqs": 8, "enable_lora": True, "max_lora_rank": 8,
+                            "lora_target_modules": ["qkv_proj", "o_proj"]},
             "env": {"VLLM_CPU_KVCACHE_SPACE": "1"}}
     server = instantiate(LLMServer, spec)
     yield server

@@ -90,7 +90,7 @@ async def test_the_entries_own_phrasings_and_exact_triggers_match(matcher):
     hit = await matcher.match(MARINA, "какой у вас адрес")
     assert hit is not None and hit.index == 1
     hit = await matcher.match(ANNA, "what is your address?")
-    assert hit is not None and hit.index == 1 and hit.how == "semantic" and hit.score > 0.99
+    assert hit is not None and hit.index == 1 and hit.how == "semantic" and hit.score > 0.9
 
 
 async def test_a_lower_threshold_is_tunable(matcher):

@@ -87,7 +87,7 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
              caller_script((4.5, question), (17.0, "Thank you. Goodbye."), total_s=40))
     record = wait_for_call_end(admin, before)
 
-    assert record["end_reason"] == "caller_goodbye", record
+    assert record["end_reason"] == "caller_goodbye", [(t["speaker"], t["at_s"], t["text"]) for t in record["transcript"]]
     assert record["number"] == "+7916***4567" and record["persona"] == "anna"
     caller = [t for t in record["transcript"] if t["speaker"] == "caller"]
     replies = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant" and t["text"]]

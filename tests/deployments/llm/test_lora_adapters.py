@@ -131,3 +131,13 @@ async def test_a_corrupt_adapter_fails_clearly(llm_server, tiny_llm_dir, tmp_pat
 async def test_malformed_adapter_specs_are_refused(llm_server, spec):
     with pytest.raises(AdapterUnavailableError):
         await tokens(llm_server, PROMPTS[0], spec)
+
+
+async def test_an_adapter_training_layers_the_profile_does_not_serve_is_refused(llm_server, tiny_llm_dir, tmp_path):
+    mlp = tmp_path / "mlp"
+    shutil.copytree(tiny_llm_dir / "lora-0", mlp)
+    cfg = json.loads((mlp / "adapter_config.json").read_text())
+    (mlp / "adapter_config.json").write_text(json.dumps({**cfg, "target_modules": ["q_proj", "gate_proj"]}))
+    with pytest.raises(AdapterUnavailableError) as e:
+        await tokens(llm_server, PROMPTS[0], {"name": "mlp", "version": 1, "path": str(mlp)})
+    assert "gate_proj" in e.value.message and "lora_target_modules" in e.value.message

@@ -1,0 +1,195 @@
+"""Usage metering: atomic check-and-consume in Redis, a durable ledger in SQL, reconciled.
+
+Per tenant and calendar month (UTC), per metric (``call_ms``, ``stt_ms``, ``tts_ms``,
+``llm_tokens``: integers in the metric's unit).
+
+- **Atomic**: one Lua script checks the limit, counts the amount and appends the event to a
+  Redis stream, all or nothing. Fifty concurrent requests against room for twenty admit exactly
+  twenty. An event id makes a retried consume count once.
+- **Durable**: ``flush`` moves stream events into the ``usage_ledger`` table (the event id is its
+  primary key, so a replay inserts nothing twice) and only then acknowledges them. An app killed
+  at any point loses nothing: an event is in the stream (Redis runs with its append-only file)
+  until the ledger has it, and an event read but not acknowledged is read again.
+- **Reconciled**: ``reconcile`` sets the Redis counters from the ledger plus the events not yet
+  flushed, e.g. after Redis lost its data or after a manual correction of the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from infra.database import Base, get_engine, session_factory, transaction
+
+METRICS = ("call_ms", "stt_ms", "tts_ms", "llm_tokens")
+STREAM = "usage:events"
+GROUP = "ledger"
+IDS_TTL_S = 40 * 24 * 3600  # event ids are kept a bit longer than a period, for retries
+
+# KEYS: counters hash, ids set, stream. ARGV: metric, amount, limit (-1: none), allow_over (0/1),
+# event id, tenant, period, unix ms, ids ttl.
+CONSUME = """
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local amount = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+if redis.call('SISMEMBER', KEYS[2], ARGV[5]) == 1 then
+  return {1, used, 1}
+end
+if limit >= 0 and ARGV[4] == '0' and used + amount > limit then
+  return {0, used, 0}
+end
+redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[9]))
+used = redis.call('HINCRBY', KEYS[1], ARGV[1], amount)
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[5], 'tenant', ARGV[6], 'period', ARGV[7], 'metric', ARGV[1],
+           'amount', ARGV[2], 'at_ms', ARGV[8])
+return {1, used, 0}
+"""
+
+
+class UsageRow(Base):
+    __tablename__ = "usage_ledger"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # "2026-11"
+    metric: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    day: Mapped[int] = mapped_column(Integer)  # day of the month, for the daily series
+
+
+@dataclass(frozen=True)
+class Consumption:
+    allowed: bool
+    used: int  # after this consumption if allowed, before it if refused
+    limit: int | None
+    duplicate: bool = False
+
+
+def period_of(at: datetime | None = None) -> str:
+    return (at or datetime.now(UTC)).strftime("%Y-%m")
+
+
+def _keys(tenant: str, period: str) -> tuple[str, str]:
+    base = f"usage:{{{tenant}}}:{period}"  # the hash tag keeps a tenant's keys on one cluster slot
+    return base, base + ":ids"
+
+
+class UsageMeter:
+    def __init__(self, redis_url: str, db_url: str | None = None) -> None:
+        import redis.asyncio as redis
+
+        self.redis = redis.from_url(redis_url, decode_responses=True)
+        self.db_url = db_url
+        self._consume = self.redis.register_script(CONSUME)
+        self._group_ready = False
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def consume(self, tenant: str, metric: str, amount: int, limit: int | None = None,
+                      event_id: str | None = None, allow_over: bool = False, at: datetime | None = None
+                      ) -> Consumption:
+        """Count ``amount`` unless it would pass ``limit`` (``allow_over``: count anyway, e.g. the
+        tokens of a reply already generated). Same ``event_id`` twice counts once."""
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; one of {METRICS}")
+        if amount < 0:
+            raise ValueError("usage cannot be negative")
+        at = at or datetime.now(UTC)
+        period = period_of(at)
+        counters, ids = _keys(tenant, period)
+        allowed, used, dup = await self._consume(
+            keys=[counters, ids, STREAM],
+            args=[metric, int(amount), -1 if limit is None else int(limit), int(allow_over),
+                  event_id or uuid.uuid4().hex, tenant, period, int(at.timestamp() * 1000), IDS_TTL_S])
+        return Consumption(bool(allowed), int(used), limit, bool(dup))
+
+    async def used(self, tenant: str, metric: str, period: str | None = None) -> int:
+        counters, _ = _keys(tenant, period or period_of())
+        return int(await self.redis.hget(counters, metric) or 0)
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        from redis.exceptions import ResponseError
+
+        try:
+            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def flush(self, batch: int = 500) -> int:
+        """Move pending events into the ledger; returns how many were written (duplicates skipped)."""
+        await self._ensure_group()
+        written = 0
+        for start in ("0", ">"):  # first what was read before and never acknowledged, then new events
+            while True:
+                reply = await self.redis.xreadgroup(GROUP, "flusher", {STREAM: start}, count=batch)
+                entries = reply[0][1] if reply else []
+                if not entries:
+                    break
+                written += await self._insert([fields for _, fields in entries])
+                ids = [entry_id for entry_id, _ in entries]
+                await self.redis.xack(STREAM, GROUP, *ids)
+                await self.redis.xdel(STREAM, *ids)
+        return written
+
+    async def _insert(self, events: list[dict[str, str]]) -> int:
+        rows = []
+        for e in events:
+            at = datetime.fromtimestamp(int(e["at_ms"]) / 1000, UTC)
+            rows.append({"event_id": e["id"], "tenant_id": e["tenant"], "period": e["period"], "metric": e["metric"],
+                         "amount": int(e["amount"]), "at": at, "day": at.day})
+        if not rows:
+            return 0
+        dialect = get_engine(self.db_url).dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(UsageRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+        async with transaction(self.db_url) as s:
+            result = await s.execute(stmt)
+            return max(result.rowcount or 0, 0)
+
+    async def ledger_totals(self, tenant: str, period: str | None = None) -> dict[str, int]:
+        q = (select(UsageRow.metric, func.sum(UsageRow.amount))
+             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()))
+             .group_by(UsageRow.metric))
+        async with session_factory(self.db_url)() as s:
+            return {m: int(total) for m, total in (await s.execute(q)).all()}
+
+    async def daily(self, tenant: str, metric: str, period: str | None = None) -> dict[int, int]:
+        """The day-by-day series of one metric in a period (for the usage charts)."""
+        q = (select(UsageRow.day, func.sum(UsageRow.amount))
+             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()),
+                    UsageRow.metric == metric)
+             .group_by(UsageRow.day).order_by(UsageRow.day))
+        async with session_factory(self.db_url)() as s:
+            return {int(d): int(total) for d, total in (await s.execute(q)).all()}
+
+    async def reconcile(self, tenant: str, period: str | None = None) -> dict[str, int]:
+        """Make the Redis counters equal the ledger (after flushing what is pending).
+
+        A maintenance step (Redis restored empty, a corrected ledger): usage consumed between
+        the flush and the reset would be missing from the counters until the next reconcile, so
+        run it while the tenant is idle.
+        """
+        period = period or period_of()
+        await self.flush()
+        totals = await self.ledger_totals(tenant, period)
+        counters, _ = _keys(tenant, period)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(counters)
+            if totals:
+                pipe.hset(counters, mapping=totals)
+            await pipe.execute()
+        return totals

@@ -1,0 +1,107 @@
+"""Usage metering on a real redis-server and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from billing.metering import UsageMeter
+from infra.database import upgrade
+
+
+@pytest.fixture
+async def meter(redis_server, db_url):
+    await upgrade(db_url)
+    m = UsageMeter(redis_server.url, db_url)
+    yield m
+    await m.close()
+
+
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+async def test_fifty_concurrent_requests_against_room_for_twenty_admit_exactly_twenty(meter):
+    t = tenant()
+    results = await asyncio.gather(*(meter.consume(t, "call_ms", 1000, limit=20_000) for _ in range(50)))
+    assert sum(r.allowed for r in results) == 20
+    assert await meter.used(t, "call_ms") == 20_000
+    refused = [r for r in results if not r.allowed]
+    assert all(r.used == 20_000 and r.limit == 20_000 for r in refused)
+    assert await meter.flush() == 20
+    assert await meter.ledger_totals(t) == {"call_ms": 20_000}
+
+
+async def test_a_retried_event_counts_once_and_over_limit_usage_can_be_recorded(meter):
+    t = tenant()
+    first = await meter.consume(t, "llm_tokens", 50, limit=100, event_id="req-1")
+    again = await meter.consume(t, "llm_tokens", 50, limit=100, event_id="req-1")
+    assert first.allowed and again.allowed and again.duplicate and await meter.used(t, "llm_tokens") == 50
+    # A reply already generated is recorded even past the limit; the next check then refuses.
+    assert (await meter.consume(t, "llm_tokens", 80, limit=100, allow_over=True)).used == 130
+    assert not (await meter.consume(t, "llm_tokens", 1, limit=100)).allowed
+    await meter.flush()
+    assert await meter.ledger_totals(t) == {"llm_tokens": 130}
+
+
+async def test_flush_is_idempotent_and_reconcile_restores_lost_counters(meter):
+    t = tenant()
+    day = datetime(2026, 11, 3, 12, tzinfo=UTC)
+    for i in range(5):
+        await meter.consume(t, "stt_ms", 200, at=day.replace(day=3 + i % 2))
+    await meter.consume(t, "tts_ms", 700, at=day)
+    assert await meter.flush() == 6 and await meter.flush() == 0
+    await meter.redis.delete(f"usage:{{{t}}}:2026-11")  # Redis lost the counters
+    assert await meter.used(t, "stt_ms", "2026-11") == 0
+    assert await meter.reconcile(t, "2026-11") == {"stt_ms": 1000, "tts_ms": 700}
+    assert await meter.used(t, "stt_ms", "2026-11") == 1000
+    assert await meter.daily(t, "stt_ms", "2026-11") == {3: 600, 4: 400}
+
+
+async def test_bad_usage_is_refused(meter):
+    with pytest.raises(ValueError):
+        await meter.consume(tenant(), "gpu_hours", 1)
+    with pytest.raises(ValueError):
+        await meter.consume(tenant(), "call_ms", -5)
+
+
+CHILD = textwrap.dedent("""
+    import asyncio, sys
+    from billing.metering import UsageMeter
+
+    async def main():
+        meter = UsageMeter(sys.argv[1], sys.argv[2])
+        i = 0
+        while True:
+            await meter.consume(sys.argv[3], "call_ms", 10, event_id=f"e{i}")
+            i += 1
+            if i % 7 == 0:
+                await meter.flush(batch=3)
+            if i == 40:
+                print("ready", flush=True)
+
+    asyncio.run(main())
+""")
+
+
+async def test_killing_the_app_mid_stream_loses_no_recorded_usage(redis_server, db_url, meter):
+    t = tenant()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, redis_server.url, db_url, t,
+                                                stdout=asyncio.subprocess.PIPE, cwd=os.getcwd())
+    assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    await asyncio.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-consume or mid-flush: whatever it was doing
+    await proc.wait()
+    counted = await meter.used(t, "call_ms")
+    assert counted >= 400
+    await meter.flush()  # the restarted app picks up what the dead one had not written
+    assert await meter.ledger_totals(t) == {"call_ms": counted}
+    await meter.flush()
+    assert await meter.ledger_totals(t) == {"call_ms": counted}
