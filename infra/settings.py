@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token of the admin API until accounts arrive (billing issue). Empty: admin API refuses.",
     )
+    jwt_secret: str | None = Field(
+        default=None, description="HMAC secret of the admin API's session tokens (JWT, HS256). Empty: no sessions.",
+    )
+    jwt_ttl_s: int = Field(default=3600, description="How long an admin session token is valid, seconds.")
     pii_hash_key: str = Field(
         default="change-me",
         description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",

@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import billing.metering  # noqa: F401  (each import registers its tables on Base.metadata)
+import accounts.models  # noqa: F401  (each import registers its tables on Base.metadata)
+import billing.metering  # noqa: F401
 import personas.registry  # noqa: F401
 import telephony.call_store  # noqa: F401
 from infra.database import Base

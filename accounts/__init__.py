@@ -1,0 +1,1 @@
+"""Tenants, users with roles, and per-tenant API keys (issue 6: accounts and access)."""
