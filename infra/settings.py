@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default=None, description="HMAC secret of the admin API's session tokens (JWT, HS256). Empty: no sessions.",
     )
     jwt_ttl_s: int = Field(default=3600, description="How long an admin session token is valid, seconds.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for usage metering.")
+    stripe_api_key: str | None = Field(default=None, description="Stripe secret key. Empty: no Stripe payments.")
+    stripe_webhook_secret: str | None = Field(default=None, description="Signing secret of the Stripe webhook.")
+    stripe_api_base: str | None = Field(default=None, description="Stripe API base URL (tests: a local fake).")
     pii_hash_key: str = Field(
         default="change-me",
         description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",

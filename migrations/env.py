@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import accounts.models  # noqa: F401  (each import registers its tables on Base.metadata)
-import billing.metering  # noqa: F401
+import billing.metering
+import billing.subscriptions  # noqa: F401
 import personas.registry  # noqa: F401
 import telephony.call_store  # noqa: F401
 from infra.database import Base

@@ -20,7 +20,8 @@ def profile(request) -> dict:
 def test_valid_serve_schema(profile):
     schema = ServeDeploySchema.model_validate(profile)
     assert [(a.name, a.route_prefix, a.import_path) for a in schema.applications] == [
-        ("secretary", "/", "deployments.app:build_app"), ("admin", "/admin", "admin.app:build_admin_app")]
+        ("secretary", "/", "deployments.app:build_app"), ("admin", "/admin", "admin.app:build_admin_app"),
+        ("billing", "/billing", "billing.app:build_billing_app")]
 
 
 def test_deployment_names_match_the_code(profile):
@@ -33,6 +34,13 @@ def test_deployment_names_match_the_code(profile):
     names = {d["name"] for d in profile["applications"][0]["deployments"]}
     assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name}
     assert {d["name"] for d in profile["applications"][1]["deployments"]} == {AdminApi.name}
+    from billing.app import BillingApi
+    from billing.plans import load_plans
+    from infra.settings import PROJECT_ROOT
+
+    billing = profile["applications"][2]
+    assert {d["name"] for d in billing["deployments"]} == {BillingApi.name}
+    assert load_plans(PROJECT_ROOT / billing["args"]["plans"]).get("pro").minutes == 500
 
 
 def test_modem_block_parses(profile):

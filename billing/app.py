@@ -1,0 +1,69 @@
+"""The billing app: accounts, API keys, plans, subscriptions, payments (its own Serve application).
+
+Public routes (no credentials): sign-up, sign-in, the plan list, the privacy policy and the
+payment providers' webhooks (which prove themselves by signature or by re-fetching). Every other
+route needs an owner's or admin's session and acts only within that tenant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+
+from accounts.service import AccountService
+from billing.dependencies import BillingServices, bind
+from billing.plans import load_plans
+from billing.routes import auth, keys, payments
+from billing.subscriptions import SubscriptionStore
+from infra.database import upgrade_blocking
+from infra.http_errors import install_error_handlers
+from infra.logging import configure_from_settings
+from infra.settings import PROJECT_ROOT, __version__, get_settings
+
+PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/plans"),
+                 ("POST", "/webhooks/stripe"), ("GET", "/healthz")}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="secretary billing", version=__version__,
+                  description="Accounts, API keys, plans, subscriptions and payments.")
+    install_error_handlers(app)
+    for r in (auth.router, keys.router, payments.router):
+        app.include_router(r)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()
+
+
+def build_services(args: dict[str, Any]) -> BillingServices:
+    settings = get_settings()
+    plans = load_plans(PROJECT_ROOT / args.get("plans", "cluster/plans.yaml"))
+    store = SubscriptionStore()
+    stripe = None
+    if settings.stripe_api_key and settings.stripe_webhook_secret:
+        from billing.stripe_billing import StripeBilling, StripeConfig
+
+        stripe = StripeBilling(StripeConfig(settings.stripe_api_key, settings.stripe_webhook_secret,
+                                            settings.stripe_api_base), plans, store)
+    return BillingServices(AccountService(), plans, store, stripe)
+
+
+@serve.deployment(name="BillingApi", max_ongoing_requests=64)
+@serve.ingress(app)
+class BillingApi:
+    def __init__(self, args: dict[str, Any] | None = None) -> None:
+        configure_from_settings()
+        bind(build_services(args or {}))
+
+
+def build_billing_app(args: dict[str, Any]) -> serve.Application:
+    upgrade_blocking()
+    return BillingApi.bind(args)

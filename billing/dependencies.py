@@ -1,0 +1,47 @@
+"""What the billing routes depend on, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from accounts.service import AccountService
+from billing.plans import Catalogue
+from billing.subscriptions import SubscriptionStore
+from infra.auth import Principal, require_admin
+from infra.http_errors import APIError
+
+
+@dataclass
+class BillingServices:
+    accounts: AccountService
+    plans: Catalogue
+    subscriptions: SubscriptionStore
+    stripe: Any = None  # billing.stripe_billing.StripeBilling, or None when not configured
+
+
+_services: BillingServices | None = None
+
+
+def bind(services: BillingServices | None) -> None:
+    global _services
+    _services = services
+
+
+def get_services() -> BillingServices:
+    if _services is None:
+        raise RuntimeError("the billing app has no services bound")
+    return _services
+
+
+def require_tenant(principal: Annotated[Principal, Depends(require_admin)]) -> Principal:
+    """An account's owner or admin (a session token); the operator token names no tenant."""
+    if principal.tenant_id is None:
+        raise APIError(403, "this route acts for a tenant: sign in as its owner or admin", code="tenant_required")
+    return principal
+
+
+Services = Annotated[BillingServices, Depends(get_services)]
+TenantUser = Annotated[Principal, Depends(require_tenant)]

@@ -1,0 +1,60 @@
+"""Plans, the tenant's subscription, Stripe Checkout and the Stripe webhook."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, Field
+
+from billing.dependencies import Services, TenantUser
+from billing.stripe_billing import WebhookRejected
+from infra.http_errors import APIError
+
+router = APIRouter(tags=["payments"])
+
+
+class CheckoutRequest(BaseModel):
+    plan: str = Field(min_length=1, max_length=32)
+    # The client's id for this purchase attempt: a retried request gets the same Checkout session.
+    attempt_key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@router.get("/plans")
+async def plans(services: Services) -> dict:
+    return {"trial_days": services.plans.trial_days,
+            "items": [{k: v for k, v in asdict(p).items() if k != "stripe_price_id"}
+                      for p in services.plans.plans.values()]}
+
+
+@router.get("/subscription")
+async def subscription(user: TenantUser, services: Services) -> dict:
+    sub = await services.subscriptions.get(user.tenant_id)
+    if sub is None:
+        raise APIError(404, "no subscription yet", code="not_found")
+    return {**asdict(sub), "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end
+            else None}
+
+
+@router.post("/checkout/stripe")
+async def checkout(body: CheckoutRequest, user: TenantUser, services: Services) -> dict:
+    if services.stripe is None:
+        raise APIError(503, "Stripe payments are not configured", code="payments_unavailable")
+    try:
+        url = await services.stripe.create_checkout(user.tenant_id, body.plan, body.attempt_key)
+    except KeyError as exc:
+        raise APIError(400, str(exc.args[0]), param="plan") from None
+    return {"url": url}
+
+
+@router.post("/webhooks/stripe", include_in_schema=True)
+async def stripe_webhook(request: Request, services: Services,
+                         stripe_signature: str | None = Header(default=None)) -> dict:
+    """Public, but nothing is believed before the signature on the raw body checks out."""
+    if services.stripe is None:
+        raise APIError(503, "Stripe payments are not configured", code="payments_unavailable")
+    try:
+        outcome = await services.stripe.handle_webhook(await request.body(), stripe_signature)
+    except WebhookRejected as exc:
+        raise APIError(400, str(exc), code="invalid_signature") from None
+    return {"received": True, "outcome": outcome}

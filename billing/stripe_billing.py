@@ -1,0 +1,120 @@
+"""Stripe: Checkout sessions for subscriptions, and the webhook that keeps subscriptions true.
+
+The webhook trusts nothing it is sent:
+
+- the signature is verified by the Stripe SDK on the raw body, with the timestamp tolerance
+  (a re-serialised, tampered, stale or otherwise-signed body is refused with 400);
+- the event's object is re-read from Stripe's API, so an event that arrives late, twice or out of
+  order still leaves the subscription as Stripe has it now;
+- the event id is recorded with its effect in one transaction: duplicates have no effect.
+
+Outgoing calls carry deterministic idempotency keys, so a retried checkout creates one session.
+The SDK's base address is configurable: the tests point the real SDK at a local fake server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from billing.plans import Catalogue
+from billing.subscriptions import SubscriptionState, SubscriptionStore
+from infra.logging import get_logger
+
+log = get_logger(__name__)
+
+STATUS = {"trialing": "trial", "active": "active", "past_due": "past_due", "incomplete": "past_due",
+          "unpaid": "suspended", "paused": "suspended", "canceled": "cancelled", "incomplete_expired": "cancelled"}
+HANDLED = ("checkout.session.completed", "invoice.paid", "invoice.payment_failed",
+           "customer.subscription.updated", "customer.subscription.deleted")
+
+
+class WebhookRejected(ValueError):
+    """The notification is not authentic (or not parseable): answer 400, change nothing."""
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    api_key: str
+    webhook_secret: str
+    api_base: str | None = None  # None: Stripe itself
+    success_url: str = "https://example.invalid/billing/success"
+    cancel_url: str = "https://example.invalid/billing/cancel"
+    tolerance_s: int = 300
+
+
+class StripeBilling:
+    def __init__(self, config: StripeConfig, plans: Catalogue, store: SubscriptionStore) -> None:
+        self.config, self.plans, self.store = config, plans, store
+        base = {"api": config.api_base} if config.api_base else None
+        self.client = stripe.StripeClient(config.api_key, base_addresses=base, max_network_retries=2)
+
+    async def create_checkout(self, tenant_id: str, plan_id: str, attempt_key: str) -> str:
+        """A Checkout session for the plan; ``attempt_key`` makes a retried attempt the same session."""
+        plan = self.plans.get(plan_id)
+        if not plan.stripe_price_id:
+            raise ValueError(f"plan {plan_id!r} has no Stripe price")
+        params: dict[str, Any] = {
+            "mode": "subscription", "line_items": [{"price": plan.stripe_price_id, "quantity": 1}],
+            "client_reference_id": tenant_id, "success_url": self.config.success_url,
+            "cancel_url": self.config.cancel_url,
+            "subscription_data": {"metadata": {"tenant_id": tenant_id, "plan": plan_id}},
+            "metadata": {"tenant_id": tenant_id, "plan": plan_id},
+        }
+        session = await asyncio.to_thread(
+            self.client.v1.checkout.sessions.create, params,
+            {"idempotency_key": f"checkout:{tenant_id}:{plan_id}:{attempt_key}"})
+        return session.url
+
+    def _verify(self, raw: bytes, signature: str | None) -> stripe.Event:
+        try:
+            return self.client.construct_event(raw, signature, self.config.webhook_secret,
+                                               tolerance=self.config.tolerance_s)
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"bad signature: {exc.user_message or exc}") from None
+        except ValueError as exc:
+            raise WebhookRejected(f"not a Stripe event: {exc}") from None
+
+    def _subscription_state(self, subscription_id: str, tenant_hint: str | None) -> SubscriptionState | None:
+        sub = self.client.v1.subscriptions.retrieve(subscription_id).to_dict()
+        metadata = sub.get("metadata") or {}
+        tenant = metadata.get("tenant_id") or tenant_hint
+        items = (sub.get("items") or {}).get("data") or []
+        price = items[0]["price"]["id"] if items else None
+        plan = (self.plans.by_stripe_price(price).id if price and self.plans.by_stripe_price(price)
+                else metadata.get("plan"))
+        if not tenant or not plan:
+            log.warning("stripe.subscription_unmapped", subscription=subscription_id)
+            return None
+        end = sub.get("current_period_end")
+        return SubscriptionState(tenant, plan, STATUS.get(sub["status"], "suspended"), "stripe", subscription_id,
+                                 datetime.fromtimestamp(end, UTC) if end else None)
+
+    def _state_for(self, event: dict[str, Any]) -> SubscriptionState | None:
+        obj = event["data"]["object"]
+        kind = event["type"]
+        if kind == "checkout.session.completed":
+            session = self.client.v1.checkout.sessions.retrieve(obj["id"]).to_dict()
+            if not session.get("subscription"):
+                return None
+            return self._subscription_state(session["subscription"], session.get("client_reference_id"))
+        if kind.startswith("invoice."):
+            invoice = self.client.v1.invoices.retrieve(obj["id"]).to_dict()
+            sub_id = invoice.get("subscription") or (
+                ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
+            return self._subscription_state(sub_id, None) if sub_id else None
+        return self._subscription_state(obj["id"], None)
+
+    async def handle_webhook(self, raw: bytes, signature: str | None) -> str:
+        """"processed", "duplicate" or "ignored"; raises ``WebhookRejected`` for a forged body."""
+        event = self._verify(raw, signature).to_dict()
+        if event["type"] not in HANDLED:
+            return "ignored"
+        state = await asyncio.to_thread(self._state_for, event)
+        applied = await self.store.apply_event("stripe", event["id"], event["type"], state)
+        log.info("stripe.webhook", event_type=event["type"], event_id=event["id"], applied=applied)
+        return "processed" if applied else "duplicate"

@@ -1,0 +1,105 @@
+"""The billing app over HTTP: sign-up, sessions, API keys per tenant, checkout, the webhook route."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+import stripe
+from fastapi.routing import APIRoute
+
+from accounts.service import AccountService
+from billing.app import PUBLIC_ROUTES, app
+from billing.dependencies import BillingServices, bind
+from billing.plans import load_plans
+from billing.stripe_billing import StripeBilling, StripeConfig
+from billing.subscriptions import SubscriptionStore
+from infra.database import upgrade
+from infra.settings import get_settings
+from tests.fake_stripe import API_KEY, FakeStripe
+
+SECRET = "whsec_api_test"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    server = FakeStripe().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(db_url, fake, monkeypatch):
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "billing-test-jwt-secret-0123456789abcdef")
+    monkeypatch.setenv("SECRETARY_ADMIN_TOKEN", "operator-token-0123456789")
+    get_settings.cache_clear()
+    await upgrade(db_url)
+    plans, store = load_plans(), SubscriptionStore(db_url)
+    bind(BillingServices(AccountService(db_url), plans, store,
+                         StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake.base_url), plans, store)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+    bind(None)
+    get_settings.cache_clear()
+
+
+async def signup(client, name="Clinic") -> tuple[str, dict]:
+    r = await client.post("/auth/signup", json={"business_name": name, "email": f"{uuid.uuid4().hex[:8]}@x.ru",
+                                                "password": "a long enough password"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return body["tenant_id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def routes() -> list[tuple[str, str]]:
+    return [(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods - {"HEAD", "OPTIONS"}]
+
+
+@pytest.mark.parametrize(("method", "path"), [r for r in routes() if r not in PUBLIC_ROUTES])
+async def test_every_private_route_needs_credentials(client, method, path):
+    r = await client.request(method, path.replace("{key_id}", "k1"), json={})
+    assert r.status_code == 401, (method, path, r.text)
+
+
+async def test_signup_starts_a_trial_and_login_gives_a_session(client):
+    tenant, auth = await signup(client)
+    sub = (await client.get("/subscription", headers=auth)).json()
+    assert (sub["tenant_id"], sub["plan"], sub["status"]) == (tenant, "basic", "trial")
+    plans = (await client.get("/plans")).json()
+    assert [p["price_rub"] for p in plans["items"]] == [990, 2990, 9990] and plans["items"][2]["minutes"] is None
+    r = await client.post("/auth/login", json={"email": "nobody@x.ru", "password": "whatever-password"})
+    assert r.status_code == 401
+    operator = {"Authorization": "Bearer operator-token-0123456789"}
+    assert (await client.get("/subscription", headers=operator)).status_code == 403  # no tenant
+
+
+async def test_api_keys_belong_to_their_tenant(client):
+    _, auth_a = await signup(client, "A")
+    _, auth_b = await signup(client, "B")
+    made = (await client.post("/api-keys", json={"name": "line 1"}, headers=auth_a)).json()
+    assert made["key"].startswith("sk_")
+    listed = (await client.get("/api-keys", headers=auth_a)).json()["items"]
+    assert [k["id"] for k in listed] == [made["id"]] and "key" not in listed[0]
+    assert (await client.get("/api-keys", headers=auth_b)).json()["items"] == []
+    assert (await client.delete(f"/api-keys/{made['id']}", headers=auth_b)).status_code == 404
+    assert (await client.delete(f"/api-keys/{made['id']}", headers=auth_a)).status_code == 204
+
+
+async def test_checkout_and_the_webhook_route(client, fake):
+    tenant, auth = await signup(client)
+    r = await client.post("/checkout/stripe", json={"plan": "pro", "attempt_key": "a1"}, headers=auth)
+    assert r.status_code == 200 and r.json()["url"].startswith("https://checkout.stripe.test/")
+    bad = await client.post("/checkout/stripe", json={"plan": "gold", "attempt_key": "a1"}, headers=auth)
+    assert bad.status_code == 400
+    fake.subscription("sub_http" + tenant, tenant, "active")
+    raw = json.dumps({"id": "evt_http" + tenant, "object": "event", "type": "customer.subscription.updated",
+                      "created": int(time.time()), "data": {"object": {"id": "sub_http" + tenant}}}).encode()
+    header = stripe.WebhookSignature.generate_signature_header(raw.decode(), SECRET, timestamp=int(time.time()))
+    forged = await client.post("/webhooks/stripe", content=raw + b" ", headers={"Stripe-Signature": header})
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_signature"
+    ok = await client.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})
+    assert ok.json() == {"received": True, "outcome": "processed"}
+    assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
