@@ -23,7 +23,7 @@ from infra.logging import configure_from_settings
 from infra.settings import PROJECT_ROOT, __version__, get_settings
 
 PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/plans"),
-                 ("POST", "/webhooks/stripe"), ("GET", "/healthz")}
+                 ("POST", "/webhooks/stripe"), ("POST", "/webhooks/yookassa"), ("GET", "/healthz")}
 
 
 def create_app() -> FastAPI:
@@ -53,7 +53,15 @@ def build_services(args: dict[str, Any]) -> BillingServices:
 
         stripe = StripeBilling(StripeConfig(settings.stripe_api_key, settings.stripe_webhook_secret,
                                             settings.stripe_api_base), plans, store)
-    return BillingServices(AccountService(), plans, store, stripe)
+    yookassa = None
+    if settings.yookassa_shop_id and settings.yookassa_secret_key:
+        from billing.yookassa_billing import YOOKASSA_NETWORKS, YooKassaBilling, YooKassaConfig
+
+        networks = tuple(n.strip() for n in (settings.yookassa_networks or "").split(",") if n.strip())
+        yookassa = YooKassaBilling(YooKassaConfig(settings.yookassa_shop_id, settings.yookassa_secret_key,
+                                                  settings.yookassa_api_url,
+                                                  trusted_networks=networks or YOOKASSA_NETWORKS), plans, store)
+    return BillingServices(AccountService(), plans, store, stripe, yookassa)
 
 
 @serve.deployment(name="BillingApi", max_ongoing_requests=64)

@@ -20,6 +20,7 @@ class BillingServices:
     plans: Catalogue
     subscriptions: SubscriptionStore
     stripe: Any = None  # billing.stripe_billing.StripeBilling, or None when not configured
+    yookassa: Any = None  # billing.yookassa_billing.YooKassaBilling, or None when not configured
 
 
 _services: BillingServices | None = None

@@ -30,6 +30,7 @@ class SubscriptionRow(Base):
     provider: Mapped[str | None] = mapped_column(String(16))
     provider_ref: Mapped[str | None] = mapped_column(String(128), index=True)
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_method_ref: Mapped[str | None] = mapped_column(String(128))  # a saved method, for renewals
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -50,6 +51,7 @@ class Subscription:
     provider: str | None
     provider_ref: str | None
     current_period_end: datetime | None
+    payment_method_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,12 @@ class SubscriptionState:
     provider: str
     provider_ref: str
     current_period_end: datetime | None
+    payment_method_ref: str | None = None
 
 
 def _out(row: SubscriptionRow) -> Subscription:
-    return Subscription(row.tenant_id, row.plan, row.status, row.provider, row.provider_ref, row.current_period_end)
+    return Subscription(row.tenant_id, row.plan, row.status, row.provider, row.provider_ref, row.current_period_end,
+                        row.payment_method_ref)
 
 
 class SubscriptionStore:
@@ -109,6 +113,8 @@ class SubscriptionStore:
                     row.plan, row.status, row.provider, row.provider_ref = (state.plan, state.status, state.provider,
                                                                             state.provider_ref)
                     row.current_period_end, row.updated_at = state.current_period_end, utcnow()
+                    if state.payment_method_ref:
+                        row.payment_method_ref = state.payment_method_ref
         except IntegrityError:
             return False
         return True

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = Field(default=None, description="Stripe secret key. Empty: no Stripe payments.")
     stripe_webhook_secret: str | None = Field(default=None, description="Signing secret of the Stripe webhook.")
     stripe_api_base: str | None = Field(default=None, description="Stripe API base URL (tests: a local fake).")
+    yookassa_shop_id: str | None = Field(default=None, description="YooKassa shop id. Empty: no YooKassa payments.")
+    yookassa_secret_key: str | None = Field(default=None, description="YooKassa secret key.")
+    yookassa_api_url: str = Field(default="https://api.yookassa.ru/v3", description="YooKassa API (tests: a fake).")
+    yookassa_networks: str | None = Field(
+        default=None, description="Comma-separated networks YooKassa notifies from. Empty: YooKassa's published list.",
+    )
     pii_hash_key: str = Field(
         default="change-me",
         description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from billing.dependencies import Services, TenantUser
 from billing.stripe_billing import WebhookRejected
+from billing.yookassa_billing import NotificationRejected
 from infra.http_errors import APIError
 
 router = APIRouter(tags=["payments"])
@@ -32,7 +33,8 @@ async def subscription(user: TenantUser, services: Services) -> dict:
     sub = await services.subscriptions.get(user.tenant_id)
     if sub is None:
         raise APIError(404, "no subscription yet", code="not_found")
-    return {**asdict(sub), "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end
+    out = {k: v for k, v in asdict(sub).items() if k != "payment_method_ref"}
+    return {**out, "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end
             else None}
 
 
@@ -57,4 +59,32 @@ async def stripe_webhook(request: Request, services: Services,
         outcome = await services.stripe.handle_webhook(await request.body(), stripe_signature)
     except WebhookRejected as exc:
         raise APIError(400, str(exc), code="invalid_signature") from None
+    return {"received": True, "outcome": outcome}
+
+
+@router.post("/checkout/yookassa")
+async def checkout_yookassa(body: CheckoutRequest, user: TenantUser, services: Services) -> dict:
+    if services.yookassa is None:
+        raise APIError(503, "YooKassa payments are not configured", code="payments_unavailable")
+    try:
+        url = await services.yookassa.create_payment(user.tenant_id, body.plan, body.attempt_key)
+    except KeyError as exc:
+        raise APIError(400, str(exc.args[0]), param="plan") from None
+    return {"url": url}
+
+
+@router.post("/webhooks/yookassa")
+async def yookassa_webhook(request: Request, services: Services) -> dict:
+    """Public; believed only from YooKassa's addresses, and then only as far as the re-fetched payment."""
+    if services.yookassa is None:
+        raise APIError(503, "YooKassa payments are not configured", code="payments_unavailable")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise APIError(400, "the body is not JSON") from None
+    try:
+        outcome = await services.yookassa.handle_notification(request.client.host if request.client else None, body)
+    except NotificationRejected as exc:
+        status = 403 if "addresses" in str(exc) else 400
+        raise APIError(status, str(exc), code="notification_rejected") from None
     return {"received": True, "outcome": outcome}

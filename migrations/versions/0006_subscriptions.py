@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("provider", sa.String(16), nullable=True),
         sa.Column("provider_ref", sa.String(128), nullable=True),
         sa.Column("current_period_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("payment_method_ref", sa.String(128), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_subscriptions"),
     )

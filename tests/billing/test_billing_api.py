@@ -88,6 +88,35 @@ async def test_api_keys_belong_to_their_tenant(client):
     assert (await client.delete(f"/api-keys/{made['id']}", headers=auth_a)).status_code == 204
 
 
+async def test_the_yookassa_routes(client, db_url):
+    from billing.dependencies import get_services
+    from billing.yookassa_billing import YooKassaBilling, YooKassaConfig
+    from tests.fake_yookassa import SECRET as YK_SECRET
+    from tests.fake_yookassa import SHOP_ID, FakeYooKassa
+
+    yk_fake = FakeYooKassa().start()
+    try:
+        services = get_services()
+        # httpx's test transport connects from 127.0.0.1: trust it here, as a proxy address would be.
+        services.yookassa = YooKassaBilling(YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url,
+                                                           trusted_networks=("127.0.0.0/8",)),
+                                            services.plans, services.subscriptions)
+        _, auth = await signup(client)
+        r = await client.post("/checkout/yookassa", json={"plan": "basic", "attempt_key": "k1"}, headers=auth)
+        assert r.status_code == 200 and r.json()["url"].startswith("https://yoomoney.test/")
+        pid = list(yk_fake.payments)[-1]
+        yk_fake.settle(pid, "succeeded")
+        note = {"type": "notification", "event": "payment.succeeded", "object": {"id": pid}}
+        assert (await client.post("/webhooks/yookassa", json=note)).json()["outcome"] == "processed"
+        assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
+        assert (await client.post("/webhooks/yookassa", content=b"{")).status_code == 400
+        services.yookassa = YooKassaBilling(YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url), services.plans,
+                                            services.subscriptions)
+        assert (await client.post("/webhooks/yookassa", json=note)).status_code == 403  # not YooKassa's address
+    finally:
+        yk_fake.stop()
+
+
 async def test_checkout_and_the_webhook_route(client, fake):
     tenant, auth = await signup(client)
     r = await client.post("/checkout/stripe", json={"plan": "pro", "attempt_key": "a1"}, headers=auth)
