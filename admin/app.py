@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from admin.dependencies import ModemClient, bind
-from admin.routes import calls, modem, personas, sms
+from admin.routes import calls, modem, personas, sms, usage
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
 from infra.logging import configure_from_settings, get_logger
@@ -26,7 +26,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary admin", version=__version__,
                   description="Calls, SMS and the modem. Every route needs the admin credentials.")
     install_error_handlers(app)
-    for r in (calls.router, modem.router, sms.router, personas.router):
+    for r in (calls.router, modem.router, sms.router, personas.router, usage.router):
         app.include_router(r)
 
     @app.get("/healthz", include_in_schema=False)

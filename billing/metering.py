@@ -161,20 +161,10 @@ class UsageMeter:
             return max(result.rowcount or 0, 0)
 
     async def ledger_totals(self, tenant: str, period: str | None = None) -> dict[str, int]:
-        q = (select(UsageRow.metric, func.sum(UsageRow.amount))
-             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()))
-             .group_by(UsageRow.metric))
-        async with session_factory(self.db_url)() as s:
-            return {m: int(total) for m, total in (await s.execute(q)).all()}
+        return await UsageLedger(self.db_url).totals(tenant, period)
 
     async def daily(self, tenant: str, metric: str, period: str | None = None) -> dict[int, int]:
-        """The day-by-day series of one metric in a period (for the usage charts)."""
-        q = (select(UsageRow.day, func.sum(UsageRow.amount))
-             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()),
-                    UsageRow.metric == metric)
-             .group_by(UsageRow.day).order_by(UsageRow.day))
-        async with session_factory(self.db_url)() as s:
-            return {int(d): int(total) for d, total in (await s.execute(q)).all()}
+        return await UsageLedger(self.db_url).daily(tenant, metric, period)
 
     async def reconcile(self, tenant: str, period: str | None = None) -> dict[str, int]:
         """Make the Redis counters equal the ledger (after flushing what is pending).
@@ -193,3 +183,25 @@ class UsageMeter:
                 pipe.hset(counters, mapping=totals)
             await pipe.execute()
         return totals
+
+
+class UsageLedger:
+    """Reads of the durable ledger (no Redis needed): totals and the daily series for the charts."""
+
+    def __init__(self, db_url: str | None = None) -> None:
+        self.db_url = db_url
+
+    async def totals(self, tenant: str, period: str | None = None) -> dict[str, int]:
+        q = (select(UsageRow.metric, func.sum(UsageRow.amount))
+             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()))
+             .group_by(UsageRow.metric))
+        async with session_factory(self.db_url)() as s:
+            return {m: int(total) for m, total in (await s.execute(q)).all()}
+
+    async def daily(self, tenant: str, metric: str, period: str | None = None) -> dict[int, int]:
+        q = (select(UsageRow.day, func.sum(UsageRow.amount))
+             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()),
+                    UsageRow.metric == metric)
+             .group_by(UsageRow.day).order_by(UsageRow.day))
+        async with session_factory(self.db_url)() as s:
+            return {int(d): int(total) for d, total in (await s.execute(q)).all()}

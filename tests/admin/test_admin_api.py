@@ -233,3 +233,32 @@ async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp
     items = (await client.get("/personas/olga/faq", headers=AUTH)).json()["items"]
     assert [(i["question"], i["hits"]) for i in items] == [(faq[0]["question"], 0), (faq[1]["question"], 3)]
     assert items[1]["last_hit_at"] is not None
+
+
+async def test_usage_stats_are_daily_series_of_the_callers_tenant(rig, client, redis_server, monkeypatch):
+    from datetime import UTC, datetime
+
+    from billing.metering import UsageMeter
+    from infra.auth import issue_session_token
+
+    meter = UsageMeter(redis_server.url, rig.store.url)
+    try:
+        for day, amount in ((3, 60_000), (3, 30_000), (5, 120_000)):
+            await meter.consume("tenant-a", "call_ms", amount, at=datetime(2026, 11, day, 10, tzinfo=UTC))
+        await meter.consume("tenant-b", "call_ms", 999, at=datetime(2026, 11, 3, tzinfo=UTC))
+        await meter.flush()
+    finally:
+        await meter.close()
+    r = await client.get("/usage/stats", params={"period": "2026-11", "tenant": "tenant-a"}, headers=AUTH)
+    body = r.json()
+    assert body["totals"] == {"call_ms": 210_000}
+    assert body["daily"]["call_ms"] == [{"day": 3, "amount": 90_000}, {"day": 5, "amount": 120_000}]
+    assert (await client.get("/usage/stats", params={"period": "2026-13"}, headers=AUTH)).status_code == 400
+    # A tenant's own session sees only its own usage.
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "usage-test-jwt-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    own = {"Authorization": f"Bearer {issue_session_token('u-b', 'tenant-b', 'owner')}"}
+    assert (await client.get("/usage/stats", params={"period": "2026-11"}, headers=own)).json()["totals"] == \
+        {"call_ms": 999}
+    other = await client.get("/usage/stats", params={"period": "2026-11", "tenant": "tenant-a"}, headers=own)
+    assert other.status_code == 404
