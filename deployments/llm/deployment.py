@@ -23,6 +23,7 @@ from ray.serve.context import _get_internal_replica_context
 from deployments.errors import AdapterUnavailableError
 from deployments.llm.adapters import AdapterSpec, EngineAdapters, LoadedAdapter, next_lora_id, unserved_modules
 from deployments.llm.engine import SamplingOptions, VLLMChatEngine, VLLMConfig
+from deployments.llm.orphans import reap_orphaned_engines
 from infra import metrics
 from infra.logging import bind_context, configure_from_settings, get_logger
 from infra.settings import get_settings
@@ -59,6 +60,8 @@ class LLMServer:
     def __init__(self, spec: dict) -> None:
         configure_from_settings()
         t0 = time.monotonic()
+        if _get_internal_replica_context() is not None:
+            reap_orphaned_engines()  # a killed predecessor's engine would hold the memory this one needs
         self.config = VLLMConfig.from_dict(spec)
         self._resolve = get_settings().resolve_model_path
         self.engine = VLLMChatEngine(self.config, resolve_path=self._resolve)
