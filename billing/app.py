@@ -15,7 +15,7 @@ from ray import serve
 from accounts.service import AccountService
 from billing.dependencies import BillingServices, bind
 from billing.plans import load_plans
-from billing.routes import auth, keys, payments
+from billing.routes import auth, keys, payments, privacy
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
@@ -23,14 +23,15 @@ from infra.logging import configure_from_settings
 from infra.settings import PROJECT_ROOT, __version__, get_settings
 
 PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/plans"),
-                 ("POST", "/webhooks/stripe"), ("POST", "/webhooks/yookassa"), ("GET", "/healthz")}
+                 ("POST", "/webhooks/stripe"), ("POST", "/webhooks/yookassa"), ("GET", "/privacy-policy"),
+                 ("GET", "/healthz")}
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="secretary billing", version=__version__,
                   description="Accounts, API keys, plans, subscriptions and payments.")
     install_error_handlers(app)
-    for r in (auth.router, keys.router, payments.router):
+    for r in (auth.router, keys.router, payments.router, privacy.router):
         app.include_router(r)
 
     @app.get("/healthz", include_in_schema=False)

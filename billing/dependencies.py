@@ -22,6 +22,12 @@ class BillingServices:
     stripe: Any = None  # billing.stripe_billing.StripeBilling, or None when not configured
     yookassa: Any = None  # billing.yookassa_billing.YooKassaBilling, or None when not configured
 
+    def privacy(self, tenant_id: str | None) -> Any:
+        """Consent and erasure for one tenant, on the app's database."""
+        from privacy.service import PrivacyService
+
+        return PrivacyService(self.subscriptions.url, tenant_id)
+
 
 _services: BillingServices | None = None
 

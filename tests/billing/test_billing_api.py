@@ -132,3 +132,21 @@ async def test_checkout_and_the_webhook_route(client, fake):
     ok = await client.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})
     assert ok.json() == {"received": True, "outcome": "processed"}
     assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
+
+
+async def test_privacy_routes(client):
+    policy = (await client.get("/privacy-policy", params={"language": "en"})).json()
+    assert policy["version"] and "152-FZ" in policy["text"]
+    assert (await client.get("/privacy-policy", params={"language": "de"})).status_code == 404
+    _, auth = await signup(client)
+    r = await client.post("/privacy/consents", headers=auth, json={"number": "+79161234567", "kind": "call_recording",
+                                                                   "granted": True, "text_version": policy["version"]})
+    assert r.status_code == 201
+    got = (await client.get("/privacy/consents", params={"number": "+79161234567"}, headers=auth)).json()
+    assert [c["kind"] for c in got["items"]] == ["call_recording"]
+    bad = await client.post("/privacy/consents", headers=auth, json={"number": "+7916;ATH", "kind": "call_recording",
+                                                                     "granted": True, "text_version": "x"})
+    assert bad.status_code == 400
+    erased = (await client.post("/privacy/erasure", json={"number": "+79161234567"}, headers=auth)).json()
+    assert erased["erased"]["consents"] == 1
+    assert (await client.get("/privacy/audit", headers=auth)).json()["items"][0]["action"] == "erasure"

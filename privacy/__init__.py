@@ -1,0 +1,1 @@
+"""Personal data under 152-FZ and the GDPR: consent records, the privacy policy, erasure."""
