@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends
 
+from infra.auth import Principal, require_admin
 from infra.http_errors import APIError
 from personas.registry import PersonaRegistry
 from telephony.call_store import CallStore
@@ -40,16 +41,22 @@ def bind(store: CallStore | None, modem: ModemClient | None, personas: PersonaRe
     _store, _modem, _personas = store, modem, personas or (PersonaRegistry(store.url) if store else None)
 
 
-def get_store() -> CallStore:
+def get_store(principal: Annotated[Principal, Depends(require_admin)]) -> CallStore:
+    """The call records the caller may see: a signed-in user's own tenant's, the operator's all."""
     if _store is None:
         raise RuntimeError("the admin app is not initialised")
-    return _store
+    if principal.tenant_id is None:
+        return _store
+    return CallStore(_store.url, tenant_id=principal.tenant_id)
 
 
-def get_personas() -> PersonaRegistry:
+def get_personas(principal: Annotated[Principal, Depends(require_admin)]) -> PersonaRegistry:
+    """The personas the caller may see and change, scoped like the call records."""
     if _personas is None:
         raise RuntimeError("the admin app is not initialised")
-    return _personas
+    if principal.tenant_id is None:
+        return _personas
+    return PersonaRegistry(_personas.url, tenant_id=principal.tenant_id, models_dir=_personas.models_dir)
 
 
 def get_modem() -> ModemClient:

@@ -262,3 +262,32 @@ async def test_usage_stats_are_daily_series_of_the_callers_tenant(rig, client, r
         {"call_ms": 999}
     other = await client.get("/usage/stats", params={"period": "2026-11", "tenant": "tenant-a"}, headers=own)
     assert other.status_code == 404
+
+
+async def test_tenant_a_cannot_read_or_change_tenant_bs_personas_calls_or_usage(rig, client, monkeypatch):
+    from infra.auth import issue_session_token
+    from telephony.call_store import CallStore
+
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "scoping-test-jwt-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    a = {"Authorization": f"Bearer {issue_session_token('user-a', 'tenant-a', 'owner')}"}
+    b = {"Authorization": f"Bearer {issue_session_token('user-b', 'tenant-b', 'admin')}"}
+    assert (await client.post("/personas", json={**PERSONA, "name": "alina"}, headers=a)).status_code == 201
+    assert [p["name"] for p in (await client.get("/personas", headers=a)).json()["items"]] == ["alina"]
+    assert (await client.get("/personas", headers=b)).json()["items"] == []
+    assert (await client.get("/personas/alina", headers=b)).status_code == 404
+    changed = {**PERSONA, "name": "alina", "display_name": "Stolen"}
+    assert (await client.put("/personas/alina", json=changed, headers=b)).status_code == 404
+    assert (await client.put("/personas/alina/adapter", json={"name": "x", "version": 9, "path": "/x"},
+                             headers=b)).status_code == 404
+    assert (await client.get("/personas/alina/faq", headers=b)).status_code == 404
+    assert (await client.delete("/personas/alina", headers=b)).status_code == 404
+    assert (await client.get("/personas/alina", headers=a)).json()["display_name"] == PERSONA["display_name"]
+
+    call_a = await CallStore(rig.store.url, tenant_id="tenant-a").call_started("inbound", "+79161112233", "alina")
+    assert [c["id"] for c in (await client.get("/calls", headers=a)).json()["items"]] == [call_a]
+    assert (await client.get("/calls", headers=b)).json()["items"] == []
+    assert (await client.get(f"/calls/{call_a}", headers=b)).status_code == 404
+    assert (await client.get("/usage/stats", params={"tenant": "tenant-a"}, headers=b)).status_code == 404
+    viewer = {"Authorization": f"Bearer {issue_session_token('user-c', 'tenant-a', 'viewer')}"}
+    assert (await client.get("/calls", headers=viewer)).status_code == 403
