@@ -57,7 +57,10 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
         stt = build_engine(STT_ENGINES, spec["stt"])
         tts = SpeechService(build_engine(TTS_ENGINES, spec["tts"]))
         llm = VLLMChatEngine(VLLMConfig.from_dict(spec["llm"]), resolve_path=get_settings().resolve_model_path)
-        http = httpx.AsyncClient(base_url=cluster.base_url, timeout=300)
+        from cli.local_access import local_api_key_async
+
+        http = httpx.AsyncClient(base_url=cluster.base_url, timeout=300,
+                                 headers={"Authorization": f"Bearer {await local_api_key_async()}"})
         model_id = spec["llm"]["model_id"]
 
         # A clip of known length for STT: Piper speech, as a WAV file.

@@ -111,6 +111,9 @@ def main(args) -> dict:
     print("starting the CPU-profile cluster …", flush=True)
     cluster.start()
     url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
+    from cli.local_access import local_api_key
+
+    url += f"&api_key={local_api_key()}"
     results: dict = {"rounds": args.rounds}
     try:
         with httpx.Client(base_url=f"{cluster.base_url}/admin", headers={"Authorization": f"Bearer {token}"},

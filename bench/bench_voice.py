@@ -127,6 +127,9 @@ async def main(args) -> dict:
     print("starting the CPU-profile cluster …", flush=True)
     cluster.start()
     url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
+    from cli.local_access import local_api_key_async
+
+    url += f"&api_key={await local_api_key_async()}"
     results: dict = {"rounds": args.rounds}
     try:
         await one_call(url, "Hello?")  # warm-up: first requests pay for lazy initialisation

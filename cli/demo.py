@@ -94,7 +94,9 @@ def run_demo() -> int:
     try:
         started = cluster.start(progress=_say)
         _say(f"cluster ready in {started:.1f} s; API at {cluster.base_url}/v1, admin at {cluster.base_url}/admin")
-        client = OpenAI(base_url=f"{cluster.base_url}/v1", api_key="unused-on-the-local-profile")
+        from cli.local_access import local_api_key
+
+        client = OpenAI(base_url=f"{cluster.base_url}/v1", api_key=local_api_key())
         models = client.models.list()
         _say("models: " + ", ".join(m.id for m in models.data))
         chat_model = next(m.id for m in models.data if getattr(m, "kind", "chat") == "chat")

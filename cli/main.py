@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.set_defaults(func=_models_tiny)
     db = sub.add_parser("db", help="the database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations (idempotent)").set_defaults(func=_db_upgrade)
+    sub.add_parser("local-api-key", help="print this machine's own API key for its local cluster (made once)"
+                   ).set_defaults(func=_local_api_key)
     serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
     serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
     serve.set_defaults(func=_serve)
@@ -96,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the CPU profile, exercise it end to end, stop")
     demo.set_defaults(func=_demo)
     return p
+
+
+def _local_api_key(_args) -> int:
+    from cli.local_access import local_api_key
+
+    print(local_api_key())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

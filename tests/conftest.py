@@ -51,15 +51,23 @@ def cluster(fake_cloud):
 
 
 @pytest.fixture(scope="session")
-def openai_client(cluster):
-    from openai import OpenAI
+def api_key(cluster) -> str:
+    """A tenant's API key in the cluster's database (the local tenant: cli/local_access.py)."""
+    from cli.local_access import local_api_key
 
-    return OpenAI(base_url=f"{cluster}/v1", api_key="test", max_retries=0, timeout=120)
+    return local_api_key()
 
 
 @pytest.fixture(scope="session")
-def http(cluster):
-    with httpx.Client(base_url=cluster, timeout=120) as client:
+def openai_client(cluster, api_key):
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{cluster}/v1", api_key=api_key, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def http(cluster, api_key):
+    with httpx.Client(base_url=cluster, timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client:
         yield client
 
 

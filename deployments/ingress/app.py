@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from ray import serve
 
+from deployments.ingress.auth import require_api_key
 from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 from deployments.ingress.errors import error_response, install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
@@ -25,8 +26,10 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary", version=__version__,
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
-    for r in (health.router, models.router, chat.router, audio.router, calls.router):
-        app.include_router(r)
+    app.include_router(health.router)  # probes: no credentials
+    for r in (models.router, chat.router, audio.router):
+        app.include_router(r, dependencies=[Depends(require_api_key)])
+    app.include_router(calls.router)  # the WebSocket checks its key itself (header or ?api_key=)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):

@@ -81,7 +81,30 @@ def assistant(llm_server, persona_registry):
 
 
 @pytest.fixture(scope="session")
-def local_handles(stt_server, tts_server, llm_server, profile_args, assistant):
+def inprocess_api_key(persona_registry) -> str:
+    """A tenant's API key in the in-process ingress's database; the ingress checks it for real."""
+    import asyncio
+
+    from accounts.service import AccountService
+    from deployments.ingress.auth import bind_accounts
+
+    accounts = AccountService(persona_registry.url)
+    bind_accounts(accounts)
+
+    async def make() -> str:
+        tenant, _ = await accounts.create_tenant("in-process", "inprocess@secretary.invalid", "a long password")
+        return (await accounts.issue_api_key(tenant, "tests"))[1]
+
+    return asyncio.run(make())
+
+
+@pytest.fixture(scope="session")
+def auth_headers(inprocess_api_key) -> dict[str, str]:
+    return {"Authorization": f"Bearer {inprocess_api_key}"}
+
+
+@pytest.fixture(scope="session")
+def local_handles(stt_server, tts_server, llm_server, profile_args, assistant, inprocess_api_key):
     from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 
     models = ModelHandles(LocalHandle(stt_server), LocalHandle(tts_server), LocalHandle(llm_server),

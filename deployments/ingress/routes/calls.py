@@ -1,6 +1,8 @@
 """``WS /v1/calls/stream``: a phone call over a WebSocket, through the same call session as the modem.
 
 Protocol (also in the README):
+- authenticate with ``Authorization: Bearer sk_…`` or, where headers cannot be set (browsers),
+  ``?api_key=sk_…``; without a valid key the socket closes with code 1008;
 - connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``persona`` (its
   language, prompt, lines, voice, FAQ and adapter; an unknown or unavailable one closes the
   socket with code 1008 and the reason), ``language`` (default "en", or the persona's),
@@ -26,6 +28,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from deployments.ingress.auth import bearer, verify_key
 from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.personas import resolve_persona
@@ -40,7 +43,12 @@ router = APIRouter(tags=["calls"])
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
-                      echo_guard: bool = False, speculate: bool = True) -> None:
+                      echo_guard: bool = False, speculate: bool = True, api_key: str | None = None) -> None:
+    try:
+        await verify_key(bearer(ws.headers.get("authorization")) or api_key)
+    except APIError as exc:
+        await ws.close(code=1008, reason=exc.message[:120])
+        return
     if sample_rate not in SUPPORTED_RATES:
         await ws.close(code=1008, reason=f"sample_rate must be one of {SUPPORTED_RATES}")
         return

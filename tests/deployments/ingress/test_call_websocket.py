@@ -16,15 +16,16 @@ pytestmark = pytest.mark.cluster
 QUESTION = "What time do you open tomorrow?"
 
 
-def ws_url(cluster: str, query: str = "") -> str:
-    return cluster.replace("http://", "ws://") + "/v1/calls/stream" + query
+def ws_url(cluster: str, query: str = "", key: str | None = None) -> str:
+    url = cluster.replace("http://", "ws://") + "/v1/calls/stream" + query
+    return url + ("&" if "?" in query else "?") + f"api_key={key}" if key else url
 
 
-async def test_call_over_websocket(cluster):
+async def test_call_over_websocket(cluster, api_key):
     caller = float_to_pcm16(decode_audio(espeak_wav(QUESTION), 8000).samples).tobytes()
     script = b"\x00" * 16000 * 6 + caller + b"\x00" * 16000 * 8  # the greeting, the question, 8 s to answer
     reply, events = bytearray(), []
-    async with websockets.connect(ws_url(cluster, "?sample_rate=8000&language=en")) as ws:
+    async with websockets.connect(ws_url(cluster, "?sample_rate=8000&language=en", api_key)) as ws:
         started = json.loads(await ws.recv())
         assert started["type"] == "session.started" and started["frame_bytes"] == 320
 
@@ -58,11 +59,16 @@ async def test_call_over_websocket(cluster):
     assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000
 
 
-async def test_bad_websocket_input(cluster):
+async def test_bad_websocket_input(cluster, api_key):
     with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)):
-        async with websockets.connect(ws_url(cluster, "?sample_rate=44100")) as ws:
+        async with websockets.connect(ws_url(cluster, "?sample_rate=44100", api_key)) as ws:
             await ws.recv()
-    async with websockets.connect(ws_url(cluster)) as ws:
+    for key in (None, "sk_forged_key"):  # no key, a wrong key: closed before anything is said
+        with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)) as e:
+            async with websockets.connect(ws_url(cluster, "?sample_rate=8000", key)) as ws:
+                await ws.recv()
+        assert getattr(e.value, "rcvd", None) is None or e.value.rcvd.code == 1008
+    async with websockets.connect(ws_url(cluster), additional_headers={"Authorization": f"Bearer {api_key}"}) as ws:
         await ws.recv()  # session.started
         await ws.send("not json")
         assert json.loads(await ws.recv()) == {"type": "error", "message": "text messages must be JSON"}

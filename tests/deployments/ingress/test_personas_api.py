@@ -32,10 +32,10 @@ def adapter(tiny_llm_dir, i: int, version: int = 1, name: str | None = None) -> 
 
 
 @pytest.fixture
-async def client(local_handles, assistant):
+async def client(local_handles, assistant, inprocess_api_key):
     bind_models(local_handles, assistant)
     async with serving(app) as url:
-        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60) as c:
+        async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=inprocess_api_key, max_retries=0, timeout=60) as c:
             yield c
 
 

@@ -112,20 +112,21 @@ def _llm_replica_pids() -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def _source(cluster: str, model: str) -> tuple[int, str, str]:
-    r = httpx.post(f"{cluster}/v1/chat/completions", timeout=120,
+def _source(cluster: str, model: str, key: str) -> tuple[int, str, str]:
+    r = httpx.post(f"{cluster}/v1/chat/completions", timeout=120, headers={"Authorization": f"Bearer {key}"},
                    json={"model": model, "messages": ASK, "max_tokens": 16, "temperature": 0.0})
     body = r.json()
     text = body["choices"][0]["message"]["content"] if r.status_code == 200 else body["error"]["message"]
     return r.status_code, r.headers.get("x-reply-source", ""), text
 
 
-def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud):
+def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud,
+                                                                          api_key):
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
     pids = _llm_replica_pids()
     assert pids, "no LLM replica process"
     before = len(fake_cloud.requests)
-    with httpx.Client(timeout=120) as client, client.stream(
+    with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client, client.stream(
             "POST", f"{cluster}/v1/chat/completions",
             json={"model": name, "messages": ASK, "max_tokens": 400, "stream": True, "ignore_eos": True,
                   "temperature": 0.0}) as r:
@@ -141,12 +142,12 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
     assert events[-1] == "data: [DONE]" and text.endswith(" " + LINES["apology"]), text[-200:]
 
     # While Serve replaces the replica, the persona answers from the cloud (no error).
-    assert (_source(cluster, name)) == (200, "cloud", REPLY)
+    assert (_source(cluster, name, api_key)) == (200, "cloud", REPLY)
     assert len(fake_cloud.requests) > before
 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        status, source, _ = _source(cluster, name)
+        status, source, _ = _source(cluster, name, api_key)
         if status == 200 and source == "local":
             break
         time.sleep(2)

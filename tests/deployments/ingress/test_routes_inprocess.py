@@ -15,9 +15,10 @@ from tests.speech import wer
 
 
 @pytest.fixture
-async def client(local_handles, assistant):
+async def client(local_handles, assistant, auth_headers):
     bind_models(local_handles, assistant)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120,
+                                 headers=auth_headers) as c:
         yield c
 
 
@@ -85,11 +86,12 @@ class _Failing:
 
 
 @pytest.fixture
-async def broken_client(local_handles, assistant):
+async def broken_client(local_handles, assistant, auth_headers):
     dead = LocalHandle(_Failing(RayActorError()))
     bind_models(ModelHandles(dead, dead, dead, IngressConfig()))
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                     headers=auth_headers) as c:
             yield c
     finally:
         bind_models(local_handles, assistant)
@@ -104,12 +106,48 @@ async def test_dead_model_server_is_503_not_500(broken_client):
     assert (await broken_client.get("/healthz")).status_code == 200
 
 
-async def test_unexpected_error_is_500_in_openai_shape(local_handles, assistant):
+async def test_unexpected_error_is_500_in_openai_shape(local_handles, assistant, auth_headers):
     bind_models(ModelHandles(*(LocalHandle(_Failing(KeyError("bug"))),) * 3, IngressConfig()))
     try:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=auth_headers) as c:
             r = await c.get("/v1/models")
         assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
     finally:
         bind_models(local_handles, assistant)
+
+
+@pytest.fixture
+async def anonymous(local_handles, assistant):
+    bind_models(local_handles, assistant)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+def v1_routes() -> list[tuple[str, str]]:
+    from fastapi.routing import APIRoute
+
+    return [(m, r.path.replace("{model_id:path}", "x")) for r in app.routes if isinstance(r, APIRoute)
+            and r.path.startswith("/v1/") for m in r.methods - {"HEAD", "OPTIONS"}]
+
+
+@pytest.mark.parametrize(("method", "path"), v1_routes())
+async def test_every_v1_route_needs_an_api_key(anonymous, method, path):
+    for headers in ({}, {"Authorization": "Bearer sk_forged_key"}, {"Authorization": "Basic abc"}):
+        r = await anonymous.request(method, path, headers=headers, json={})
+        assert r.status_code == 401, (method, path, headers, r.text)
+        assert r.json()["error"]["code"] in ("missing_api_key", "invalid_api_key")
+    assert (await anonymous.get("/healthz")).status_code == 200  # probes stay open
+
+
+async def test_a_revoked_key_stops_working(anonymous, persona_registry):
+    from accounts.service import AccountService
+
+    accounts = AccountService(persona_registry.url)
+    tenant, _ = await accounts.create_tenant("revoker", "revoker@secretary.invalid", "a long password")
+    info, key = await accounts.issue_api_key(tenant, "soon gone")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await anonymous.get("/v1/models", headers=headers)).status_code == 200
+    await accounts.revoke_api_key(tenant, info.id)
+    r = await anonymous.get("/v1/models", headers=headers)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
