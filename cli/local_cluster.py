@@ -54,10 +54,7 @@ class LocalCluster:
         except httpx.HTTPError:
             pass
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1",
-               # A replica that dies (OOM, SIGKILL) leaves vLLM's engine-core process behind, holding
-               # its memory and KV cache; with this the raylet, as subreaper, kills it within 10 s.
-               "RAY_kill_child_processes_on_worker_exit_with_raylet_subreaper": "true", **self.env}
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **self.env}
         resources = json.loads(env.get("RAY_OVERRIDE_RESOURCES") or "{}")
         env["RAY_OVERRIDE_RESOURCES"] = json.dumps({"modem": 1, **resources})
         if not env.get("SECRETARY_MODEM_AT_PORT"):

@@ -1,11 +1,12 @@
 """Reap vLLM engine processes whose replica died.
 
 vLLM runs its engine core (and the workers under it) in child processes of the replica. When
-the replica is killed outright (SIGKILL, the OOM killer), those children are left running with
-their memory and KV cache: measured here, Ray's per-worker cleanup did not always remove them.
-A replica that starts therefore kills every engine process that has been orphaned: its parent
-is now init or the raylet (Ray's subreaper adopts orphans). An engine whose parent lives (another
-replica, a script, a test process) is never touched.
+the replica is killed outright (SIGKILL, the OOM killer), Ray's per-worker process-group cleanup
+normally takes those children with it (measured here: within 5 s). Where that cleanup is off or
+misses one, an orphaned engine would keep its memory and KV cache for good, and the replacement
+replica could not allocate its own. A replica that starts therefore kills every engine process
+that has been orphaned: its parent is now init or the raylet (a subreaper adopts orphans). An
+engine whose parent lives (another replica, a script, a test process) is never touched.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import uuid
 
 import httpx
 import openai
+import psutil
 import pytest
 
 from infra.settings import PROJECT_ROOT, get_settings
@@ -125,6 +126,8 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
     pids = _llm_replica_pids()
     assert pids, "no LLM replica process"
+    engines = _engine_pids(pids)
+    assert engines, "the replica runs no engine process"
     before = len(fake_cloud.requests)
     with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client, client.stream(
             "POST", f"{cluster}/v1/chat/completions",
@@ -154,13 +157,20 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
     else:
         pytest.fail("the LLM replica was not replaced")
     assert set(_llm_replica_pids()).isdisjoint(pids)
-    # The killed replica's engine process went with it: one engine on the machine, not two.
+    # The killed replica's engine process went with it (its memory is free for the new one).
     deadline = time.monotonic() + 60
-    while len(_engine_pids()) > 1 and time.monotonic() < deadline:
+    while any(psutil.pid_exists(p) for p in engines) and time.monotonic() < deadline:
         time.sleep(1)
-    assert len(_engine_pids()) == 1, _engine_pids()
+    assert not [p for p in engines if psutil.pid_exists(p)], engines
+    assert _engine_pids(_llm_replica_pids()), "the new replica runs an engine"
 
 
-def _engine_pids() -> list[int]:
-    out = subprocess.run(["pgrep", "-f", "VLLM::EngineCore"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+def _engine_pids(replica_pids: list[int]) -> list[int]:
+    """The vLLM engine processes under these replicas (not, say, an in-process test engine)."""
+    found = []
+    for pid in replica_pids:
+        try:
+            found += [c.pid for c in psutil.Process(pid).children(recursive=True) if "EngineCore" in " ".join(c.cmdline())]
+        except psutil.NoSuchProcess:
+            continue
+    return found
