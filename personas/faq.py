@@ -147,6 +147,16 @@ class FaqMatcher:
         query = (await self._embed([message]))[0]
         return np.array([float((m @ query).max()) for m in vectors])
 
+    async def warm(self, persona: Persona | None = None) -> None:
+        """Load the model and embed the background and the persona's entries now, not during a call.
+
+        The first match otherwise pays for it (a few hundred ms of CPU) at the end of a caller's
+        turn, when the call's real-time audio needs the cores most.
+        """
+        await self._embed(["warm-up"])
+        if persona is not None and persona.faq:
+            await self._entry_vectors(persona.faq)
+
     async def match(self, persona: Persona, message: str) -> FaqHit | None:
         if not persona.faq or not message.strip():
             return None

@@ -102,6 +102,15 @@ class PersonaResponder:
         self.default_options = default_options or asdict(SamplingOptions(max_tokens=120, temperature=0.3))
         self._background: set[asyncio.Task] = set()
 
+    async def warm(self, persona: Persona | None = None) -> None:
+        """Get the FAQ's embedding model ready (see ``FaqMatcher.warm``); failures only log."""
+        if self.faq is None:
+            return
+        try:
+            await self.faq.warm(persona)
+        except Exception as exc:  # the FAQ is an optimisation: a call must not fail for it
+            log.warning("persona.faq_warm_failed", error=type(exc).__name__)
+
     def for_persona(self, persona: Persona | None, options: dict[str, Any] | None = None) -> BoundResponder:
         return BoundResponder(self, persona, options or persona_options(persona, self.default_options))
 

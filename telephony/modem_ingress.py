@@ -127,6 +127,9 @@ class ModemIngress:
             log.warning("ingress.closed_dangling_calls", count=closed)
         self._consumer = asyncio.create_task(self._consume(), name="ingress-events")
         await self.driver.connect(wait=False)
+        warm = getattr(self.services.responder, "warm", None)
+        if warm is not None:  # the FAQ's model and vectors, before the first caller needs them
+            self._spawn(warm(await self._persona()), "faq-warm-up")
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         await self.driver.wait_ready(timeout_s or self.config.ready_timeout_s)

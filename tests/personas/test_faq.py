@@ -119,3 +119,21 @@ def test_placeholders_are_filled_in_the_personas_time_zone_and_language():
 def test_normalisation():
     assert normalise("  Ёлка, ЁЛКА!!  ") == "елка елка"
     assert normalise("What's\tup?") == "what s up"
+
+
+async def test_warming_up_embeds_the_background_and_the_entries_ahead_of_the_first_call():
+    class CountingEmbedder:
+        def __init__(self):
+            self.inner, self.texts = E5Embedder(), 0
+
+        def embed(self, texts):
+            self.texts += len(texts)
+            return self.inner.embed(texts)
+
+    embedder = CountingEmbedder()
+    matcher = FaqMatcher(embedder)
+    await matcher.warm(ANNA)
+    warmed = embedder.texts
+    assert warmed > len(ANNA.faq)
+    assert (await matcher.match(ANNA, "what does a dental checkup cost")).index == 2
+    assert embedder.texts == warmed + 1  # only the caller's message was embedded during the "call"

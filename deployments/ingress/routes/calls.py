@@ -60,6 +60,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
             await ws.close(code=1008, reason=exc.message[:120])
             return
     await ws.accept()
+    await assistant.responder.warm(found)  # the FAQ's model now, not at the end of the caller's first turn
     lines = found.session_config() if found is not None else {"language": "en"}
     if language:
         lines["language"] = language
