@@ -10,32 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tests.thread_server import ThreadServer
 
 REPLY = "This is the cloud assistant answering for the office."
 API_KEY = "sk-test-cloud"
 
 
-class FakeCloudLLM:
+class FakeCloudLLM(ThreadServer):
     def __init__(self, reply: str = REPLY, api_key: str = API_KEY) -> None:
         self.reply, self.api_key = reply, api_key
         self.fail = False
         self.fail_mode = "500"  # "500" | "drop"
         self.requests: list[dict] = []
-        self.app = self._build()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(self._build(), "fake-cloud-llm")
 
     @property
     def base_url(self) -> str:
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -77,17 +74,5 @@ class FakeCloudLLM:
         return app
 
     def start(self, port: int = 0) -> FakeCloudLLM:
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
-                                                     lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, name="fake-cloud-llm", daemon=True)
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            time.sleep(0.01)
-        raise RuntimeError("the fake cloud LLM did not start")
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
+        self.start_server(port)
+        return self

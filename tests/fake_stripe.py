@@ -6,30 +6,29 @@ with the idempotency keys). Runs in a thread; the SDK is pointed at it with ``ba
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.thread_server import ThreadServer
 
 API_KEY = "sk_test_fake"
 
 
-class FakeStripe:
+class FakeStripe(ThreadServer):
     def __init__(self) -> None:
         self.subscriptions: dict[str, dict] = {}
         self.sessions: dict[str, dict] = {}
         self.invoices: dict[str, dict] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, idempotency key
         self._by_key: dict[str, dict] = {}
-        self.app = self._build()
-        self._server: uvicorn.Server | None = None
+        super().__init__(self._build(), "fake-stripe")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.servers[0].sockets[0].getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -83,14 +82,5 @@ class FakeStripe:
         return self.subscriptions[sid]
 
     def start(self) -> FakeStripe:
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
-                                                     lifespan="off"))
-        threading.Thread(target=self._server.run, daemon=True).start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            time.sleep(0.01)
-        raise RuntimeError("the fake Stripe did not start")
-
-    def stop(self) -> None:
-        self._server.should_exit = True
+        self.start_server()
+        return self

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import base64
-import threading
-import time
 import uuid
 from datetime import UTC, datetime
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from tests.thread_server import ThreadServer
 
 SHOP_ID, SECRET = "123456", "test_secret_key"
 
 
-class FakeYooKassa:
+class FakeYooKassa(ThreadServer):
     def __init__(self) -> None:
         self.payments: dict[str, dict] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, Idempotence-Key
         self._by_key: dict[str, dict] = {}
-        self.app = self._build()
-        self._server: uvicorn.Server | None = None
+        super().__init__(self._build(), "fake-yookassa")
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.servers[0].sockets[0].getsockname()[1]}/v3"
+        return f"http://127.0.0.1:{self.port}/v3"
 
     def _build(self) -> FastAPI:
         app = FastAPI()
@@ -74,14 +72,5 @@ class FakeYooKassa:
             p["payment_method"] = {"type": "bank_card", "id": saved_method, "saved": True}
 
     def start(self) -> FakeYooKassa:
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
-                                                     lifespan="off"))
-        threading.Thread(target=self._server.run, daemon=True).start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            time.sleep(0.01)
-        raise RuntimeError("the fake YooKassa did not start")
-
-    def stop(self) -> None:
-        self._server.should_exit = True
+        self.start_server()
+        return self
