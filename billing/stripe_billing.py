@@ -85,8 +85,8 @@ class StripeBilling:
         tenant = metadata.get("tenant_id") or tenant_hint
         items = (sub.get("items") or {}).get("data") or []
         price = items[0]["price"]["id"] if items else None
-        plan = (self.plans.by_stripe_price(price).id if price and self.plans.by_stripe_price(price)
-                else metadata.get("plan"))
+        priced = self.plans.by_stripe_price(price) if price else None
+        plan = priced.id if priced else metadata.get("plan")
         if not tenant or not plan:
             log.warning("stripe.subscription_unmapped", subscription=subscription_id)
             return None

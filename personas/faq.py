@@ -136,9 +136,12 @@ class FaqMatcher:
             return await aembed(texts)
         return self.embedder.embed(texts)
 
-    async def _embed(self, texts: list[str]) -> np.ndarray:
+    async def _ensure_centre(self) -> None:
         if self._centre is None:
             self._centre = (await self._raw(BACKGROUND)).mean(axis=0)
+
+    async def _embed(self, texts: list[str]) -> np.ndarray:
+        await self._ensure_centre()
         v = await self._raw(texts) - self._centre
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
 
@@ -153,7 +156,7 @@ class FaqMatcher:
         The first match otherwise pays for it (a few hundred ms of CPU) at the end of a caller's
         turn, when the call's real-time audio needs the cores most.
         """
-        await self._embed(["warm-up"])
+        await self._ensure_centre()
         if persona is not None and persona.faq:
             await self._entry_vectors(persona.faq)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
@@ -38,25 +40,33 @@ async def subscription(user: TenantUser, services: Services) -> dict:
             else None}
 
 
-@router.post("/checkout/stripe")
-async def checkout(body: CheckoutRequest, user: TenantUser, services: Services) -> dict:
-    if services.stripe is None:
-        raise APIError(503, "Stripe payments are not configured", code="payments_unavailable")
+def _provider(provider: Any, name: str) -> Any:
+    if provider is None:
+        raise APIError(503, f"{name} payments are not configured", code="payments_unavailable")
+    return provider
+
+
+async def _payment_page(start: Awaitable[str]) -> dict:
+    """The provider's payment page for a plan; an unknown plan is the client's error."""
     try:
-        url = await services.stripe.create_checkout(user.tenant_id, body.plan, body.attempt_key)
+        return {"url": await start}
     except KeyError as exc:
         raise APIError(400, str(exc.args[0]), param="plan") from None
-    return {"url": url}
+
+
+@router.post("/checkout/stripe")
+async def checkout(body: CheckoutRequest, user: TenantUser, services: Services) -> dict:
+    stripe = _provider(services.stripe, "Stripe")
+    return await _payment_page(stripe.create_checkout(user.tenant_id, body.plan, body.attempt_key))
 
 
 @router.post("/webhooks/stripe", include_in_schema=True)
 async def stripe_webhook(request: Request, services: Services,
                          stripe_signature: str | None = Header(default=None)) -> dict:
     """Public, but nothing is believed before the signature on the raw body checks out."""
-    if services.stripe is None:
-        raise APIError(503, "Stripe payments are not configured", code="payments_unavailable")
+    stripe = _provider(services.stripe, "Stripe")
     try:
-        outcome = await services.stripe.handle_webhook(await request.body(), stripe_signature)
+        outcome = await stripe.handle_webhook(await request.body(), stripe_signature)
     except WebhookRejected as exc:
         raise APIError(400, str(exc), code="invalid_signature") from None
     return {"received": True, "outcome": outcome}
@@ -64,26 +74,20 @@ async def stripe_webhook(request: Request, services: Services,
 
 @router.post("/checkout/yookassa")
 async def checkout_yookassa(body: CheckoutRequest, user: TenantUser, services: Services) -> dict:
-    if services.yookassa is None:
-        raise APIError(503, "YooKassa payments are not configured", code="payments_unavailable")
-    try:
-        url = await services.yookassa.create_payment(user.tenant_id, body.plan, body.attempt_key)
-    except KeyError as exc:
-        raise APIError(400, str(exc.args[0]), param="plan") from None
-    return {"url": url}
+    yookassa = _provider(services.yookassa, "YooKassa")
+    return await _payment_page(yookassa.create_payment(user.tenant_id, body.plan, body.attempt_key))
 
 
 @router.post("/webhooks/yookassa")
 async def yookassa_webhook(request: Request, services: Services) -> dict:
     """Public; believed only from YooKassa's addresses, and then only as far as the re-fetched payment."""
-    if services.yookassa is None:
-        raise APIError(503, "YooKassa payments are not configured", code="payments_unavailable")
+    yookassa = _provider(services.yookassa, "YooKassa")
     try:
         body = await request.json()
     except ValueError:
         raise APIError(400, "the body is not JSON") from None
     try:
-        outcome = await services.yookassa.handle_notification(request.client.host if request.client else None, body)
+        outcome = await yookassa.handle_notification(request.client.host if request.client else None, body)
     except NotificationRejected as exc:
         status = 403 if "addresses" in str(exc) else 400
         raise APIError(status, str(exc), code="notification_rejected") from None

@@ -19,27 +19,20 @@ from billing.stripe_billing import StripeBilling, StripeConfig
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade
 from infra.settings import get_settings
-from tests.fake_stripe import API_KEY, FakeStripe
+from tests.fake_stripe import API_KEY
 
 SECRET = "whsec_api_test"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeStripe().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-async def client(db_url, fake, monkeypatch):
+async def client(db_url, fake_stripe, monkeypatch):
     monkeypatch.setenv("SECRETARY_JWT_SECRET", "billing-test-jwt-secret-0123456789abcdef")
     monkeypatch.setenv("SECRETARY_ADMIN_TOKEN", "operator-token-0123456789")
     get_settings.cache_clear()
     await upgrade(db_url)
     plans, store = load_plans(), SubscriptionStore(db_url)
     bind(BillingServices(AccountService(db_url), plans, store,
-                         StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake.base_url), plans, store)))
+                         StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), plans, store)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c
     bind(None)
@@ -117,13 +110,13 @@ async def test_the_yookassa_routes(client, db_url):
         yk_fake.stop()
 
 
-async def test_checkout_and_the_webhook_route(client, fake):
+async def test_checkout_and_the_webhook_route(client, fake_stripe):
     tenant, auth = await signup(client)
     r = await client.post("/checkout/stripe", json={"plan": "pro", "attempt_key": "a1"}, headers=auth)
     assert r.status_code == 200 and r.json()["url"].startswith("https://checkout.stripe.test/")
     bad = await client.post("/checkout/stripe", json={"plan": "gold", "attempt_key": "a1"}, headers=auth)
     assert bad.status_code == 400
-    fake.subscription("sub_http" + tenant, tenant, "active")
+    fake_stripe.subscription("sub_http" + tenant, tenant, "active")
     raw = json.dumps({"id": "evt_http" + tenant, "object": "event", "type": "customer.subscription.updated",
                       "created": int(time.time()), "data": {"object": {"id": "sub_http" + tenant}}}).encode()
     header = stripe.WebhookSignature.generate_signature_header(raw.decode(), SECRET, timestamp=int(time.time()))

@@ -1,4 +1,4 @@
-"""The Stripe webhook with real signatures, the real SDK against a local fake Stripe, a real database."""
+"""The Stripe webhook with real signatures, the real SDK against a local fake_stripe Stripe, a real database."""
 
 from __future__ import annotations
 
@@ -14,23 +14,16 @@ from billing.plans import load_plans
 from billing.stripe_billing import StripeBilling, StripeConfig, WebhookRejected
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade
-from tests.fake_stripe import API_KEY, FakeStripe
+from tests.fake_stripe import API_KEY
 
 SECRET = "whsec_test_secret"
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeStripe().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-async def billing(fake, db_url):
+async def billing(fake_stripe, db_url):
     await upgrade(db_url)
     store = SubscriptionStore(db_url)
-    return StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake.base_url), load_plans(), store)
+    return StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), load_plans(), store)
 
 
 def event(kind: str, obj: dict, event_id: str | None = None) -> bytes:
@@ -47,10 +40,10 @@ def tenant() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-async def test_checkout_completed_activates_the_tenants_plan(billing, fake):
+async def test_checkout_completed_activates_the_tenants_plan(billing, fake_stripe):
     t = tenant()
-    fake.subscription("sub_1" + t, t, "active")
-    fake.sessions["cs_1" + t] = {"id": "cs_1" + t, "object": "checkout.session", "subscription": "sub_1" + t,
+    fake_stripe.subscription("sub_1" + t, t, "active")
+    fake_stripe.sessions["cs_1" + t] = {"id": "cs_1" + t, "object": "checkout.session", "subscription": "sub_1" + t,
                                  "client_reference_id": t}
     raw = event("checkout.session.completed", {"id": "cs_1" + t, "object": "checkout.session"})
     assert await billing.handle_webhook(raw, sign(raw)) == "processed"
@@ -59,9 +52,9 @@ async def test_checkout_completed_activates_the_tenants_plan(billing, fake):
 
 
 @pytest.mark.parametrize("forgery", ["tampered", "stale", "wrong_secret", "reserialised", "no_header", "garbage"])
-async def test_forged_notifications_are_refused_and_change_nothing(billing, fake, forgery):
+async def test_forged_notifications_are_refused_and_change_nothing(billing, fake_stripe, forgery):
     t = tenant()
-    fake.subscription("sub_f" + t, t, "active")
+    fake_stripe.subscription("sub_f" + t, t, "active")
     raw = event("customer.subscription.updated", {"id": "sub_f" + t, "object": "subscription"})
     header = sign(raw)
     if forgery == "tampered":
@@ -81,9 +74,9 @@ async def test_forged_notifications_are_refused_and_change_nothing(billing, fake
     assert await billing.store.get(t) is None
 
 
-async def test_five_concurrent_duplicates_have_exactly_one_effect(billing, fake):
+async def test_five_concurrent_duplicates_have_exactly_one_effect(billing, fake_stripe):
     t = tenant()
-    fake.subscription("sub_d" + t, t, "active")
+    fake_stripe.subscription("sub_d" + t, t, "active")
     raw = event("customer.subscription.updated", {"id": "sub_d" + t, "object": "subscription"})
     header = sign(raw)
     outcomes = await asyncio.gather(*(billing.handle_webhook(raw, header) for _ in range(5)))
@@ -91,29 +84,29 @@ async def test_five_concurrent_duplicates_have_exactly_one_effect(billing, fake)
     assert (await billing.store.get(t)).status == "active"
 
 
-async def test_out_of_order_events_converge_on_stripes_current_state(billing, fake):
+async def test_out_of_order_events_converge_on_stripes_current_state(billing, fake_stripe):
     t = tenant()
     sid = "sub_o" + t
     # Stripe's truth now: the renewal was paid after a failure. The failure's event arrives last.
-    fake.subscription(sid, t, "active")
-    fake.invoices["in_ok" + t] = {"id": "in_ok" + t, "object": "invoice", "subscription": sid}
-    fake.invoices["in_bad" + t] = {"id": "in_bad" + t, "object": "invoice", "subscription": sid}
+    fake_stripe.subscription(sid, t, "active")
+    fake_stripe.invoices["in_ok" + t] = {"id": "in_ok" + t, "object": "invoice", "subscription": sid}
+    fake_stripe.invoices["in_bad" + t] = {"id": "in_bad" + t, "object": "invoice", "subscription": sid}
     paid = event("invoice.paid", {"id": "in_ok" + t, "object": "invoice"})
     failed = event("invoice.payment_failed", {"id": "in_bad" + t, "object": "invoice"})
     assert await billing.handle_webhook(paid, sign(paid)) == "processed"
     assert await billing.handle_webhook(failed, sign(failed)) == "processed"
     assert (await billing.store.get(t)).status == "active"  # not past_due: the late event was re-read
     # Then Stripe cancels it; the deletion event moves it on.
-    fake.subscription(sid, t, "canceled")
+    fake_stripe.subscription(sid, t, "canceled")
     deleted = event("customer.subscription.deleted", {"id": sid, "object": "subscription"})
     assert await billing.handle_webhook(deleted, sign(deleted)) == "processed"
     assert (await billing.store.get(t)).status == "cancelled"
 
 
-async def test_a_failed_payment_makes_the_subscription_past_due(billing, fake):
+async def test_a_failed_payment_makes_the_subscription_past_due(billing, fake_stripe):
     t = tenant()
-    fake.subscription("sub_p" + t, t, "past_due", price="price_basic_monthly")
-    fake.invoices["in_p" + t] = {"id": "in_p" + t, "object": "invoice",
+    fake_stripe.subscription("sub_p" + t, t, "past_due", price="price_basic_monthly")
+    fake_stripe.invoices["in_p" + t] = {"id": "in_p" + t, "object": "invoice",
                                  "parent": {"subscription_details": {"subscription": "sub_p" + t}}}
     raw = event("invoice.payment_failed", {"id": "in_p" + t, "object": "invoice"})
     assert await billing.handle_webhook(raw, sign(raw)) == "processed"
@@ -126,13 +119,13 @@ async def test_unhandled_event_types_are_acknowledged_without_effect(billing):
     assert await billing.handle_webhook(raw, sign(raw)) == "ignored"
 
 
-async def test_checkout_sessions_use_deterministic_idempotency_keys(billing, fake):
+async def test_checkout_sessions_use_deterministic_idempotency_keys(billing, fake_stripe):
     t = tenant()
     first = await billing.create_checkout(t, "pro", attempt_key="a1")
     again = await billing.create_checkout(t, "pro", attempt_key="a1")
     other = await billing.create_checkout(t, "pro", attempt_key="a2")
     assert first == again != other
-    keys = [k for m, p, k in fake.requests if m == "POST" and p == "/v1/checkout/sessions" and t in (k or "")]
+    keys = [k for m, p, k in fake_stripe.requests if m == "POST" and p == "/v1/checkout/sessions" and t in (k or "")]
     assert keys == [f"checkout:{t}:pro:a1"] * 2 + [f"checkout:{t}:pro:a2"]
     with pytest.raises(KeyError):
         await billing.create_checkout(t, "platinum", attempt_key="x")
