@@ -124,6 +124,7 @@ def _source(cluster: str, model: str, key: str) -> tuple[int, str, str]:
 def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud,
                                                                           api_key):
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
+    assert _source(cluster, name, api_key)[:2] == (200, "local")  # the replica is up, its engine too
     pids = _llm_replica_pids()
     assert pids, "no LLM replica process"
     engines = _engine_pids(pids)
@@ -166,11 +167,21 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
 
 
 def _engine_pids(replica_pids: list[int]) -> list[int]:
-    """The vLLM engine processes under these replicas (not, say, an in-process test engine)."""
+    """The vLLM engine processes under these replicas (not, say, an in-process test engine).
+
+    Each child is read on its own: a replica can have an exited child (a zombie) beside its
+    engine, and that one must not hide the others.
+    """
     found = []
     for pid in replica_pids:
         try:
-            found += [c.pid for c in psutil.Process(pid).children(recursive=True) if "EngineCore" in " ".join(c.cmdline())]
+            children = psutil.Process(pid).children(recursive=True)
         except psutil.NoSuchProcess:
             continue
+        for child in children:
+            try:
+                if "EngineCore" in " ".join(child.cmdline()):
+                    found.append(child.pid)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     return found
