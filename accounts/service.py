@@ -134,3 +134,10 @@ class AccountService:
             if row is None or row.tenant_id != tenant_id:
                 raise AccountError("no such API key")
             row.revoked_at = row.revoked_at or utcnow()
+
+    async def contacts(self, tenant_id: str) -> list[str]:
+        """The e-mail addresses that hear about the tenant's account (its owners and admins)."""
+        q = (select(UserRow.email).where(UserRow.tenant_id == tenant_id, UserRow.role.in_(("owner", "admin")),
+                                         UserRow.disabled.is_(False)).order_by(UserRow.created_at))
+        async with session_factory(self.url)() as s:
+            return list((await s.execute(q)).scalars())

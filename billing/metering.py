@@ -1,7 +1,7 @@
 """Usage metering: atomic check-and-consume in Redis, a durable ledger in SQL, reconciled.
 
 Per tenant and calendar month (UTC), per metric (``call_ms``, ``stt_ms``, ``tts_ms``,
-``llm_tokens``: integers in the metric's unit).
+``llm_tokens``, ``finetunes``: integers in the metric's unit).
 
 - **Atomic**: one Lua script checks the limit, counts the amount and appends the event to a
   Redis stream, all or nothing. Fifty concurrent requests against room for twenty admit exactly
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.database import Base, get_engine, session_factory, transaction
 
-METRICS = ("call_ms", "stt_ms", "tts_ms", "llm_tokens")
+METRICS = ("call_ms", "stt_ms", "tts_ms", "llm_tokens", "finetunes")
 STREAM = "usage:events"
 GROUP = "ledger"
 IDS_TTL_S = 40 * 24 * 3600  # event ids are kept a bit longer than a period, for retries

@@ -95,6 +95,16 @@ class SubscriptionStore:
                 s.add(row)
             return _out(row)
 
+    async def grant(self, tenant_id: str, plan: str) -> Subscription:
+        """A plan the operator gives without payment (the installation's own tenant); keeps any existing one."""
+        async with transaction(self.url) as s:
+            row = await s.get(SubscriptionRow, tenant_id)
+            if row is None:
+                row = SubscriptionRow(tenant_id=tenant_id, plan=plan, status="active", provider="operator",
+                                      updated_at=utcnow())
+                s.add(row)
+            return _out(row)
+
     async def apply_event(self, provider: str, event_id: str, event_type: str,
                           state: SubscriptionState | None) -> bool:
         """Record the event and apply the provider's current state, once; False for a duplicate."""

@@ -2,7 +2,8 @@
 
 A "local" tenant is created once in the cluster's database with a random password nobody needs,
 and its API key is kept in ``var/local-api-key`` (mode 0600); the next call reuses it while it is
-still valid. A production installation makes keys through ``POST /billing/api-keys`` instead.
+still valid. The operator grants it the unlimited plan (its use is still metered and shown). A
+production installation makes keys through ``POST /billing/api-keys`` instead.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pathlib import Path
 from infra.settings import PROJECT_ROOT
 
 KEY_FILE = PROJECT_ROOT / "var" / "local-api-key"
+LOCAL_PLAN = "enterprise"
 
 
 async def _ensure(db_url: str | None, key_file: Path) -> str:
     from accounts.service import AccountService, InvalidCredentials
+    from billing.subscriptions import SubscriptionStore
     from infra.database import upgrade
 
     await upgrade(db_url)
@@ -26,15 +29,25 @@ async def _ensure(db_url: str | None, key_file: Path) -> str:
     key = await asyncio.to_thread(_read, key_file)
     if key:
         try:
-            await accounts.verify_api_key(key)
+            tenant_id = (await accounts.verify_api_key(key)).tenant_id
+            await SubscriptionStore(db_url).grant(tenant_id, LOCAL_PLAN)
             return key
         except InvalidCredentials:
             pass
     email = f"local-{secrets.token_hex(4)}@secretary.invalid"
     tenant_id, _ = await accounts.create_tenant("local", email, secrets.token_urlsafe(24))
+    await SubscriptionStore(db_url).grant(tenant_id, LOCAL_PLAN)
     _, key = await accounts.issue_api_key(tenant_id, "local use")
     await asyncio.to_thread(_write, key_file, key)
     return key
+
+
+async def local_tenant_id(db_url: str | None = None, key_file: Path = KEY_FILE) -> str:
+    """The local tenant's id (the modem of the local cluster is its line)."""
+    from accounts.service import AccountService
+
+    key = await _ensure(db_url, key_file)
+    return (await AccountService(db_url).verify_api_key(key)).tenant_id
 
 
 def _read(path: Path) -> str | None:

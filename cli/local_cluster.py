@@ -8,6 +8,11 @@ stopping it ends every process it started (raylet, workers, vLLM engine cores) a
 The local head advertises the custom resource ``modem: 1`` (this machine "has" the modem), and
 unless the environment names real ports, the modem is the simulator's: ``secretary modem-sim``
 puts its port links in ``var/modem`` (``modem_dir``).
+
+Metering needs Redis: when the configured URL is local and nothing answers, a redis-server is
+started beside the cluster (data in ``var/redis``) and stopped with it. Unless the environment
+names one, the modem's line is the local tenant's (``cli/local_access.py``), so its calls are
+stored and counted like any tenant's.
 """
 
 from __future__ import annotations
@@ -42,6 +47,26 @@ class LocalCluster:
         self.env = env or {}
         self.modem_dir = Path(modem_dir)
         self.proc: subprocess.Popen | None = None
+        self.redis = None
+
+    def _prepare(self, env: dict[str, str], progress: Callable[[str], None]) -> None:
+        """Redis for metering and the modem's tenant, before the cluster starts."""
+        from cli.local_redis import LocalRedis
+        from infra.settings import Settings
+
+        settings = Settings(**({"redis_url": env["SECRETARY_REDIS_URL"]} if env.get("SECRETARY_REDIS_URL") else {}))
+        if env.get("SECRETARY_METERING", "true").lower() in ("0", "false", "no", "off"):
+            return
+        self.redis = LocalRedis.for_url(settings.redis_url, PROJECT_ROOT / "var" / "redis")
+        if self.redis is not None:
+            self.redis.start()
+            progress(f"redis-server on port {self.redis.port} (data: var/redis)")
+        if not env.get("SECRETARY_MODEM_TENANT"):
+            import asyncio
+
+            from cli.local_access import local_tenant_id
+
+            env["SECRETARY_MODEM_TENANT"] = asyncio.run(local_tenant_id(env.get("SECRETARY_DATABASE_URL")))
 
     def _serve_bin(self) -> str:
         return str(Path(sys.executable).with_name("serve"))
@@ -61,14 +86,16 @@ class LocalCluster:
             env["SECRETARY_MODEM_AT_PORT"] = str(self.modem_dir / "at")
             env["SECRETARY_MODEM_AUDIO_PORT"] = str(self.modem_dir / "audio")
         t0 = time.monotonic()
+        self._prepare(env, progress)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen([self._serve_bin(), "run", str(self.profile)], cwd=PROJECT_ROOT, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         progress(f"serve run {self.profile.relative_to(PROJECT_ROOT)} (log: {self.log_path})")
         last = ""
         while time.monotonic() - t0 < timeout_s:
-            if self.proc.poll() is not None:
-                raise ClusterStartError(f"serve run exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if (code := self.proc.poll()) is not None:
+                self.stop()
+                raise ClusterStartError(f"serve run exited with {code}:\n{self.log_tail()}")
             try:
                 r = httpx.get(f"{self.base_url}/readyz", timeout=5)
                 if r.status_code == 200:
@@ -87,23 +114,23 @@ class LocalCluster:
             return ""
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """SIGINT (Serve shuts down cleanly), then SIGKILL whatever of the group is left."""
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        try:
-            os.killpg(pgid, signal.SIGINT)
-            self.proc.wait(timeout=timeout_s)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        self.proc = None
+        """SIGINT (Serve shuts down cleanly), then SIGKILL whatever of the group is left; then Redis."""
+        if self.proc is not None:
+            pgid = self.proc.pid
+            try:
+                os.killpg(pgid, signal.SIGINT)
+                self.proc.wait(timeout=timeout_s)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
 
     def __enter__(self) -> LocalCluster:
         self.start()

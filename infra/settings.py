@@ -65,7 +65,28 @@ class Settings(BaseSettings):
         default=None, description="HMAC secret of the admin API's session tokens (JWT, HS256). Empty: no sessions.",
     )
     jwt_ttl_s: int = Field(default=3600, description="How long an admin session token is valid, seconds.")
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for usage metering.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for usage metering and rate limits.")
+    metering: bool = Field(
+        default=True, description="Enforce plan limits and record usage (needs Redis). Off: nothing is counted.",
+    )
+    upgrade_url: str = Field(
+        default="/billing/plans", description="Where a tenant over its plan's limit is sent (the 402 body says it).",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for usage e-mails. Empty: they are logged.")
+    smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 is not supported).")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(default=None, description="SMTP login. Empty: no authentication.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="secretary@localhost", description="Sender of usage e-mails.")
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins browsers may call the APIs from. Empty: none.",
+    )
+    rate_limit_per_key: str = Field(
+        default="120/minute", description="Requests per API key or session (limits syntax, e.g. '120/minute').",
+    )
+    rate_limit_per_ip: str = Field(
+        default="300/minute", description="Requests per client address, credentials or not ('' turns it off).",
+    )
     stripe_api_key: str | None = Field(default=None, description="Stripe secret key. Empty: no Stripe payments.")
     stripe_webhook_secret: str | None = Field(default=None, description="Signing secret of the Stripe webhook.")
     stripe_api_base: str | None = Field(default=None, description="Stripe API base URL (tests: a local fake).")
@@ -96,6 +117,10 @@ class Settings(BaseSettings):
     )
     modem_audio_port: str | None = Field(
         default=None, description="The modem's audio port (if04). Empty: discover by USB."
+    )
+    modem_tenant: str | None = Field(
+        default=None, description="The tenant (id) whose phone line this modem is: its calls are stored under it "
+        "and count against its plan. Empty: the installation's own line, not metered.",
     )
 
     def resolve_model_path(self, path: str | Path) -> Path:

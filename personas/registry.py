@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy import JSON, DateTime, Integer, String, Text, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,8 +78,22 @@ def _out(row: PersonaRow) -> PersonaOut:
 
 
 class PersonaRegistry:
-    def __init__(self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None) -> None:
-        self.url, self.tenant_id, self.models_dir = url, tenant_id, models_dir
+    def __init__(self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None,
+                 with_shared: bool = False) -> None:
+        """``tenant_id``: see and change only that tenant's personas (None: all, the operator's view).
+        ``with_shared``: also *see* the installation's shared personas (no tenant), as ``/v1`` does."""
+        self.url, self.tenant_id, self.models_dir, self.with_shared = url, tenant_id, models_dir, with_shared
+
+    def scoped(self, tenant_id: str | None, with_shared: bool = True) -> PersonaRegistry:
+        """The registry as one tenant sees it."""
+        return PersonaRegistry(self.url, tenant_id, self.models_dir, with_shared)
+
+    def _visible(self, row: PersonaRow | None) -> bool:
+        if row is None:
+            return False
+        if self.tenant_id is None or row.tenant_id == self.tenant_id:
+            return True
+        return self.with_shared and row.tenant_id is None
 
     def _status(self, persona: Persona) -> tuple[str, str | None]:
         problem = adapter_problem(persona, self.models_dir)
@@ -88,14 +102,15 @@ class PersonaRegistry:
     async def list(self) -> list[PersonaOut]:
         q = select(PersonaRow).order_by(PersonaRow.name)
         if self.tenant_id is not None:
-            q = q.where(PersonaRow.tenant_id == self.tenant_id)
+            mine = PersonaRow.tenant_id == self.tenant_id
+            q = q.where(or_(mine, PersonaRow.tenant_id.is_(None)) if self.with_shared else mine)
         async with session_factory(self.url)() as s:
             return [_out(r) for r in (await s.execute(q)).scalars()]
 
     async def get(self, name: str) -> PersonaOut:
         async with session_factory(self.url)() as s:
             row = await s.get(PersonaRow, name)
-            if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
+            if not self._visible(row):
                 raise PersonaNotFound(name)
             return _out(row)
 

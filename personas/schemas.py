@@ -38,6 +38,12 @@ class Sampling(Strict):
     max_tokens: int = Field(default=120, ge=1, le=2048)
 
 
+LIMIT_NOTICES = {
+    "en": "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye.",
+    "ru": "К сожалению, минуты этого номера на текущий месяц закончились, и звонок будет завершён. До свидания.",
+}
+
+
 class Lines(Strict):
     """What the persona says at fixed moments of a call (the pipeline's ``SessionConfig`` lines)."""
 
@@ -47,6 +53,8 @@ class Lines(Strict):
     silence_prompt: str = Field(max_length=300)
     hangup_line: str = Field(max_length=300)
     apology: str = Field(max_length=300)
+    limit_notice: str = Field(default="", max_length=300,
+                              description="Said when the plan's minutes are used up; empty: the language's default.")
 
 
 class Persona(Strict):
@@ -81,7 +89,9 @@ class Persona(Strict):
 
     def session_config(self) -> dict[str, Any]:
         """The pipeline's session block for this persona (``SessionConfig.from_dict`` takes it)."""
-        return {"language": self.language, "system_prompt": self.system_prompt, **self.lines.model_dump()}
+        lines = self.lines.model_dump()
+        lines["limit_notice"] = lines["limit_notice"] or LIMIT_NOTICES.get(self.language, LIMIT_NOTICES["en"])
+        return {"language": self.language, "system_prompt": self.system_prompt, **lines}
 
 
 class PersonaOut(Persona):

@@ -28,6 +28,22 @@ class Synthesizer(Protocol):
     def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]: ...
 
 
+class Allowance(Protocol):
+    """How long a call may go on (the plan's minutes); ``billing.gate.CallAllowance`` is one.
+
+    The session knows only this: may the call start, may it go on past ``elapsed_s`` (asked every
+    ``slice_s`` of call time), and how long it was in the end.
+    """
+
+    slice_s: float
+
+    async def admit(self) -> bool: ...
+
+    async def extend(self, elapsed_s: float) -> bool: ...
+
+    async def settle(self, elapsed_s: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class CallServices:
     """The three services one call uses, bundled so transports pass them around as one."""

@@ -16,7 +16,10 @@ caller frame), which makes behaviour replayable. What it does:
   (the modem path has no echo cancellation);
 - fillers and backchannels ("uh-huh", "угу") neither interrupt nor get an answer;
 - silence prompts, then a polite hang-up; goodbye detection; the persona's apology when a model
-  service fails.
+  service fails;
+- the plan's minutes (an optional ``Allowance``): a call with no minutes left hears the limit
+  notice instead of the greeting, and one that uses up the last of them hears it (whatever was
+  playing stops) and ends; the call's duration is counted when it closes.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pipeline.chunker import ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
 from pipeline.history import bounded
 from pipeline.recording import CallRecorder
-from pipeline.services import Responder, Synthesizer, Transcriber
+from pipeline.services import Allowance, Responder, Synthesizer, Transcriber
 from pipeline.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
 from pipeline.vad import VoiceActivityDetector
 
@@ -60,6 +63,7 @@ class SessionConfig:
     silence_prompt: str = "Are you still there?"
     hangup_line: str = "I can't hear you, so I will hang up now. Goodbye."
     apology: str = "Sorry, I'm having trouble right now. Please call back a little later."
+    limit_notice: str = "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."
     silence_prompt_s: float = 7.0
     max_silence_prompts: int = 2
     barge_in_ms: int = 500
@@ -127,8 +131,12 @@ class _Speculation:
 
 class CallSession:
     def __init__(self, transcriber: Transcriber, responder: Responder, synthesizer: Synthesizer,
-                 config: SessionConfig | None = None, call_id: str | None = None) -> None:
+                 config: SessionConfig | None = None, call_id: str | None = None,
+                 allowance: Allowance | None = None) -> None:
         self.stt, self.llm, self.tts = transcriber, responder, synthesizer
+        self.allowance = allowance
+        self._extend_at = allowance.slice_s if allowance is not None else float("inf")
+        self._extending: asyncio.Task | None = None
         self.config = config or SessionConfig()
         self.record = CallRecord(call_id or uuid.uuid4().hex)
         self.detector = TurnDetector(VoiceActivityDetector(), self.config.turn)
@@ -154,9 +162,20 @@ class CallSession:
         return not self._out.empty() or (self._task is not None and not self._task.done())
 
     def start(self) -> None:
-        """Answering: greet the caller, with the recording notice."""
+        """Answering: greet the caller, with the recording notice (or, with no minutes left, the limit notice)."""
         text = f"{self.config.greeting} {self.config.recording_notice}".strip()
-        self._task = asyncio.get_running_loop().create_task(self._say(text))
+        if self.allowance is None:
+            self._task = asyncio.get_running_loop().create_task(self._say(text))
+            return
+
+        async def answer() -> None:
+            if await self._allowed(self.allowance.admit()):
+                await self._say(text)
+            else:
+                self._ending = True
+                self.record.end_reason = "usage_limit"
+                await self._say(self.config.limit_notice)
+        self._task = asyncio.get_running_loop().create_task(answer())
 
     def next_frame(self) -> AudioFrame | None:
         """The next 20 ms of reply audio, or None (the line carries silence)."""
@@ -184,6 +203,10 @@ class CallSession:
         self._t += FRAME_MS / 1000
         if self.ended.is_set():
             return
+        if self._t >= self._extend_at and not self._ending:
+            self._extend_at += self.allowance.slice_s
+            if self._extending is None or self._extending.done():
+                self._extending = asyncio.get_running_loop().create_task(self._extend(self._t))
         if self.recorder is not None:
             self.recorder.add_caller(frame.pcm)
         heard = frame
@@ -211,13 +234,37 @@ class CallSession:
 
     async def close(self, reason: str = "hangup") -> None:
         self._drop_speculation()
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._extending):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.record.end_reason is None:
             self.record.end_reason = reason
         self.ended.set()
+        if self.allowance is not None:
+            try:
+                await self.allowance.settle(self._t)
+            except Exception as exc:
+                log.error("pipeline.usage_not_settled", call_id=self.record.call_id, seconds=round(self._t, 1),
+                          error=type(exc).__name__)
+
+    # ---- the plan's minutes -------------------------------------------------------------------------
+    async def _allowed(self, asking) -> bool:
+        """The allowance's answer; if metering itself fails the call goes on (a caller is not cut off
+        for our outage) and the failure is logged."""
+        try:
+            return await asking
+        except Exception as exc:
+            log.error("pipeline.allowance_failed", call_id=self.record.call_id, error=type(exc).__name__)
+            return True
+
+    async def _extend(self, elapsed_s: float) -> None:
+        if not await self._allowed(self.allowance.extend(elapsed_s)) and not self._ending:
+            log.info("pipeline.usage_limit", call_id=self.record.call_id, at_s=round(self._t, 2))
+            self._drop_speculation()
+            self._stop_playback()
+            self._end_after(self.config.limit_notice, "usage_limit")
 
     # ---- turns ---------------------------------------------------------------------------------
     def _played_recently(self) -> bool:
@@ -263,7 +310,8 @@ class CallSession:
             spec.task.cancel()
             self._framer.clear()
 
-    def _barge_in(self) -> None:
+    def _stop_playback(self) -> int:
+        """Drop the queued reply audio and cancel the work producing it; returns the frames dropped."""
         dropped = self._out.qsize()
         while not self._out.empty():
             self._out.get_nowait()
@@ -274,6 +322,10 @@ class CallSession:
             if t.speaker == "assistant":
                 t.interrupted = True
                 break
+        return dropped
+
+    def _barge_in(self) -> None:
+        dropped = self._stop_playback()
         self.record.barge_ins += 1
         self.record.barge_in_at_s.append(round(self._t, 3))
         self._speech_started_at = None  # one barge-in per caller utterance

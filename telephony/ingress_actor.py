@@ -19,6 +19,7 @@ from typing import Any
 
 import ray
 
+from billing.gate import build_gate
 from deployments.llm.engine import SamplingOptions
 from infra.database import upgrade
 from infra.logging import configure_from_settings, get_logger
@@ -82,8 +83,13 @@ class ModemIngressActor:
         await upgrade()
         config = ModemIngressConfig.from_dict(spec.get("ingress"))
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
-        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(), config=config, policy=policy,
-                               personas=registry)
+        tenant = settings.modem_tenant  # one modem, one tenant's line: its calls and minutes are that tenant's
+        gate = build_gate(settings) if tenant else None
+        if gate is not None:
+            gate.start_flusher()
+        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(tenant_id=tenant), config=config,
+                               policy=policy, personas=registry,
+                               allowance_for=(lambda call_id: gate.allowance(tenant, call_id)) if gate else None)
         await ingress.start()
         self.ingress = ingress
         self.start_error = None

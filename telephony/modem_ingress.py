@@ -17,6 +17,7 @@ import contextlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from infra.pii import mask_number
 from infra.recordings import RecordingStore
 from personas.registry import PersonaNotFound, PersonaRegistry
 from personas.schemas import Persona
-from pipeline.services import CallServices
+from pipeline.services import Allowance, CallServices
 from pipeline.session import CallSession, SessionConfig
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
@@ -106,9 +107,11 @@ class ModemIngress:
     def __init__(self, at_port: str, audio_port: str, services: CallServices, store: CallStore,
                  recordings: RecordingStore | None = None, config: ModemIngressConfig | None = None,
                  policy: NumberPolicy | None = None, events: EventLog | None = None,
-                 driver_options: dict[str, Any] | None = None, personas: PersonaRegistry | None = None) -> None:
+                 driver_options: dict[str, Any] | None = None, personas: PersonaRegistry | None = None,
+                 allowance_for: Callable[[str], Allowance] | None = None) -> None:
         self.services, self.store = services, store
         self.personas = personas
+        self.allowance_for = allowance_for  # the line's plan minutes per call (billing's gate), if metered
         self.recordings = recordings or RecordingStore()
         self.config = config or ModemIngressConfig()
         self.events = events or EventLog()
@@ -329,7 +332,9 @@ class ModemIngress:
             persona = await self._persona()
             s = self._services(persona)
             config = self._session_config(persona, call.greeting)
-            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id)
+            allowance = self.allowance_for(call.call_id) if self.allowance_for is not None else None
+            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id,
+                                       allowance=allowance)
             call.bridge = CallBridge(call.session, port, stall_s=self.config.stall_s)
             await self.store.call_answered(call.call_id)
             self.events.publish("call.answered", call_id=call.call_id, direction=call.direction)

@@ -31,8 +31,11 @@ def fake_cloud():
 
 
 @pytest.fixture(scope="session")
-def cluster(fake_cloud):
-    """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one."""
+def cluster(fake_cloud, redis_server):
+    """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one.
+
+    Its metering uses this session's redis-server, so tests can look at (and fill) tenants' usage.
+    """
     if "SECRETARY_TEST_BASE_URL" in os.environ:
         yield BASE_URL
         return
@@ -42,7 +45,7 @@ def cluster(fake_cloud):
     c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
                      env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN, "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
                           "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
-                          "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model"})
+                          "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model", "SECRETARY_REDIS_URL": redis_server.url})
     c.start(timeout_s=420)
     try:
         yield BASE_URL

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cli.local_redis import LocalRedis
+
 
 def _bin(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
@@ -64,38 +66,12 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class RedisServer:
-    """A throwaway redis-server with the append-only file on, as production runs it."""
+class RedisServer(LocalRedis):
+    """A throwaway redis-server on a free port in a temporary directory."""
 
     def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="secretary-redis-"))
-        self.port = _free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if not binary:
-            raise RuntimeError("redis-server is not installed (make system-deps installs it)")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--appendonly", "yes",
-             "--save", "", "--daemonize", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        super().__init__(_free_port(), Path(tempfile.mkdtemp(prefix="secretary-redis-")))
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)

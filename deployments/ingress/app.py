@@ -8,10 +8,13 @@ import uuid
 from fastapi import Depends, FastAPI, Request
 from ray import serve
 
+from billing.gate import build_gate
+from billing.gate_http import install_usage_handlers
 from deployments.ingress.auth import require_api_key
 from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 from deployments.ingress.errors import error_response, install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
+from deployments.ingress.usage import bind_gate
 from infra import metrics
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
 from infra.settings import __version__, get_settings
@@ -26,6 +29,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary", version=__version__,
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
+    install_usage_handlers(app)
     app.include_router(health.router)  # probes: no credentials
     for r in (models.router, chat.router, audio.router):
         app.include_router(r, dependencies=[Depends(require_api_key)])
@@ -68,3 +72,7 @@ class OpenAIIngress:
     def __init__(self, stt, tts, llm, spec: dict | None = None) -> None:
         configure_from_settings()
         bind_models(ModelHandles(stt, tts, llm, IngressConfig.from_dict(spec)))
+        gate = build_gate()
+        bind_gate(gate)
+        if gate is not None:
+            gate.start_flusher()

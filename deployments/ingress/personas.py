@@ -1,4 +1,8 @@
-"""The ``model`` field names a persona or the base model: resolving it for the routes."""
+"""The ``model`` field names a persona or the base model: resolving it for the routes.
+
+A key sees its own tenant's personas and the installation's shared ones (no tenant); another
+tenant's persona does not exist for it (404), so its prompt, FAQ and adapter stay private.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +23,18 @@ def _not_found(name: str) -> APIError:
                     "model", "model_not_found")
 
 
-async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant) -> Persona | None:
+def _registry(assistant: Assistant, tenant: str | None):
+    return assistant.registry.scoped(tenant) if tenant is not None else assistant.registry
+
+
+async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant,
+                          tenant: str | None = None) -> Persona | None:
     """None for the base model (or an alias of it), the persona otherwise; 404 or 503 if unusable."""
     info = await call_model(models.llm_info())
     if name == info["id"] or name in models.config.llm_aliases:
         return None
     try:
-        persona = await assistant.registry.get(name)
+        persona = await _registry(assistant, tenant).get(name)
     except PersonaNotFound:
         raise _not_found(name) from None
     except SQLAlchemyError as exc:  # no registry yet (the admin app creates it): only the base model
@@ -37,9 +46,9 @@ async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant)
     return persona
 
 
-async def list_personas(assistant: Assistant) -> list[PersonaOut]:
+async def list_personas(assistant: Assistant, tenant: str | None = None) -> list[PersonaOut]:
     try:
-        return await assistant.registry.list()
+        return await _registry(assistant, tenant).list()
     except SQLAlchemyError as exc:
         log.warning("ingress.persona_registry_unreadable", error=type(exc).__name__)
         return []

@@ -1,4 +1,9 @@
-"""POST /v1/audio/speech and POST /v1/audio/transcriptions."""
+"""POST /v1/audio/speech and POST /v1/audio/transcriptions.
+
+Both are metered (``deployments/ingress/usage.py``): speech is refused once the month's
+``tts_ms`` are used up and counts the audio it produced; a transcription knows its duration from
+the decoded file and consumes it up front, atomically, so it is refused (402) when it would not fit.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
+from deployments.ingress import usage
 from deployments.ingress.dependencies import AppSettings, Models
 from deployments.ingress.errors import APIError
 from deployments.ingress.model_calls import call_model, first_and_rest
@@ -27,7 +33,7 @@ def _resolve_voice(models: Models, voice: str) -> str:
 
 
 @router.post("/v1/audio/speech")
-async def speech(body: SpeechRequest, models: Models, settings: AppSettings):
+async def speech(body: SpeechRequest, models: Models, settings: AppSettings, request: Request, gate: usage.Gate):
     if body.model not in models.config.speech_models:
         raise APIError(404, f"the model {body.model!r} does not exist; speech models: "
                        f"{', '.join(models.config.speech_models)}", "model", "model_not_found")
@@ -40,22 +46,31 @@ async def speech(body: SpeechRequest, models: Models, settings: AppSettings):
         raise APIError(400, f"unknown voice {body.voice!r}; available: {', '.join(sorted(known))}",
                        "voice", "voice_not_found")
     rate = body.sample_rate or (OPENAI_PCM_RATE if body.response_format == "pcm" else None)
+    await usage.check(gate, request, "tts_ms")
+    tenant, event = usage.tenant_of(request), f"tts_ms:{request.state.request_id}"
 
     if body.response_format == "pcm":
         gen = models.tts.options(stream=True).stream.remote(body.input, voice, body.speed, rate)
         first, rest = await first_and_rest(gen)
 
         async def chunks() -> AsyncIterator[bytes]:
-            if first:
-                yield first
-            async for c in rest:
-                yield c
+            sent = 0
+            try:
+                if first:
+                    sent += len(first)
+                    yield first
+                async for c in rest:
+                    sent += len(c)
+                    yield c
+            finally:  # what was streamed, also when the client left early
+                await usage.record(gate, tenant, "tts_ms", sent // 2 * 1000 // rate, event)
 
         return StreamingResponse(chunks(), media_type=MIME_TYPES["pcm"],
                                  headers={"X-Sample-Rate": str(rate), "X-Audio-Format": "s16le;channels=1"})
 
     pcm, out_rate = await call_model(models.tts.synthesize.remote(body.input, voice, body.speed, rate))
     samples = np.frombuffer(pcm, dtype="<i2")
+    await usage.record(gate, tenant, "tts_ms", len(samples) * 1000 // out_rate, event)
     data = await asyncio.to_thread(encode_audio, samples, out_rate, body.response_format)
     return Response(data, media_type=MIME_TYPES[body.response_format], headers={"X-Sample-Rate": str(out_rate)})
 
@@ -82,6 +97,8 @@ def _subtitles(segments: list[dict], vtt: bool) -> str:
 async def transcriptions(
     models: Models,
     settings: AppSettings,
+    request: Request,
+    gate: usage.Gate,
     file: Annotated[UploadFile, File(description="audio file in any format FFmpeg reads")],
     model: Annotated[str, Form(min_length=1, max_length=256)],
     language: Annotated[str | None, Form(max_length=8)] = None,
@@ -104,6 +121,7 @@ async def transcriptions(
         audio = await asyncio.to_thread(decode_audio, data, 16000, settings.max_audio_seconds)
     except AudioDecodeError as exc:
         raise APIError(400, f"invalid audio file: {exc}", "file", "invalid_audio") from None
+    await usage.consume(gate, request, "stt_ms", len(audio.samples) * 1000 // 16000)
     result = await call_model(models.stt.transcribe.remote(audio.samples, language, model, prompt, temperature))
 
     if response_format == "text":

@@ -16,7 +16,9 @@ Protocol (also in the README):
   binary message, when it has some;
 - the server sends ``{"type": "turn", "speaker", "text", "at_s"}`` when it has transcribed the caller;
 - the client may send ``{"type": "hangup"}``; when the call ends either way the server sends
-  ``{"type": "call.ended", "reason", "record"}`` and closes. A bad text message gets
+  ``{"type": "call.ended", "reason", "record"}`` and closes. A call is the key's tenant's: it
+  counts against its plan's minutes; with none left the caller hears the limit notice and the
+  call ends with reason ``usage_limit``. A bad text message gets
   ``{"type": "error", "message"}`` and the call goes on.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 from dataclasses import asdict
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -32,6 +35,7 @@ from deployments.ingress.auth import bearer, verify_key
 from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.personas import resolve_persona
+from deployments.ingress.usage import get_gate
 from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
 from pipeline.services import HandleSynthesizer, HandleTranscriber
 from pipeline.session import CallSession, SessionConfig
@@ -45,7 +49,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
                       echo_guard: bool = False, speculate: bool = True, api_key: str | None = None) -> None:
     try:
-        await verify_key(bearer(ws.headers.get("authorization")) or api_key)
+        principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
     except APIError as exc:
         await ws.close(code=1008, reason=exc.message[:120])
         return
@@ -55,7 +59,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
     found = None
     if persona:
         try:
-            found = await resolve_persona(persona, models, assistant)
+            found = await resolve_persona(persona, models, assistant, principal.tenant_id)
         except APIError as exc:
             await ws.close(code=1008, reason=exc.message[:120])
             return
@@ -64,11 +68,13 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
     lines = found.session_config() if found is not None else {"language": "en"}
     if language:
         lines["language"] = language
+    call_id, gate = uuid.uuid4().hex, get_gate()
     session = CallSession(
         HandleTranscriber(models.stt), assistant.responder.for_persona(found),
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=TurnConfig() if speculate else TurnConfig(pause_ms=None)),
+        call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
     )
     session.start()
     await ws.send_json({"type": "session.started", "call_id": session.record.call_id, "sample_rate": sample_rate,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from deployments.ingress.auth import ApiCaller
 from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.model_calls import call_model
@@ -21,13 +22,13 @@ def _card(model_id: str, kind: str) -> dict:
     return {"id": model_id, "object": "model", "created": CREATED, "owned_by": "secretary", "kind": kind}
 
 
-async def model_cards(models: Models, assistant: Personas) -> list[dict]:
+async def model_cards(models: Models, assistant: Personas, tenant: str | None) -> list[dict]:
     llm = await call_model(models.llm_info())
     stt = await call_model(models.stt_models())
     cards = [{**_card(p.name, "persona"), "parent": llm["id"], "display_name": p.display_name,
               "language": p.language, "status": p.status,
               "adapter": f"{p.adapter.name}@v{p.adapter.version}" if p.adapter else None}
-             for p in await list_personas(assistant)]
+             for p in await list_personas(assistant, tenant)]
     cards += [_card(llm["id"], "chat")] + [_card(a, "chat") for a in models.config.llm_aliases]
     cards += [_card(m["id"], "transcription") for m in stt] + [_card("whisper-1", "transcription")]
     cards += [_card(m, "speech") for m in models.config.speech_models]
@@ -35,13 +36,13 @@ async def model_cards(models: Models, assistant: Personas) -> list[dict]:
 
 
 @router.get("/v1/models")
-async def list_models(models: Models, assistant: Personas) -> dict:
-    return {"object": "list", "data": await model_cards(models, assistant)}
+async def list_models(models: Models, assistant: Personas, caller: ApiCaller) -> dict:
+    return {"object": "list", "data": await model_cards(models, assistant, caller.tenant_id)}
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, models: Models, assistant: Personas) -> dict:
-    for card in await model_cards(models, assistant):
+async def get_model(model_id: str, models: Models, assistant: Personas, caller: ApiCaller) -> dict:
+    for card in await model_cards(models, assistant, caller.tenant_id):
         if card["id"] == model_id:
             return card
     raise APIError(404, f"the model {model_id!r} does not exist", "model", "model_not_found")

@@ -1,0 +1,183 @@
+"""Plan limits on ``/v1`` in-process over real engines, with metering on a real redis-server.
+
+Each test makes its own tenant (a basic plan unless it says otherwise) and key, and fills the
+tenant's counters directly where it needs a limit reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+
+from accounts.service import AccountService
+from billing.gate import UsageGate
+from billing.metering import UsageMeter
+from billing.plans import load_plans
+from billing.subscriptions import SubscriptionState, SubscriptionStore
+from deployments.ingress.app import app
+from deployments.ingress.dependencies import bind_models
+from deployments.ingress.usage import bind_gate
+from personas.schemas import Persona
+from tests.asgi_server import serving
+
+PLAN = load_plans().get("basic")
+CHAT = {"model": "tiny-llama", "max_tokens": 4, "temperature": 0, "messages": [{"role": "user", "content": "Hi"}]}
+
+
+@pytest.fixture
+async def gate(local_handles, assistant, redis_server, persona_registry):
+    bind_models(local_handles, assistant)
+    g = UsageGate(UsageMeter(redis_server.url, persona_registry.url), load_plans(),
+                  SubscriptionStore(persona_registry.url), None, "https://secretary.test/billing/plans", plan_ttl_s=0)
+    bind_gate(g)
+    yield g
+    bind_gate(None)
+    await g.close()
+
+
+@pytest.fixture
+def tenant(gate, persona_registry):
+    """Makes a tenant with a key and (unless plan=None) a subscription; returns (tenant_id, headers)."""
+    accounts = AccountService(persona_registry.url)
+
+    async def make(plan: str | None = "basic", status: str = "active") -> tuple[str, dict[str, str]]:
+        tenant_id, _ = await accounts.create_tenant("Clinic", f"o-{uuid.uuid4().hex[:10]}@clinic.test", "a long pw 123")
+        if plan is not None:
+            await gate.subscriptions.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(
+                tenant_id, plan, status, "stripe", "sub_" + tenant_id, None))
+        _, key = await accounts.issue_api_key(tenant_id, "tests")
+        return tenant_id, {"Authorization": f"Bearer {key}"}
+    return make
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=120) as c:
+        yield c
+
+
+async def fill(gate: UsageGate, tenant_id: str, metric: str, amount: int) -> None:
+    await gate.meter.consume(tenant_id, metric, amount, event_id=uuid.uuid4().hex)
+
+
+async def test_chat_counts_its_tokens_and_is_refused_with_402_once_they_are_used_up(gate, tenant, client):
+    t, headers = await tenant()
+    body = (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).json()
+    assert await gate.meter.used(t, "llm_tokens") == body["usage"]["total_tokens"]
+    r = await client.post("/v1/chat/completions", json={**CHAT, "stream": True,
+                                                         "stream_options": {"include_usage": True}}, headers=headers)
+    streamed = json.loads([line for line in r.text.splitlines() if line.startswith("data: {")][-1][6:])["usage"]
+    assert await gate.meter.used(t, "llm_tokens") == body["usage"]["total_tokens"] + streamed["total_tokens"]
+
+    await fill(gate, t, "llm_tokens", PLAN.llm_tokens)
+    used = await gate.meter.used(t, "llm_tokens")
+    r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert r.status_code == 402
+    assert r.json() == {"error": "usage_limit_exceeded", "message": r.json()["message"], "metric": "llm_tokens",
+                        "limit": PLAN.llm_tokens, "used": used, "upgrade_url": "https://secretary.test/billing/plans"}
+    assert await gate.meter.used(t, "llm_tokens") == used  # a refused request counts nothing
+
+
+async def test_speech_counts_the_audio_it_made_and_is_refused_past_the_limit(gate, tenant, client):
+    t, headers = await tenant()
+    r = await client.post("/v1/audio/speech", headers=headers, json={"model": "tts-1", "voice": "joe",
+                                                                     "input": "Hello there.", "response_format": "pcm"})
+    seconds = len(r.content) / 2 / int(r.headers["x-sample-rate"])
+    assert await gate.meter.used(t, "tts_ms") == pytest.approx(seconds * 1000, abs=2)
+    await fill(gate, t, "tts_ms", PLAN.limit("tts_ms"))
+    r = await client.post("/v1/audio/speech", headers=headers, json={"model": "tts-1", "voice": "joe", "input": "Hi."})
+    assert r.status_code == 402 and r.json()["metric"] == "tts_ms"
+
+
+async def test_a_transcription_that_would_not_fit_is_refused_and_counts_nothing(gate, tenant, client):
+    t, headers = await tenant()
+    wav = (await client.post("/v1/audio/speech", headers=headers, json={
+        "model": "tts-1", "voice": "joe", "input": "Please call me back tomorrow.", "response_format": "wav"})).content
+    form = {"files": {"file": ("a.wav", wav)}, "data": {"model": "whisper-1", "language": "en"}}
+    assert (await client.post("/v1/audio/transcriptions", headers=headers, **form)).status_code == 200
+    one = await gate.meter.used(t, "stt_ms")
+    assert one > 1000
+    await fill(gate, t, "stt_ms", PLAN.limit("stt_ms") - 2 * one + 500)  # room for the same file less 500 ms
+    r = await client.post("/v1/audio/transcriptions", headers=headers, **form)
+    assert r.status_code == 402 and r.json()["error"] == "usage_limit_exceeded"
+    assert await gate.meter.used(t, "stt_ms") == PLAN.limit("stt_ms") - one + 500
+
+
+async def test_no_subscription_is_402_subscription_required(gate, tenant, client):
+    for plan, status in ((None, ""), ("basic", "suspended"), ("pro", "cancelled")):
+        _, headers = await tenant(plan, status)
+        r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+        assert r.status_code == 402 and r.json()["error"] == "subscription_required", r.text
+        assert r.json()["upgrade_url"].endswith("/billing/plans")
+
+
+async def test_metering_that_cannot_reach_redis_fails_closed_with_503(local_handles, assistant, tenant, client,
+                                                                      persona_registry):
+    _, headers = await tenant()
+    dead = UsageGate(UsageMeter("redis://127.0.0.1:1/0", persona_registry.url), load_plans(),
+                     SubscriptionStore(persona_registry.url), None, plan_ttl_s=0)
+    bind_gate(dead)
+    r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "metering_unavailable"
+
+
+async def test_a_tenant_sees_its_own_and_the_shared_personas_never_another_tenants(gate, tenant, client,
+                                                                                   persona_registry):
+    (a, a_headers), (_, b_headers) = await tenant(), await tenant()
+    spec = {"display_name": "Private", "language": "en", "system_prompt": "Secret clinic prompt.", "voice": "joe",
+            "lines": {"greeting": "Hi.", "farewell": "Bye.", "silence_prompt": "Hello?", "hangup_line": "Bye.",
+                      "apology": "Sorry."}}
+    mine, shared = f"mine-{uuid.uuid4().hex[:6]}", f"shared-{uuid.uuid4().hex[:6]}"
+    await persona_registry.scoped(a, with_shared=False).create(Persona(name=mine, **spec))
+    await persona_registry.create(Persona(name=shared, **spec))
+
+    async def visible(headers) -> set[str]:
+        return {m["id"] for m in (await client.get("/v1/models", headers=headers)).json()["data"]}
+    assert {mine, shared} <= await visible(a_headers)
+    assert shared in await visible(b_headers) and mine not in await visible(b_headers)
+    r = await client.post("/v1/chat/completions", json={**CHAT, "model": mine}, headers=b_headers)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+    assert (await client.get(f"/v1/models/{mine}", headers=b_headers)).status_code == 404
+    assert (await client.post("/v1/chat/completions", json={**CHAT, "model": mine}, headers=a_headers)).status_code == 200
+
+
+async def test_a_websocket_call_with_no_minutes_left_hears_the_notice_and_ends(gate, tenant):
+    t, headers = await tenant()
+    await fill(gate, t, "call_ms", PLAN.call_ms_limit)
+    reply, events = bytearray(), []
+    async with serving(app) as base:
+        url = base.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en&api_key="
+        async with websockets.connect(url + headers["Authorization"][7:]) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.started"
+            loop = asyncio.get_running_loop()
+            next_tick = loop.time()
+            try:
+                for _ in range(20 * 50):  # up to 20 s of a silent caller, 20 ms at a time
+                    await ws.send(b"\x00" * 320)
+                    with_timeout = next_tick + 0.02 - loop.time()
+                    next_tick += 0.02
+                    try:
+                        message = await asyncio.wait_for(ws.recv(), max(0.001, with_timeout))
+                    except TimeoutError:
+                        continue
+                    if isinstance(message, bytes):
+                        reply.extend(message)
+                    else:
+                        events.append(json.loads(message))
+                        if events[-1]["type"] == "call.ended":
+                            break
+            except websockets.ConnectionClosed:
+                pass
+    ended = events[-1]
+    assert ended["type"] == "call.ended" and ended["reason"] == "usage_limit"
+    assert [turn["text"] for turn in ended["record"]["turns"]] == [
+        "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."]
+    assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000  # the notice was spoken
+    await asyncio.sleep(0.2)
+    assert await gate.meter.used(t, "call_ms") > PLAN.call_ms_limit  # the short call is counted too

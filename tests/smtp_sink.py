@@ -1,0 +1,44 @@
+"""A local SMTP server (aiosmtpd) that keeps what it receives: where the usage e-mails go in tests."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, _server, _session, envelope) -> str:  # aiosmtpd calls it by this name
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(msg)
+        return "250 OK"
+
+    def start(self) -> SmtpSink:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address in (m["To"] or "")]
