@@ -13,8 +13,11 @@ from ray import serve
 
 from admin.dependencies import ModemClient, bind
 from admin.routes import calls, modem, personas, sms, usage
+from billing.gate import build_gate
+from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
+from infra.http_hardening import install_hardening
 from infra.logging import configure_from_settings, get_logger
 from infra.settings import PROJECT_ROOT, __version__
 from telephony.call_store import CallStore
@@ -26,6 +29,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary admin", version=__version__,
                   description="Calls, SMS and the modem. Every route needs the admin credentials.")
     install_error_handlers(app)
+    install_usage_handlers(app)
+    install_hardening(app)
     for r in (calls.router, modem.router, sms.router, personas.router, usage.router):
         app.include_router(r)
 
@@ -51,7 +56,7 @@ class AdminApi:
             from telephony.ingress_actor import get_or_create
 
             client = ModemClient(get_or_create(modem_spec))
-        bind(CallStore(), client)
+        bind(CallStore(), client, gate=build_gate())
 
         self.modem = client
         if client is not None:

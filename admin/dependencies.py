@@ -34,11 +34,18 @@ class ModemClient:
 _store: CallStore | None = None
 _modem: ModemClient | None = None
 _personas: PersonaRegistry | None = None
+_gate: Any = None  # billing.gate.UsageGate, or None when metering is off
 
 
-def bind(store: CallStore | None, modem: ModemClient | None, personas: PersonaRegistry | None = None) -> None:
-    global _store, _modem, _personas
+def bind(store: CallStore | None, modem: ModemClient | None, personas: PersonaRegistry | None = None,
+         gate: Any = None) -> None:
+    global _store, _modem, _personas, _gate
     _store, _modem, _personas = store, modem, personas or (PersonaRegistry(store.url) if store else None)
+    _gate = gate
+
+
+def get_gate() -> Any:
+    return _gate
 
 
 def get_store(principal: Annotated[Principal, Depends(require_admin)]) -> CallStore:
@@ -69,3 +76,4 @@ def get_modem() -> ModemClient:
 Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
 Personas = Annotated[PersonaRegistry, Depends(get_personas)]
+Gate = Annotated[Any, Depends(get_gate)]

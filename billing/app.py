@@ -14,11 +14,13 @@ from ray import serve
 
 from accounts.service import AccountService
 from billing.dependencies import BillingServices, bind
+from billing.gate import build_gate
 from billing.plans import load_plans
-from billing.routes import auth, keys, payments, privacy
+from billing.routes import auth, keys, payments, privacy, usage
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade_blocking
 from infra.http_errors import install_error_handlers
+from infra.http_hardening import install_hardening
 from infra.logging import configure_from_settings
 from infra.settings import PROJECT_ROOT, __version__, get_settings
 
@@ -31,7 +33,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="secretary billing", version=__version__,
                   description="Accounts, API keys, plans, subscriptions and payments.")
     install_error_handlers(app)
-    for r in (auth.router, keys.router, payments.router, privacy.router):
+    install_hardening(app)
+    for r in (auth.router, keys.router, payments.router, privacy.router, usage.router):
         app.include_router(r)
 
     @app.get("/healthz", include_in_schema=False)
@@ -62,7 +65,7 @@ def build_services(args: dict[str, Any]) -> BillingServices:
         yookassa = YooKassaBilling(YooKassaConfig(settings.yookassa_shop_id, settings.yookassa_secret_key,
                                                   settings.yookassa_api_url,
                                                   trusted_networks=networks or YOOKASSA_NETWORKS), plans, store)
-    return BillingServices(AccountService(), plans, store, stripe, yookassa)
+    return BillingServices(AccountService(), plans, store, stripe, yookassa, build_gate(settings, plans))
 
 
 @serve.deployment(name="BillingApi", max_ongoing_requests=64)

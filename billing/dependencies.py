@@ -21,6 +21,7 @@ class BillingServices:
     subscriptions: SubscriptionStore
     stripe: Any = None  # billing.stripe_billing.StripeBilling, or None when not configured
     yookassa: Any = None  # billing.yookassa_billing.YooKassaBilling, or None when not configured
+    gate: Any = None  # billing.gate.UsageGate, or None when metering is off
 
     def privacy(self, tenant_id: str | None) -> Any:
         """Consent and erasure for one tenant, on the app's database."""

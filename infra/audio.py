@@ -23,6 +23,21 @@ ENCODINGS: dict[str, tuple[str, str, str]] = {
     "flac": ("flac", "flac", "audio/flac"),
 }
 MIME_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm"} | {k: v[2] for k, v in ENCODINGS.items()}
+# The sample rates each lossy codec accepts; other rates are resampled up to the next one.
+CODEC_RATES: dict[str, tuple[int, ...]] = {
+    "libopus": (8000, 12000, 16000, 24000, 48000),
+    "libmp3lame": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+    "aac": (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000),
+}
+
+
+def encoded_rate(fmt: str, sample_rate: int) -> int:
+    """The rate audio at ``sample_rate`` is encoded at in ``fmt`` (the same, or the codec's next rate up)."""
+    codec = ENCODINGS[fmt][1] if fmt in ENCODINGS else None
+    rates = CODEC_RATES.get(codec or "")
+    if not rates or sample_rate in rates:
+        return sample_rate
+    return next((r for r in rates if r >= sample_rate), rates[-1])
 
 
 class AudioDecodeError(ValueError):
@@ -131,9 +146,9 @@ def encode_audio(pcm16: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     if fmt not in ENCODINGS:
         raise ValueError(f"unsupported audio format {fmt!r}")
     container_fmt, codec, _ = ENCODINGS[fmt]
-    rate = sample_rate
-    if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
-        pcm16, rate = resample(pcm16, sample_rate, 48000), 48000
+    rate = encoded_rate(fmt, sample_rate)
+    if rate != sample_rate:
+        pcm16 = resample(pcm16, sample_rate, rate)
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=container_fmt) as out:
         stream = out.add_stream(codec, rate=rate)

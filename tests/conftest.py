@@ -12,6 +12,10 @@ import httpx
 import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# The suite (and the cluster it starts) sends many requests with one key from one address; the
+# rate limits themselves are tested on apps of their own (tests/infra/test_http_hardening.py).
+os.environ.setdefault("SECRETARY_RATE_LIMIT_PER_KEY", "100000/minute")
+os.environ.setdefault("SECRETARY_RATE_LIMIT_PER_IP", "100000/minute")
 BASE_URL = os.environ.get("SECRETARY_TEST_BASE_URL", "http://127.0.0.1:8000")
 # The test cluster's modem is a simulator the tests drive (tests/telephony/test_modem_cluster.py),
 # and its admin API takes this token. A cluster reused via SECRETARY_TEST_BASE_URL must match both.

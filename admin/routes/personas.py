@@ -3,14 +3,17 @@
 Publishing (``PUT /admin/personas/{name}/adapter``) is how a fine-tuned adapter goes live: the
 next request for the persona loads the new version on the LLM replicas, while requests already
 running finish on the old one. Nothing restarts.
+
+A tenant's personas may use as many distinct voices as its plan allows: a persona that would add
+one more is refused with 402 (the billing gate's body).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from admin.dependencies import Personas
-from infra.auth import Admin
+from admin.dependencies import Gate, Personas
+from infra.auth import Admin, Principal
 from infra.http_errors import APIError
 from personas.faq import entry_key
 from personas.registry import PersonaExists, PersonaNotFound
@@ -36,8 +39,16 @@ async def get_persona(_: Admin, registry: Personas, name: str) -> PersonaOut:
         raise _not_found(name) from None
 
 
+async def _check_voices(principal: Principal, gate, registry, body: Persona) -> None:
+    if gate is None or principal.tenant_id is None:
+        return  # metering off, or the operator's own (shared) personas
+    voices = {p.voice for p in await registry.list() if p.name != body.name} | {body.voice}
+    await gate.check_voices(principal.tenant_id, voices)
+
+
 @router.post("", status_code=201, response_model=PersonaOut)
-async def create_persona(_: Admin, registry: Personas, body: Persona) -> PersonaOut:
+async def create_persona(principal: Admin, registry: Personas, gate: Gate, body: Persona) -> PersonaOut:
+    await _check_voices(principal, gate, registry, body)
     try:
         return await registry.create(body)
     except PersonaExists:
@@ -46,9 +57,10 @@ async def create_persona(_: Admin, registry: Personas, body: Persona) -> Persona
 
 
 @router.put("/{name}", response_model=PersonaOut)
-async def replace_persona(_: Admin, registry: Personas, name: str, body: Persona) -> PersonaOut:
+async def replace_persona(principal: Admin, registry: Personas, gate: Gate, name: str, body: Persona) -> PersonaOut:
     if body.name != name:
         raise APIError(400, "the body's name must match the path; a persona cannot be renamed", param="name")
+    await _check_voices(principal, gate, registry, body)
     try:
         return await registry.update(name, body)
     except PersonaNotFound:

@@ -16,6 +16,7 @@ from deployments.ingress.errors import error_response, install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
 from deployments.ingress.usage import bind_gate
 from infra import metrics
+from infra.http_hardening import install_hardening
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
 from infra.settings import __version__, get_settings
 
@@ -30,6 +31,7 @@ def create_app() -> FastAPI:
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
     install_usage_handlers(app)
+    install_hardening(app)
     app.include_router(health.router)  # probes: no credentials
     for r in (models.router, chat.router, audio.router):
         app.include_router(r, dependencies=[Depends(require_api_key)])

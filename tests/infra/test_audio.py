@@ -8,6 +8,7 @@ from infra.audio import (
     StreamResampler,
     decode_audio,
     encode_audio,
+    encoded_rate,
     float_to_pcm16,
     pcm16_to_float,
     resample,
@@ -61,3 +62,12 @@ def test_stream_resampler_matches_whole_buffer():
     n = min(len(streamed), len(whole))
     assert np.max(np.abs(streamed[:n].astype(int) - whole[:n].astype(int))) < 200
     assert StreamResampler(8000, 8000).process(pcm) is pcm
+
+
+@pytest.mark.parametrize(("fmt", "rate", "expected"), [("mp3", 21677, 22050), ("opus", 44100, 48000),
+                                                       ("aac", 47000, 48000), ("flac", 21677, 21677),
+                                                       ("mp3", 24000, 24000)])
+def test_rates_a_codec_does_not_take_are_encoded_at_its_next_rate(fmt, rate, expected):
+    assert encoded_rate(fmt, rate) == expected
+    audio = decode_audio(encode_audio(tone(0.5, rate), rate, fmt), 16000)
+    assert 0.45 <= audio.duration_s <= 0.6

@@ -22,7 +22,7 @@ from deployments.ingress.dependencies import AppSettings, Models
 from deployments.ingress.errors import APIError
 from deployments.ingress.model_calls import call_model, first_and_rest
 from deployments.ingress.schemas import SpeechRequest, TranscriptionFormat
-from infra.audio import MIME_TYPES, AudioDecodeError, decode_audio, encode_audio
+from infra.audio import MIME_TYPES, AudioDecodeError, decode_audio, encode_audio, encoded_rate
 
 router = APIRouter(tags=["audio"])
 OPENAI_PCM_RATE = 24000
@@ -70,9 +70,12 @@ async def speech(body: SpeechRequest, models: Models, settings: AppSettings, req
 
     pcm, out_rate = await call_model(models.tts.synthesize.remote(body.input, voice, body.speed, rate))
     samples = np.frombuffer(pcm, dtype="<i2")
+    if samples.size == 0:  # e.g. only symbols or unassigned characters: there is no sound to encode
+        raise APIError(400, "the input has nothing the voice can speak", "input", "nothing_to_speak")
     await usage.record(gate, tenant, "tts_ms", len(samples) * 1000 // out_rate, event)
     data = await asyncio.to_thread(encode_audio, samples, out_rate, body.response_format)
-    return Response(data, media_type=MIME_TYPES[body.response_format], headers={"X-Sample-Rate": str(out_rate)})
+    return Response(data, media_type=MIME_TYPES[body.response_format],
+                    headers={"X-Sample-Rate": str(encoded_rate(body.response_format, out_rate))})
 
 
 def _timestamp(t: float, sep: str) -> str:

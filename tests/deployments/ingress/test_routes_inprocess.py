@@ -151,3 +151,12 @@ async def test_a_revoked_key_stops_working(anonymous, persona_registry):
     await accounts.revoke_api_key(tenant, info.id)
     r = await anonymous.get("/v1/models", headers=headers)
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+
+
+async def test_speech_with_nothing_speakable_or_an_odd_rate_is_not_a_server_error(client):
+    """Both found by the schema fuzz (test_fuzz.py): they were 500s."""
+    r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "\U00031a8e"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "nothing_to_speak"
+    r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello.",
+                                                     "sample_rate": 21677, "response_format": "mp3"})
+    assert r.status_code == 200 and r.headers["x-sample-rate"] == "22050"

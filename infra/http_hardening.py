@@ -1,0 +1,144 @@
+"""What every HTTP app of the cluster puts in front of its routes: rate limits, CORS, security headers.
+
+- **Rate limits** (the ``limits`` library, moving windows): per client address and per
+  credential (the ``Authorization`` header's hash, so each API key or session has its own
+  budget whether or not it turns out valid). The windows live in Redis, shared by all replicas;
+  if Redis is unreachable the limit is not applied (logged): it protects the service, and
+  refusing everyone would be the outage it exists to prevent. Over the limit: 429 in the
+  shared error shape with ``Retry-After``. Probes (``/healthz``, ``/readyz``) are never limited.
+- **CORS**: only the origins listed in ``SECRETARY_CORS_ORIGINS``; none by default.
+- **Security headers** on every response, errors included: no sniffing, no framing, no
+  referrer, HSTS, a CSP that allows nothing (these are JSON APIs; the interactive docs pages
+  get a CSP that lets them load), and ``Cache-Control: no-store`` unless a route set its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+
+from infra.logging import get_logger
+from infra.settings import Settings, get_settings
+
+log = get_logger(__name__)
+EXEMPT_PATHS = ("/healthz", "/readyz", "/-/healthz", "/-/routes")
+DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=63072000; includeSubDomains",
+    "cross-origin-opener-policy": "same-origin",
+    "cache-control": "no-store",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+            "frame-ancestors 'none'")
+
+
+class RateLimits:
+    """Per-address and per-credential moving windows, in Redis (or memory: tests, one process)."""
+
+    def __init__(self, per_key: str | None, per_ip: str | None, storage_uri: str | None) -> None:
+        from limits import parse
+
+        self.per_key = parse(per_key) if per_key else None
+        self.per_ip = parse(per_ip) if per_ip else None
+        self.storage_uri = storage_uri
+        self._limiter: Any = None
+        self._warned_at = 0.0
+
+    def _strategy(self) -> Any:
+        if self._limiter is None:
+            from limits.aio.storage import MemoryStorage, RedisStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+
+            storage = (RedisStorage(self.storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
+                       if self.storage_uri else MemoryStorage())
+            self._limiter = MovingWindowRateLimiter(storage)
+        return self._limiter
+
+    async def refusal(self, scope: dict) -> tuple[str, int, int] | None:
+        """None if the request may go on; else (which limit, its size, seconds until it frees up)."""
+        checks = []
+        client = scope.get("client")
+        if self.per_ip is not None and client:
+            checks.append(("ip", self.per_ip, client[0]))
+        auth = dict(scope.get("headers") or ()).get(b"authorization")
+        if self.per_key is not None and auth:
+            checks.append(("key", self.per_key, hashlib.sha256(auth).hexdigest()[:24]))
+        try:
+            limiter = self._strategy()
+            for kind, item, who in checks:
+                if not await limiter.hit(item, kind, who):
+                    stats = await limiter.get_window_stats(item, kind, who)
+                    return kind, item.amount, max(1, math.ceil(stats.reset_time - time.time()))
+        except Exception as exc:  # the limiter's store is away: serve, and say so (at most once a minute)
+            if time.monotonic() - self._warned_at > 60:
+                self._warned_at = time.monotonic()
+                log.warning("http.rate_limit_unavailable", error=type(exc).__name__)
+        return None
+
+
+class HardeningMiddleware:
+    """Pure ASGI (streams and WebSockets pass through untouched): limits first, headers on the way out."""
+
+    def __init__(self, app: Any, limits: RateLimits | None) -> None:
+        self.app, self.limits = app, limits
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = DOCS_CSP if path.endswith(DOCS_PATHS) else API_CSP
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if "content-security-policy" not in headers:
+                    headers["content-security-policy"] = csp
+            await send(message)
+
+        if self.limits is not None and not path.endswith(EXEMPT_PATHS):
+            refused = await self.limits.refusal(scope)
+            if refused is not None:
+                await self._too_many(send_with_headers, *refused)
+                return
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    async def _too_many(send: Any, kind: str, amount: int, retry_after: int) -> None:
+        who = "API key or session" if kind == "key" else "client address"
+        body = json.dumps({"error": {"message": f"too many requests for this {who}: the limit is {amount} per window; "
+                                                f"retry in {retry_after} s", "type": "rate_limit_error",
+                                     "param": None, "code": "rate_limit_exceeded"}}).encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(retry_after).encode()), (b"x-ratelimit-limit", str(amount).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def install_hardening(app: Any, settings: Settings | None = None) -> None:
+    """Rate limits and security headers inside, CORS outside (a preflight is answered before limits)."""
+    settings = settings or get_settings()
+    limits = None
+    if settings.rate_limit_per_key or settings.rate_limit_per_ip:
+        limits = RateLimits(settings.rate_limit_per_key or None, settings.rate_limit_per_ip or None,
+                            settings.redis_url or None)
+    app.add_middleware(HardeningMiddleware, limits=limits)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
+                       allow_methods=["GET", "POST", "PUT", "DELETE"],
+                       allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                       expose_headers=["X-Request-ID", "X-Reply-Source", "X-Sample-Rate", "Retry-After"], max_age=600)
