@@ -9,6 +9,7 @@ from fastapi import Depends
 
 from infra.auth import Principal, require_admin
 from infra.http_errors import APIError
+from infra.recordings import RecordingStore
 from personas.registry import PersonaRegistry
 from telephony.call_store import CallStore
 
@@ -48,6 +49,22 @@ def get_gate() -> Any:
     return _gate
 
 
+_recordings: RecordingStore | None = None
+
+
+def get_recordings() -> RecordingStore:
+    """The encrypted recordings (settings' directories); replaced in tests through ``bind_recordings``."""
+    global _recordings
+    if _recordings is None:
+        _recordings = RecordingStore()
+    return _recordings
+
+
+def bind_recordings(recordings: RecordingStore | None) -> None:
+    global _recordings
+    _recordings = recordings
+
+
 def get_store(principal: Annotated[Principal, Depends(require_admin)]) -> CallStore:
     """The call records the caller may see: a signed-in user's own tenant's, the operator's all."""
     if _store is None:
@@ -77,3 +94,4 @@ Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
 Personas = Annotated[PersonaRegistry, Depends(get_personas)]
 Gate = Annotated[Any, Depends(get_gate)]
+Recordings = Annotated[RecordingStore, Depends(get_recordings)]

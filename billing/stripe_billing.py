@@ -22,7 +22,7 @@ from typing import Any
 import stripe
 
 from billing.plans import Catalogue
-from billing.subscriptions import SubscriptionState, SubscriptionStore
+from billing.subscriptions import Invoice, SubscriptionState, SubscriptionStore
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -94,27 +94,36 @@ class StripeBilling:
         return SubscriptionState(tenant, plan, STATUS.get(sub["status"], "suspended"), "stripe", subscription_id,
                                  datetime.fromtimestamp(end, UTC) if end else None)
 
-    def _state_for(self, event: dict[str, Any]) -> SubscriptionState | None:
+    def _state_for(self, event: dict[str, Any]) -> tuple[SubscriptionState | None, Invoice | None]:
+        """The subscription as Stripe has it now and, for invoice events, the invoice (both re-read)."""
         obj = event["data"]["object"]
         kind = event["type"]
         if kind == "checkout.session.completed":
             session = self.client.v1.checkout.sessions.retrieve(obj["id"]).to_dict()
             if not session.get("subscription"):
-                return None
-            return self._subscription_state(session["subscription"], session.get("client_reference_id"))
+                return None, None
+            return self._subscription_state(session["subscription"], session.get("client_reference_id")), None
         if kind.startswith("invoice."):
             invoice = self.client.v1.invoices.retrieve(obj["id"]).to_dict()
             sub_id = invoice.get("subscription") or (
                 ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
-            return self._subscription_state(sub_id, None) if sub_id else None
-        return self._subscription_state(obj["id"], None)
+            state = self._subscription_state(sub_id, None) if sub_id else None
+            return state, (self._invoice(invoice, kind, state.tenant_id) if state else None)
+        return self._subscription_state(obj["id"], None), None
+
+    @staticmethod
+    def _invoice(invoice: dict[str, Any], kind: str, tenant_id: str) -> Invoice:
+        status = "failed" if kind == "invoice.payment_failed" else str(invoice.get("status") or "open")
+        amount = invoice.get("amount_paid") if status == "paid" else invoice.get("amount_due")
+        return Invoice(tenant_id, "stripe", invoice["id"], int(amount or 0), str(invoice.get("currency") or "rub").upper(),
+                       status, invoice.get("hosted_invoice_url"))
 
     async def handle_webhook(self, raw: bytes, signature: str | None) -> str:
         """"processed", "duplicate" or "ignored"; raises ``WebhookRejected`` for a forged body."""
         event = self._verify(raw, signature).to_dict()
         if event["type"] not in HANDLED:
             return "ignored"
-        state = await asyncio.to_thread(self._state_for, event)
-        applied = await self.store.apply_event("stripe", event["id"], event["type"], state)
+        state, invoice = await asyncio.to_thread(self._state_for, event)
+        applied = await self.store.apply_event("stripe", event["id"], event["type"], state, invoice)
         log.info("stripe.webhook", event_type=event["type"], event_id=event["id"], applied=applied)
         return "processed" if applied else "duplicate"

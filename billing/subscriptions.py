@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, select
+from sqlalchemy import BigInteger, DateTime, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +41,37 @@ class WebhookEventRow(Base):
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InvoiceRow(Base):
+    """One charge as the provider reports it (a Stripe invoice, a YooKassa payment); its latest state."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)  # "<provider>:<provider_ref>"
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str] = mapped_column(String(128))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # kopecks, cents
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # "paid", "open", "failed"
+    url: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    tenant_id: str
+    provider: str
+    provider_ref: str
+    amount_minor: int
+    currency: str
+    status: str
+    url: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.provider_ref}"
 
 
 @dataclass(frozen=True)
@@ -105,9 +136,16 @@ class SubscriptionStore:
                 s.add(row)
             return _out(row)
 
+    async def invoices(self, tenant_id: str) -> list[Invoice]:
+        """The tenant's invoices, newest first."""
+        q = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id).order_by(InvoiceRow.updated_at.desc())
+        async with session_factory(self.url)() as s:
+            return [Invoice(r.tenant_id, r.provider, r.provider_ref, r.amount_minor, r.currency, r.status, r.url)
+                    for r in (await s.execute(q)).scalars()]
+
     async def apply_event(self, provider: str, event_id: str, event_type: str,
-                          state: SubscriptionState | None) -> bool:
-        """Record the event and apply the provider's current state, once; False for a duplicate."""
+                          state: SubscriptionState | None, invoice: Invoice | None = None) -> bool:
+        """Record the event and apply the provider's current state (and invoice), once; False for a duplicate."""
         if state is not None and state.status not in STATUSES:
             raise ValueError(f"unknown subscription status {state.status!r}")
         try:
@@ -125,6 +163,15 @@ class SubscriptionStore:
                     row.current_period_end, row.updated_at = state.current_period_end, utcnow()
                     if state.payment_method_ref:
                         row.payment_method_ref = state.payment_method_ref
+                if invoice is not None:
+                    inv = await s.get(InvoiceRow, invoice.id)
+                    if inv is None:
+                        inv = InvoiceRow(id=invoice.id, tenant_id=invoice.tenant_id, provider=invoice.provider,
+                                         provider_ref=invoice.provider_ref)
+                        s.add(inv)
+                    inv.amount_minor, inv.currency, inv.status, inv.url = (invoice.amount_minor, invoice.currency,
+                                                                           invoice.status, invoice.url)
+                    inv.updated_at = utcnow()
         except IntegrityError:
             return False
         return True

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billing.plans import Catalogue
-from billing.subscriptions import Subscription, SubscriptionState, SubscriptionStore
+from billing.subscriptions import Invoice, Subscription, SubscriptionState, SubscriptionStore
 from infra.logging import get_logger
 
 log = get_logger(__name__)
@@ -97,9 +97,21 @@ class YooKassaBilling:
             return "ignored"
         payment = await asyncio.to_thread(Payment.find_one, str(obj["id"]))  # the truth, not the claim
         state = self._state(payment)
-        applied = await self.store.apply_event("yookassa", f"{payment.id}:{payment.status}", str(body["event"]), state)
+        invoice = self._invoice(payment)
+        applied = await self.store.apply_event("yookassa", f"{payment.id}:{payment.status}", str(body["event"]), state,
+                                               invoice)
         log.info("yookassa.notification", event_type=body.get("event"), status=payment.status, applied=applied)
         return "processed" if applied else "duplicate"
+
+    @staticmethod
+    def _invoice(payment: Any) -> Invoice | None:
+        """A payment that has an outcome is the tenant's invoice for it (paid or failed)."""
+        tenant = dict(payment.metadata or {}).get("tenant_id")
+        status = {"succeeded": "paid", "canceled": "failed"}.get(payment.status)
+        if not tenant or status is None:
+            return None
+        amount = round(float(payment.amount.value) * 100)
+        return Invoice(tenant, "yookassa", payment.id, amount, str(payment.amount.currency), status)
 
     def _state(self, payment: Any) -> SubscriptionState | None:
         metadata = dict(payment.metadata or {})

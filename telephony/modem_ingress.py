@@ -380,7 +380,7 @@ class ModemIngress:
             if session.recorder is not None and session.recorder.duration_s > 0:
                 try:
                     wav = session.recorder.wav()
-                    ref = await asyncio.to_thread(self.recordings.write, call.call_id, wav)
+                    ref = await asyncio.to_thread(self.recordings.write, call.call_id, wav, self.store.tenant_id)
                 except OSError:
                     log.exception("ingress.recording_failed", call_id=call.call_id)
         try:

@@ -1,17 +1,23 @@
-"""Calls: paginated history, one call, the active call, dialing out, hanging up, live events (SSE)."""
+"""Calls: paginated history, one call and its recording, the active call, dialing out, hanging up,
+live events (SSE)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
-from admin.dependencies import Modem, Store
+from admin.dependencies import Modem, Recordings, Store
 from admin.schemas import CallStatus, DialRequest, Direction, PageOut
 from infra.auth import Admin
+from infra.crypto import DecryptionError
 from infra.http_errors import APIError
+from infra.logging import get_logger
+
+log = get_logger(__name__)
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 
@@ -57,6 +63,26 @@ async def get_call(_: Admin, store: Store, call_id: str) -> dict:
     if call is None:
         raise APIError(404, f"no call {call_id!r}", param="call_id", code="call_not_found")
     return call
+
+
+@router.get("/{call_id}/recording", response_class=Response,
+            responses={200: {"content": {"audio/wav": {}}, "description": "the call's recording, decrypted"}})
+async def get_recording(_: Admin, store: Store, recordings: Recordings, call_id: str) -> Response:
+    """The call's recording as WAV, decrypted for the call's own tenant (or the operator) only."""
+    call = await store.get_call(call_id)
+    if call is None:
+        raise APIError(404, f"no call {call_id!r}", param="call_id", code="call_not_found")
+    if not call["recording_ref"]:
+        raise APIError(404, "this call has no recording (no consent, or too short)", code="recording_not_found")
+    try:
+        wav = await asyncio.to_thread(recordings.read, call["recording_ref"])
+    except FileNotFoundError:
+        raise APIError(404, "the recording was deleted", code="recording_not_found") from None
+    except DecryptionError:
+        log.error("admin.recording_undecryptable", call_id=call_id)
+        raise APIError(409, "the recording cannot be decrypted (tampered with, or its key is gone)",
+                       code="recording_unreadable") from None
+    return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 @router.post("", status_code=202)

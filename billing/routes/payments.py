@@ -40,6 +40,20 @@ async def subscription(user: TenantUser, services: Services) -> dict:
             else None}
 
 
+@router.get("/invoices")
+async def invoices(user: TenantUser, services: Services) -> dict:
+    """The tenant's charges as the payment providers report them, newest first."""
+    return {"items": [{**asdict(i), "id": i.id} for i in await services.subscriptions.invoices(user.tenant_id)]}
+
+
+@router.get("/invoices/{invoice_id}")
+async def invoice(user: TenantUser, services: Services, invoice_id: str) -> dict:
+    for i in await services.subscriptions.invoices(user.tenant_id):
+        if i.id == invoice_id:
+            return {**asdict(i), "id": i.id}
+    raise APIError(404, f"no invoice {invoice_id!r}", param="invoice_id", code="not_found")  # never another tenant's
+
+
 def _provider(provider: Any, name: str) -> Any:
     if provider is None:
         raise APIError(503, f"{name} payments are not configured", code="payments_unavailable")

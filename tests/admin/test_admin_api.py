@@ -291,3 +291,81 @@ async def test_tenant_a_cannot_read_or_change_tenant_bs_personas_calls_or_usage(
     assert (await client.get("/usage/stats", params={"tenant": "tenant-a"}, headers=b)).status_code == 404
     viewer = {"Authorization": f"Bearer {issue_session_token('user-c', 'tenant-a', 'viewer')}"}
     assert (await client.get("/calls", headers=viewer)).status_code == 403
+
+
+async def test_a_recording_is_served_decrypted_to_its_own_tenant_only(rig, client, monkeypatch):
+    import numpy as np
+
+    from infra.audio import wav_bytes
+    from infra.auth import issue_session_token
+    from telephony.call_store import CallStore
+
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "recording-test-jwt-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    dependencies.bind_recordings(rig.recordings)
+    try:
+        a = {"Authorization": f"Bearer {issue_session_token('user-a', 'tenant-a', 'owner')}"}
+        b = {"Authorization": f"Bearer {issue_session_token('user-b', 'tenant-b', 'owner')}"}
+        store = CallStore(rig.store.url, tenant_id="tenant-a")
+        call = await store.call_started("inbound", "+79161112233", "olga")
+        wav = wav_bytes(np.zeros(4000, dtype='<i2'), 8000)
+        ref = rig.recordings.write(call, wav, "tenant-a")
+        await store.call_ended(call, "caller_goodbye", [], 0, ref)
+        r = await client.get(f"/calls/{call}/recording", headers=a)
+        assert r.status_code == 200 and r.content == wav and r.headers["content-type"] == "audio/wav"
+        assert (await client.get(f"/calls/{call}/recording", headers=AUTH)).content == wav  # the operator
+        assert (await client.get(f"/calls/{call}/recording", headers=b)).status_code == 404
+        data_path = rig.recordings.root / "tenant-a" / f"{call}.wav.enc"
+        blob = data_path.read_bytes()
+        data_path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))  # one flipped bit
+        r = await client.get(f"/calls/{call}/recording", headers=a)
+        assert r.status_code == 409 and r.json()["error"]["code"] == "recording_unreadable"
+        rig.recordings.delete(ref)
+        assert (await client.get(f"/calls/{call}/recording", headers=a)).json()["error"]["code"] == \
+            "recording_not_found"
+        bare = await store.call_started("inbound", "+79161112233", "olga")
+        assert (await client.get(f"/calls/{bare}/recording", headers=a)).status_code == 404
+    finally:
+        dependencies.bind_recordings(None)
+
+
+async def test_a_tenants_personas_use_no_more_voices_than_its_plan(rig, client, redis_server, monkeypatch):
+    import uuid
+
+    from billing.gate import UsageGate
+    from billing.metering import UsageMeter
+    from billing.plans import load_plans
+    from billing.subscriptions import SubscriptionState, SubscriptionStore
+    from infra.auth import issue_session_token
+
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "voices-test-jwt-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    subs = SubscriptionStore(rig.store.url)
+    gate = UsageGate(UsageMeter(redis_server.url, rig.store.url), load_plans(), subs, plan_ttl_s=0)
+    dependencies.bind(rig.store, dependencies.get_modem(), gate=gate)
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    await subs.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe",
+                                                                              "sub_" + tenant, None))
+    headers = {"Authorization": f"Bearer {issue_session_token('u', tenant, 'owner')}"}
+    names = [f"v{i}-{tenant}" for i in range(4)]
+    try:
+        for name, voice in zip(names[:3], ("joe", "irina", "joe"), strict=True):  # two distinct voices
+            assert (await client.post("/personas", json={**PERSONA, "name": name, "voice": voice},
+                                      headers=headers)).status_code == 201
+        r = await client.post("/personas", json={**PERSONA, "name": names[3], "voice": "boris"}, headers=headers)
+        assert r.status_code == 402
+        assert (r.json()["error"], r.json()["metric"], r.json()["limit"], r.json()["used"]) == \
+            ("usage_limit_exceeded", "voices", 2, 3)
+        # Changing a persona's voice is fine while the count stays within the plan...
+        r = await client.put(f"/personas/{names[1]}", json={**PERSONA, "name": names[1], "voice": "boris"},
+                             headers=headers)
+        assert r.status_code == 200
+        # ...and refused when it would add one.
+        r = await client.put(f"/personas/{names[0]}", json={**PERSONA, "name": names[0], "voice": "irina"},
+                             headers=headers)
+        assert r.status_code == 402
+        assert (await client.post("/personas", json={**PERSONA, "name": f"op-{tenant}", "voice": "x"},
+                                  headers=AUTH)).status_code == 201  # the operator's shared personas: no plan
+    finally:
+        dependencies.bind(rig.store, dependencies.get_modem())
+        await gate.close()

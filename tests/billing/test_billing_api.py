@@ -143,3 +143,37 @@ async def test_privacy_routes(client):
     erased = (await client.post("/privacy/erasure", json={"number": "+79161234567"}, headers=auth)).json()
     assert erased["erased"]["consents"] == 1
     assert (await client.get("/privacy/audit", headers=auth)).json()["items"][0]["action"] == "erasure"
+
+
+async def test_a_tenant_sees_only_its_own_invoices(client):
+    from billing.dependencies import get_services
+    from billing.subscriptions import Invoice
+
+    (a, a_headers), (_, b_headers) = await signup(client, "A"), await signup(client, "B")
+    inv = Invoice(a, "stripe", "in_" + a[:8], 99000, "RUB", "paid", "https://pay.test/x")
+    await get_services().subscriptions.apply_event("stripe", "evt_" + a, "invoice.paid", None, inv)
+    mine = (await client.get("/invoices", headers=a_headers)).json()["items"]
+    assert [(i["id"], i["amount_minor"], i["status"]) for i in mine] == [(inv.id, 99000, "paid")]
+    assert (await client.get(f"/invoices/{inv.id}", headers=a_headers)).json()["url"] == "https://pay.test/x"
+    assert (await client.get("/invoices", headers=b_headers)).json()["items"] == []
+    assert (await client.get(f"/invoices/{inv.id}", headers=b_headers)).status_code == 404
+
+
+async def test_usage_shows_this_months_use_against_the_plan(client, redis_server):
+    from billing.dependencies import get_services
+    from billing.gate import UsageGate
+    from billing.metering import UsageMeter
+
+    services = get_services()
+    assert (await client.get("/usage", headers=(await signup(client))[1])).status_code == 503  # metering off
+    gate = UsageGate(UsageMeter(redis_server.url, services.subscriptions.url), services.plans, services.subscriptions)
+    services.gate = gate
+    try:
+        tenant, headers = await signup(client)
+        await gate.record(tenant, "call_ms", 90_000, "call-1")
+        body = (await client.get("/usage", headers=headers)).json()
+        assert body["plan"] == "basic" and body["metrics"]["call_ms"] == {"used": 90_000, "limit": 6_000_000}
+        assert body["metrics"]["finetunes"] == {"used": 0, "limit": 0}
+    finally:
+        services.gate = None
+        await gate.close()

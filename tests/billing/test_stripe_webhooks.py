@@ -89,13 +89,22 @@ async def test_out_of_order_events_converge_on_stripes_current_state(billing, fa
     sid = "sub_o" + t
     # Stripe's truth now: the renewal was paid after a failure. The failure's event arrives last.
     fake_stripe.subscription(sid, t, "active")
-    fake_stripe.invoices["in_ok" + t] = {"id": "in_ok" + t, "object": "invoice", "subscription": sid}
-    fake_stripe.invoices["in_bad" + t] = {"id": "in_bad" + t, "object": "invoice", "subscription": sid}
-    paid = event("invoice.paid", {"id": "in_ok" + t, "object": "invoice"})
+    fake_stripe.invoices["in_ok" + t] = {"id": "in_ok" + t, "object": "invoice", "subscription": sid,
+                                          "status": "paid", "amount_paid": 299000, "amount_due": 299000,
+                                          "currency": "rub", "hosted_invoice_url": "https://pay.stripe.test/in_ok"}
+    fake_stripe.invoices["in_bad" + t] = {"id": "in_bad" + t, "object": "invoice", "subscription": sid,
+                                           "status": "open", "amount_paid": 0, "amount_due": 299000, "currency": "rub"}
+    paid = event("invoice.paid", {"id": "in_ok" + t, "object": "invoice", "amount_paid": 1})  # the claim is ignored
     failed = event("invoice.payment_failed", {"id": "in_bad" + t, "object": "invoice"})
     assert await billing.handle_webhook(paid, sign(paid)) == "processed"
     assert await billing.handle_webhook(failed, sign(failed)) == "processed"
     assert (await billing.store.get(t)).status == "active"  # not past_due: the late event was re-read
+    invoices = {i.provider_ref: i for i in await billing.store.invoices(t)}
+    assert (invoices["in_ok" + t].status, invoices["in_ok" + t].amount_minor, invoices["in_ok" + t].currency) == \
+        ("paid", 299000, "RUB")
+    assert invoices["in_ok" + t].url == "https://pay.stripe.test/in_ok"
+    assert (invoices["in_bad" + t].status, invoices["in_bad" + t].amount_minor) == ("failed", 299000)
+    assert await billing.store.invoices("someone-else") == []
     # Then Stripe cancels it; the deletion event moves it on.
     fake_stripe.subscription(sid, t, "canceled")
     deleted = event("customer.subscription.deleted", {"id": sid, "object": "subscription"})

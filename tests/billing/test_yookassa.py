@@ -57,6 +57,9 @@ async def test_a_paid_first_payment_activates_the_plan_and_saves_the_card(yk, fa
     fake.settle(renewal, "canceled")
     assert await yk.handle_notification(YOOKASSA_IP, notification(renewal, "payment.canceled")) == "processed"
     assert (await yk.store.get(t)).status == "past_due"
+    invoices = {i.provider_ref: i for i in await yk.store.invoices(t)}
+    assert (invoices[pid].status, invoices[pid].amount_minor, invoices[pid].currency) == ("paid", 299000, "RUB")
+    assert invoices[renewal].status == "failed"
 
 
 async def test_a_forged_success_whose_refetch_says_pending_grants_nothing(yk, fake):
@@ -64,7 +67,7 @@ async def test_a_forged_success_whose_refetch_says_pending_grants_nothing(yk, fa
     await yk.create_payment(t, "enterprise", "a")
     pid = last_payment(fake)  # still pending at YooKassa
     assert await yk.handle_notification(YOOKASSA_IP, notification(pid)) == "processed"  # recorded, no effect
-    assert await yk.store.get(t) is None
+    assert await yk.store.get(t) is None and await yk.store.invoices(t) == []
 
 
 @pytest.mark.parametrize("ip", ["203.0.113.5", "127.0.0.1", "", None, "not-an-ip"])
