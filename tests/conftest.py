@@ -20,6 +20,7 @@ BASE_URL = os.environ.get("SECRETARY_TEST_BASE_URL", "http://127.0.0.1:8000")
 # The test cluster's modem is a simulator the tests drive (tests/telephony/test_modem_cluster.py),
 # and its admin API takes this token. A cluster reused via SECRETARY_TEST_BASE_URL must match both.
 ADMIN_TOKEN = os.environ.get("SECRETARY_TEST_ADMIN_TOKEN", "test-cluster-admin-token")
+CLUSTER_JWT_SECRET = "test-cluster-jwt-secret-0123456789abcdef"  # the test cluster's session tokens
 # The cluster's cloud fallback LLM is a fake in this process (tests/fake_cloud_llm.py) on this port.
 CLOUD_PORT = int(os.environ.get("SECRETARY_TEST_CLOUD_PORT", "18765"))
 
@@ -47,7 +48,8 @@ def cluster(fake_cloud, redis_server):
     from infra.settings import PROJECT_ROOT
 
     c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
-                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN, "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
+                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN, "SECRETARY_JWT_SECRET": CLUSTER_JWT_SECRET,
+                          "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
                           "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
                           "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model", "SECRETARY_REDIS_URL": redis_server.url})
     c.start(timeout_s=420)

@@ -301,3 +301,34 @@ async def test_a_missing_persona_falls_back_to_the_profile_lines(rigs):
     rig.modem.incoming_call(NUMBER, caller_script((3.5, "Goodbye."), total_s=12))
     record = await rig.call_ended(within_s=30)
     assert record["transcript"][0]["text"].startswith("Hello, this is Anna.")
+
+
+async def test_a_line_with_no_minutes_left_hears_the_notice_and_hangs_up(rigs, stt_engine, redis_server):
+    """The modem's tenant is out of minutes (billing's gate on real Redis): a polite notice, then the end."""
+    import uuid
+
+    from billing.gate import UsageGate
+    from billing.metering import UsageMeter
+    from billing.plans import load_plans
+    from billing.subscriptions import SubscriptionState, SubscriptionStore
+
+    rig = await rigs()
+    subs = SubscriptionStore(rig.store.url)
+    gate = UsageGate(UsageMeter(redis_server.url, rig.store.url), load_plans(), subs, plan_ttl_s=0)
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    await subs.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe",
+                                                                              "sub_" + tenant, None))
+    limit = load_plans().get("basic").call_ms_limit
+    await gate.meter.consume(tenant, "call_ms", limit, event_id="the-month")
+    rig.ingress.allowance_for = lambda call_id: gate.allowance(tenant, call_id)
+    try:
+        rig.modem.incoming_call(NUMBER, caller_script((3.0, "Hello, I would like to book a table."), total_s=20))
+        record = await rig.call_ended(within_s=40)
+        assert record["end_reason"] == "usage_limit"
+        said = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant"]
+        assert len(said) == 1 and "minutes" in said[0] and not any(t["speaker"] == "caller" for t in record["transcript"])
+        assert "minutes" in transcribe(stt_engine, bytes(rig.modem.uplink)).lower()
+        assert rig.modem.call is None  # we hung up
+        assert await gate.meter.used(tenant, "call_ms") > limit  # the short call is counted too
+    finally:
+        await gate.close()
