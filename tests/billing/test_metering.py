@@ -20,6 +20,7 @@ from infra.database import upgrade
 async def meter(redis_server, db_url):
     await upgrade(db_url)
     m = UsageMeter(redis_server.url, db_url)
+    await m.flush()  # the session's Redis is shared: start from an empty stream, whatever ran before
     yield m
     await m.close()
 
