@@ -7,6 +7,7 @@ from the last voiced frame it sent to the first non-silent reply frame it receiv
 resolution, as on a phone line); the server's call record gives the stage breakdown.
 
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
+    .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
 """
 
 from __future__ import annotations
@@ -100,24 +101,24 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else ""}
 
 
-async def ab_speculation(url: str, rounds: int) -> dict:
-    """One call at a time, alternating speculative end of turn on and off, same questions."""
-    rows: dict[str, list[dict]] = {"on": [], "off": []}
+async def ab(url: str, rounds: int, param: str, a: str, b: str) -> dict:
+    """One call at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions."""
+    rows: dict[str, list[dict]] = {a: [], b: []}
     for r in range(rounds):
         question = QUESTIONS[r % len(QUESTIONS)]
-        for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
-            row = await one_call(f"{url}&speculate={'true' if mode == 'on' else 'false'}", question)
-            rows[mode].append(row)
-            print(f"  round {r + 1} speculation {mode}: {row['v2v_s']}", flush=True)
+        for value in (a, b) if r % 2 == 0 else (b, a):
+            row = await one_call(f"{url}&{param}={value}", question)
+            rows[value].append(row)
+            print(f"  round {r + 1} {param}={value}: {row['v2v_s']}", flush=True)
     out = {}
-    for mode, xs in rows.items():
+    for value, xs in rows.items():
         v2v = [x["v2v_s"] for x in xs if x["v2v_s"] is not None]
-        out[mode] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
-                     "stages_median_ms_from_end_of_speech": {
-                         k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
-                         for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}}
-    pairs = [(a["v2v_s"], b["v2v_s"]) for a, b in zip(rows["on"], rows["off"], strict=True) if a["v2v_s"] and b["v2v_s"]]
-    out["on_minus_off_median_ms"] = round(statistics.median([a - b for a, b in pairs]) * 1000)
+        out[value] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+                      "stages_median_ms_from_end_of_speech": {
+                          k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
+                          for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}}
+    pairs = [(x["v2v_s"], y["v2v_s"]) for x, y in zip(rows[a], rows[b], strict=True) if x["v2v_s"] and y["v2v_s"]]
+    out[f"{a}_minus_{b}_median_ms"] = round(statistics.median([x - y for x, y in pairs]) * 1000)
     print(json.dumps(out), flush=True)
     return out
 
@@ -134,7 +135,10 @@ async def main(args) -> dict:
     try:
         await one_call(url, "Hello?")  # warm-up: first requests pay for lazy initialisation
         if args.ab_speculation:
-            results["ab_speculation"] = await ab_speculation(url, args.rounds)
+            results["ab_speculation"] = await ab(url, args.rounds, "speculate", "true", "false")
+            return results
+        if args.ab_first_chunk:
+            results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
             return results
         for n in args.calls:
             rows = []
@@ -166,6 +170,8 @@ if __name__ == "__main__":
     p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
     p.add_argument("--ab-speculation", action="store_true",
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
+    p.add_argument("--ab-first-chunk", action="store_true",
+                   help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()

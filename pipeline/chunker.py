@@ -2,8 +2,9 @@
 
 TTS needs whole phrases to sound natural, but waiting for the whole reply wastes the first
 second of a call. The first chunk is released at the first clause boundary once it has
-``first_min_chars``; later chunks at sentence ends, or at clause boundaries past
-``max_chars``. A trailing ``.`` is held until the next character shows it is not a decimal
+``first_min_chars`` (a "Sure," is spoken while the rest is generated), or after
+``first_max_words`` words if no boundary comes; later chunks at sentence ends, or at clause
+boundaries past ``max_chars``. A trailing ``.`` is held until the next character shows it is not a decimal
 point or an abbreviation ("3.5", "т.е.", "Dr.").
 """
 
@@ -21,9 +22,15 @@ ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.�
 
 @dataclass
 class ChunkerConfig:
-    first_min_chars: int = 12
+    first_min_chars: int = 2
+    first_max_words: int | None = 6  # None: the first chunk waits for a boundary
     min_chars: int = 24
     max_chars: int = 160
+
+    @classmethod
+    def clause(cls) -> ChunkerConfig:
+        """The first chunk waits for a clause of 12 characters or more (more natural, slower)."""
+        return cls(first_min_chars=12, first_max_words=None)
 
 
 class ClauseChunker:
@@ -66,6 +73,10 @@ class ClauseChunker:
                     return None
                 if nxt.isspace() and (self._emitted == 0 or i + 1 >= cfg.max_chars // 2):
                     return i + 1
+        if self._emitted == 0 and cfg.first_max_words:
+            words = list(re.finditer(r"\S+\s", buf))
+            if len(words) >= cfg.first_max_words:
+                return words[cfg.first_max_words - 1].end() - 1
         if len(buf) > cfg.max_chars:
             space = buf.rfind(" ", 0, cfg.max_chars)
             return space if space > 0 else cfg.max_chars

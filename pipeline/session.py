@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from infra import metrics
 from infra.logging import get_logger
-from pipeline.chunker import ClauseChunker
+from pipeline.chunker import ChunkerConfig, ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
 from pipeline.history import bounded
 from pipeline.recording import CallRecorder
@@ -74,6 +74,7 @@ class SessionConfig:
     echo_return_loss_db: float = 12.0
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
+    chunker: ChunkerConfig = field(default_factory=ChunkerConfig)  # how soon the first words are spoken
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
     # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
     # room for the reply. Older exchanges are dropped first; see pipeline/history.py.
@@ -83,10 +84,12 @@ class SessionConfig:
     def from_dict(cls, d: dict | None, **over) -> SessionConfig:
         """A profile's (or persona's) ``session`` block; unknown keys are an error, not a silent no-op."""
         d = {**(d or {}), **over}
-        turn = d.pop("turn", None)
+        turn, chunker = d.pop("turn", None), d.pop("chunker", None)
         config = cls(**d)
         if turn is not None:
             config.turn = turn if isinstance(turn, TurnConfig) else TurnConfig(**turn)
+        if chunker is not None:
+            config.chunker = chunker if isinstance(chunker, ChunkerConfig) else ChunkerConfig(**chunker)
         return config
 
 
@@ -439,7 +442,7 @@ class CallSession:
             self.record.turns.append(reply)
             self._pending_first_frame = (caller, t0)
         live(start_reply)
-        chunker, spoken = ClauseChunker(), []
+        chunker, spoken = ClauseChunker(self.config.chunker), []
         try:
             async for delta in self.llm.reply(bounded(history, self.config.history_max_tokens)):
                 self._stage(caller, "first_token", t0)

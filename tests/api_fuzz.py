@@ -2,13 +2,14 @@
 
 The app serves on a real socket in the test's event loop (``tests/asgi_server.py``), where the
 in-process engines and database engines live; the generated requests are sent from a worker
-thread. Runs are derandomised, so CI sees the same cases every time, and each failure is
-reported with the request that caused it.
+thread. Runs are derandomised by default, and each failure is reported with the request that
+caused it. For a deeper run by hand: ``SECRETARY_FUZZ_EXAMPLES=300 SECRETARY_FUZZ_RANDOM=1``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from typing import Any
 
@@ -20,7 +21,8 @@ from hypothesis import strategies as st
 def _operation_test(op: Any, label: str, base_url: str, headers: dict[str, str], max_examples: int,
                     statuses: Counter, valid: dict[str, dict[str, list[Any]]]) -> Any:
     @given(case=op.as_strategy(), data=st.data())
-    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=int(os.environ.get("SECRETARY_FUZZ_EXAMPLES", max_examples)), deadline=None, database=None,
+              derandomize=not os.environ.get("SECRETARY_FUZZ_RANDOM"),
               suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
     def run(case: Any, data: Any) -> None:
         # Random names only ever reach "not found": most of the time use a real one, so the

@@ -133,11 +133,17 @@ class VLLMChatEngine:
                 f"max_tokens={max_tokens} plus the {prompt_len} prompt tokens exceeds this model's context "
                 f"of {self.max_model_len} tokens; ask for at most {room}",
                 param="max_tokens", code="context_length_exceeded")
-        return SamplingParams(
-            max_tokens=max_tokens, temperature=opts.temperature, top_p=opts.top_p,
-            stop=opts.stop or None, seed=opts.seed, presence_penalty=opts.presence_penalty,
-            frequency_penalty=opts.frequency_penalty, ignore_eos=opts.ignore_eos,
-        )
+        from vllm.exceptions import VLLMClientError
+
+        try:
+            return SamplingParams(
+                max_tokens=max_tokens, temperature=opts.temperature, top_p=opts.top_p,
+                stop=opts.stop or None, seed=opts.seed, presence_penalty=opts.presence_penalty,
+                frequency_penalty=opts.frequency_penalty, ignore_eos=opts.ignore_eos,
+            )
+        except (VLLMClientError, ValueError) as exc:  # a value vLLM's sampler cannot take
+            raise InvalidRequestError(f"invalid sampling parameters: {exc}",
+                                      param=getattr(exc, "parameter", None)) from None
 
     async def chat(self, messages: list[dict[str, str]], opts: SamplingOptions,
                    request_id: str | None = None, lora_request: Any = None) -> AsyncIterator[ChatDelta]:
@@ -146,16 +152,22 @@ class VLLMChatEngine:
         params = self._sampling(len(prompt_ids), opts)
         rid = request_id or uuid.uuid4().hex
         sent = 0
-        async for out in self.engine.generate({"prompt_token_ids": prompt_ids}, params, rid,
-                                              lora_request=lora_request):
-            o = out.outputs[0]
-            delta, sent = o.text[sent:], len(o.text)
-            if out.finished:
-                yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids),
-                                tuple(o.token_ids))
-                return
-            if delta:
-                yield ChatDelta(delta)
+        from vllm.exceptions import VLLMClientError
+
+        try:
+            async for out in self.engine.generate({"prompt_token_ids": prompt_ids}, params, rid,
+                                                  lora_request=lora_request):
+                o = out.outputs[0]
+                delta, sent = o.text[sent:], len(o.text)
+                if out.finished:
+                    yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids),
+                                    tuple(o.token_ids))
+                    return
+                if delta:
+                    yield ChatDelta(delta)
+        except VLLMClientError as exc:  # vLLM's own validation (e.g. a top_p it cannot sample with): the client's fault
+            raise InvalidRequestError(f"the model cannot run this request: {exc}",
+                                      param=getattr(exc, "parameter", None)) from None
 
     async def check_health(self) -> None:
         await self.engine.check_health()

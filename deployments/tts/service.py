@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -22,6 +23,13 @@ TTS_FIRST_AUDIO = metrics.histogram("tts_first_audio_seconds", "Text in to first
 TTS_AUDIO = metrics.counter("tts_audio_seconds_total", "Audio seconds synthesised", ("voice",))
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8000, 48000
+
+
+def speakable(text: str) -> str:
+    """The text with control, unassigned and surrogate characters turned into spaces: engines
+    (espeak's phonemizer under Piper) fail on a NUL or a lone surrogate, and none of them is speech."""
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cn", "Cs", "Co") and ch not in "\n\t" else ch
+                   for ch in text)
 
 
 class SpeechService:
@@ -48,6 +56,7 @@ class SpeechService:
     async def stream(self, text: str, voice: str, speed: float = 1.0,
                      sample_rate: int | None = None) -> AsyncIterator[bytes]:
         """Yield S16LE mono audio, one sentence at a time, resampled to ``sample_rate``."""
+        text = speakable(text)
         rate = self.validate(text, voice, speed, sample_rate)
         resampler = StreamResampler(self.engine.voice(voice).sample_rate, rate)
         it = self.engine.synthesize(text, voice, speed)

@@ -94,6 +94,7 @@ class SimulatedModem:
         self.uplink = bytearray()  # everything the host sent, consumed in real time
         self.uplink_underruns = 0
         self.clock_late_ticks = 0  # audio ticks this simulator ran more than a frame late (host load)
+        self.uplink_underruns_while_late = 0  # empty uplink ticks while the simulator itself ran late
         self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
         self.dtmf_sent: list[str] = []
         # (uplink frame index, downlink frame index) of each call's first uplink frame: the two
@@ -554,10 +555,11 @@ class SimulatedModem:
                 self._uplink_started = False
                 self._drain_uplink(discard=True)
                 continue
-            if loop.time() - next_tick > FRAME_MS / 1000:
+            late = loop.time() - next_tick > FRAME_MS / 1000
+            if late:
                 self.clock_late_ticks += 1  # the simulator itself ran late: a real modem's clock does not
             self._downlink_frame()
-            self._drain_uplink(discard=False)
+            self._drain_uplink(discard=False, late=late)
 
     def _downlink_frame(self) -> None:
         n = self.frame_bytes
@@ -585,7 +587,7 @@ class SimulatedModem:
         return bool(wedge is not None and self.call and self.call.connected_at
                     and time.monotonic() - self.call.connected_at > wedge)
 
-    def _drain_uplink(self, discard: bool) -> None:
+    def _drain_uplink(self, discard: bool, late: bool = False) -> None:
         if self._uplink_wedged():
             return  # nothing is read: the host's writes back up, as on the real endpoint
         # Read only while our buffer holds under ~10 frames: past that the writer blocks, as the
@@ -610,5 +612,10 @@ class SimulatedModem:
             self._uplink_started = True
             self.uplink += b"\x00" * n if self.faults.uplink_silent else frame
         elif self._uplink_started:
-            self.uplink_underruns += 1
+            # A tick the simulator ran late (catching up on its own clock) is not the host's
+            # underrun: a real modem's clock is never late. Counted apart so tests can tell.
+            if late:
+                self.uplink_underruns_while_late += 1
+            else:
+                self.uplink_underruns += 1
             self.uplink += b"\x00" * n  # the line carries silence: keep the recording on the clock

@@ -98,7 +98,9 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
     assert "clinic" in heard and "recorded" in heard and "anna" in heard
     answer = " ".join(replies[1].split()[:8])  # its start: the caller may talk over the rest
     assert coverage(answer, heard) >= 0.6, (answer, heard)
-    assert sim.modem.uplink_underruns <= 0.01 * len(sim.modem.uplink) / 320
+    # Underruns on the simulator's punctual ticks; those while it ran late itself are its own.
+    assert sim.modem.uplink_underruns <= 0.01 * len(sim.modem.uplink) / 320, (
+        sim.modem.uplink_underruns, sim.modem.uplink_underruns_while_late, sim.modem.clock_late_ticks)
     full = admin.get(f"/calls/{record['id']}").json()
     assert full["recording_ref"] and full["duration_s"] > 8
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import numpy as np
 import pytest
@@ -199,3 +200,26 @@ async def test_garbled_lines_never_crash_the_client(sim):
     h.modem.faults = Faults()
     assert (await h.client.send(at.SignalQuality(), timeout_s=2)).info("+CSQ:") == "16,99"
     assert ok > 0
+
+
+async def test_underruns_while_the_simulator_itself_runs_late_are_counted_apart(sim):
+    h = await sim()
+    h.modem.incoming_call("+79161234567", b"\x00" * 16000)
+    await h.wait_urc("+CRING: VOICE")
+    await h.client.send(at.Answer())
+    await h.client.send(at.SetPcm(True))
+    fd = os.open(h.modem.audio_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        for _ in range(10):  # the uplink starts, in real time
+            os.write(fd, b"\x00" * 320)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.06)  # drain what was buffered
+        before = (h.modem.uplink_underruns, h.modem.uplink_underruns_while_late)
+        time.sleep(0.3)  # noqa: ASYNC251 (on purpose: the simulator shares this loop and must wake 15 ticks late)
+        await asyncio.sleep(0.01)
+        late = h.modem.uplink_underruns_while_late - before[1]
+        assert late >= 10 and h.modem.clock_late_ticks >= 10
+        await asyncio.sleep(0.2)  # on time now, and still nothing from the host: real underruns
+        assert h.modem.uplink_underruns - before[0] >= 5
+    finally:
+        os.close(fd)

@@ -7,8 +7,10 @@ Protocol (also in the README):
   language, prompt, lines, voice, FAQ and adapter; an unknown or unavailable one closes the
   socket with code 1008 and the reason), ``language`` (default "en", or the persona's),
   ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
-  set it for clients that play the reply into an open microphone) and ``speculate`` (default
-  true: start answering at the first short pause, release at the end of the turn);
+  set it for clients that play the reply into an open microphone), ``speculate`` (default
+  true: start answering at the first short pause, release at the end of the turn) and
+  ``first_chunk`` (``eager``, the default: speak the reply's first clause however short, or its
+  first six words; ``clause``: wait for a clause of 12 characters, smoother and slower);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
 - the client sends caller audio as binary messages of mono S16LE at that rate, any length, in
   real time (like a phone line; the server cuts them into 20 ms frames);
@@ -28,6 +30,7 @@ import contextlib
 import json
 import uuid
 from dataclasses import asdict
+from typing import Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -36,6 +39,7 @@ from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.personas import resolve_persona
 from deployments.ingress.usage import get_gate
+from pipeline.chunker import ChunkerConfig
 from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
 from pipeline.services import HandleSynthesizer, HandleTranscriber
 from pipeline.session import CallSession, SessionConfig
@@ -47,7 +51,8 @@ router = APIRouter(tags=["calls"])
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
-                      echo_guard: bool = False, speculate: bool = True, api_key: str | None = None) -> None:
+                      echo_guard: bool = False, speculate: bool = True, first_chunk: Literal["eager", "clause"] = "eager",
+                      api_key: str | None = None) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
     except APIError as exc:
@@ -73,7 +78,8 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         HandleTranscriber(models.stt), assistant.responder.for_persona(found),
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
-                                turn=TurnConfig() if speculate else TurnConfig(pause_ms=None)),
+                                turn=TurnConfig() if speculate else TurnConfig(pause_ms=None),
+                                chunker=ChunkerConfig() if first_chunk == "eager" else ChunkerConfig.clause()),
         call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
     )
     session.start()

@@ -78,3 +78,11 @@ def test_service_over_piper_at_telephone_rate(engine):
     chunks = asyncio.run(collect())
     assert len(chunks) >= 2 and all(len(c) % 2 == 0 for c in chunks)
     assert 0.5 < sum(map(len, chunks)) / 2 / 8000 < 4.0
+
+
+def test_control_unassigned_and_surrogate_characters_are_not_spoken():
+    from deployments.tts.service import speakable
+
+    assert speakable("Hello\x00 there\x07!\nNext\tline") == "Hello  there !\nNext\tline"
+    assert speakable("\U00031a8e\ud800x") == "  x"
+    assert speakable("Привет, мир") == "Привет, мир"
