@@ -63,10 +63,14 @@ class LocalCluster:
             progress(f"redis-server on port {self.redis.port} (data: var/redis)")
         if not env.get("SECRETARY_MODEM_TENANT"):
             import asyncio
+            from concurrent.futures import ThreadPoolExecutor
 
             from cli.local_access import local_tenant_id
 
-            env["SECRETARY_MODEM_TENANT"] = asyncio.run(local_tenant_id(env.get("SECRETARY_DATABASE_URL")))
+            # start() is synchronous, but its caller may be inside an event loop (the benchmarks).
+            with ThreadPoolExecutor(1) as pool:
+                env["SECRETARY_MODEM_TENANT"] = pool.submit(
+                    asyncio.run, local_tenant_id(env.get("SECRETARY_DATABASE_URL"))).result()
 
     def _serve_bin(self) -> str:
         return str(Path(sys.executable).with_name("serve"))
