@@ -16,28 +16,18 @@ from admin.routes import calls, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
-from infra.http_errors import install_error_handlers
-from infra.http_hardening import install_hardening
+from infra.http_app import service_app
 from infra.logging import configure_from_settings, get_logger
-from infra.settings import PROJECT_ROOT, __version__
+from infra.settings import PROJECT_ROOT
 from telephony.call_store import CallStore
 
 log = get_logger(__name__)
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary admin", version=__version__,
-                  description="Calls, SMS and the modem. Every route needs the admin credentials.")
-    install_error_handlers(app)
-    install_usage_handlers(app)
-    install_hardening(app)
-    for r in (calls.router, modem.router, sms.router, personas.router, usage.router):
-        app.include_router(r)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
+    app = service_app("secretary admin", "Calls, SMS and the modem. Every route needs the admin credentials.",
+                      (calls.router, modem.router, sms.router, personas.router, usage.router))
+    install_usage_handlers(app)  # a persona over the plan's voices is the gate's 402
     return app
 
 

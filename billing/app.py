@@ -19,10 +19,9 @@ from billing.plans import load_plans
 from billing.routes import auth, keys, payments, privacy, usage
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade_blocking
-from infra.http_errors import install_error_handlers
-from infra.http_hardening import install_hardening
+from infra.http_app import service_app
 from infra.logging import configure_from_settings
-from infra.settings import PROJECT_ROOT, __version__, get_settings
+from infra.settings import PROJECT_ROOT, get_settings
 
 PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/plans"),
                  ("POST", "/webhooks/stripe"), ("POST", "/webhooks/yookassa"), ("GET", "/privacy-policy"),
@@ -30,18 +29,8 @@ PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/pl
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary billing", version=__version__,
-                  description="Accounts, API keys, plans, subscriptions and payments.")
-    install_error_handlers(app)
-    install_hardening(app)
-    for r in (auth.router, keys.router, payments.router, privacy.router, usage.router):
-        app.include_router(r)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
-    return app
+    return service_app("secretary billing", "Accounts, API keys, plans, subscriptions and payments.",
+                       (auth.router, keys.router, payments.router, privacy.router, usage.router))
 
 
 app = create_app()
