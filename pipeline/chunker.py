@@ -2,9 +2,11 @@
 
 TTS needs whole phrases to sound natural, but waiting for the whole reply wastes the first
 second of a call. The first chunk is released at the first clause boundary once it has
-``first_min_chars`` (a "Sure," is spoken while the rest is generated), or after
-``first_max_words`` words if no boundary comes; later chunks at sentence ends, or at clause
-boundaries past ``max_chars``. A trailing ``.`` is held until the next character shows it is not a decimal
+``first_min_chars``, or after ``first_max_words`` words if no such boundary comes first; later
+chunks at sentence ends, or at clause boundaries past ``max_chars``. A first chunk as short as
+"Sure," is not allowed: Piper (VITS) then starts the rest as a fresh utterance, and Whisper
+misheard two renditions in ten of "Sure," + "I can book you in for Friday at ten." (none in ten
+when split after six words). A trailing ``.`` is held until the next character shows it is not a decimal
 point or an abbreviation ("3.5", "т.е.", "Dr.").
 """
 
@@ -22,14 +24,14 @@ ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.�
 
 @dataclass
 class ChunkerConfig:
-    first_min_chars: int = 2
+    first_min_chars: int = 12
     first_max_words: int | None = 6  # None: the first chunk waits for a boundary
     min_chars: int = 24
     max_chars: int = 160
 
     @classmethod
     def clause(cls) -> ChunkerConfig:
-        """The first chunk waits for a clause of 12 characters or more (more natural, slower)."""
+        """The first chunk waits for a clause of 12 characters or more, however many words that takes."""
         return cls(first_min_chars=12, first_max_words=None)
 
 

@@ -9,8 +9,8 @@ Protocol (also in the README):
   ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
   set it for clients that play the reply into an open microphone), ``speculate`` (default
   true: start answering at the first short pause, release at the end of the turn) and
-  ``first_chunk`` (``eager``, the default: speak the reply's first clause however short, or its
-  first six words; ``clause``: wait for a clause of 12 characters, smoother and slower);
+  ``first_chunk`` (``eager``, the default: speak the reply's first clause of 12 characters or
+  its first six words, whichever comes first; ``clause``: wait for the clause however long);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
 - the client sends caller audio as binary messages of mono S16LE at that rate, any length, in
   real time (like a phone line; the server cuts them into 20 ms frames);
