@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from billing.metering import Consumption, UsageMeter, period_of
+from billing.metering import METRICS, Consumption, UsageMeter, period_of
 from billing.notifications import SmtpConfig, UsageNotifier
 from billing.plans import Catalogue, Plan, load_plans
 from billing.subscriptions import SubscriptionStore
@@ -199,9 +199,8 @@ class UsageGate:
     async def usage(self, tenant: str) -> dict[str, Any]:
         """This month's use and limits, per metric (for the billing app and the admin API)."""
         plan = await self.plan_for(tenant)
-        metrics = ("call_ms", "stt_ms", "tts_ms", "llm_tokens", "finetunes")
         return {"plan": plan.id, "period": period_of(),
-                "metrics": {m: {"used": await self.meter.used(tenant, m), "limit": plan.limit(m)} for m in metrics}}
+                "metrics": {m: {"used": await self.meter.used(tenant, m), "limit": plan.limit(m)} for m in METRICS}}
 
     async def close(self) -> None:
         if self._flusher is not None:
