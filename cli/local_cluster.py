@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +59,11 @@ class LocalCluster:
         if env.get("SECRETARY_METERING", "true").lower() in ("0", "false", "no", "off"):
             return
         self.redis = LocalRedis.for_url(settings.redis_url, PROJECT_ROOT / "var" / "redis")
+        if self.redis is not None and not shutil.which("redis-server"):
+            self.redis = None  # a demo still runs; plans are just not enforced
+            env["SECRETARY_METERING"] = "false"
+            progress("redis-server is not installed (make system-deps installs it): usage metering is off")
+            return
         if self.redis is not None:
             self.redis.start()
             progress(f"redis-server on port {self.redis.port} (data: var/redis)")
