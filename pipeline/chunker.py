@@ -25,14 +25,14 @@ ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "Ñ‚.Ð
 @dataclass
 class ChunkerConfig:
     first_min_chars: int = 12
-    first_max_words: int | None = 6  # None: the first chunk waits for a boundary
+    first_max_words: int | None = None  # None: the first chunk waits for a boundary
     min_chars: int = 24
     max_chars: int = 160
 
     @classmethod
-    def clause(cls) -> ChunkerConfig:
-        """The first chunk waits for a clause of 12 characters or more, however many words that takes."""
-        return cls(first_min_chars=12, first_max_words=None)
+    def eager(cls) -> ChunkerConfig:
+        """The first chunk also goes after six words when no clause of 12 characters came first."""
+        return cls(first_min_chars=12, first_max_words=6)
 
 
 class ClauseChunker:

@@ -30,18 +30,17 @@ def test_first_chunk_is_eager_at_a_clause():
     out = chunks("Good afternoon, thank you for calling the dental clinic. How can I help?", 4)
     assert out[0] == "Good afternoon,"
     assert out[1:] == ["thank you for calling the dental clinic.", "How can I help?"]
-    assert chunks("Sure, I can book you in for Friday at ten.", 3)[:2] == ["Sure, I can book you in",
-                                                                          "for Friday at ten."]
+    assert chunks("Sure, I can book you in for Friday at ten.", 3, ChunkerConfig.eager())[:2] == [
+        "Sure, I can book you in", "for Friday at ten."]
     assert chunks("Да, конечно. Приходите в пятницу.", 2)[0] == "Да, конечно."  # "Да," alone is too short
 
 
 def test_first_chunk_without_a_boundary_goes_after_a_few_words():
-    out = chunks("We are open every day from nine in the morning until six in the evening.", 3)
+    out = chunks("We are open every day from nine in the morning until six in the evening.", 3, ChunkerConfig.eager())
     assert out == ["We are open every day from", "nine in the morning until six in the evening."]
-    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3,
-                    ChunkerConfig.clause())
+    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3)
     assert clause == ["We are open every day from nine in the morning until six in the evening."]
-    assert chunks("Sure, I can book you in.", 3, ChunkerConfig.clause())[0] == "Sure, I can book you in."
+    assert chunks("Sure, I can book you in.", 3)[0] == "Sure, I can book you in."
 
 
 def test_nothing_is_lost_or_reordered():
