@@ -25,7 +25,7 @@ def _bin(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -35,7 +35,7 @@ class PostgresServer:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="secretary-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
 
     def _run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -70,7 +70,7 @@ class RedisServer(LocalRedis):
     """A throwaway redis-server on a free port in a temporary directory."""
 
     def __init__(self) -> None:
-        super().__init__(_free_port(), Path(tempfile.mkdtemp(prefix="secretary-redis-")))
+        super().__init__(free_port(), Path(tempfile.mkdtemp(prefix="secretary-redis-")))
 
     def stop(self) -> None:
         super().stop()

@@ -5,22 +5,17 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import socket
 import threading
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.db_servers import free_port
 
 
 class SmtpSink:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None

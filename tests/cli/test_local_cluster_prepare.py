@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-
 import cli.local_cluster as local_cluster
 from cli.local_cluster import LocalCluster
-
-
-def _unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from cli.local_redis import redis_answers
+from tests.db_servers import free_port
 
 
 def test_without_redis_server_installed_the_cluster_runs_with_metering_off(monkeypatch):
     monkeypatch.setattr(local_cluster.shutil, "which", lambda name: None)
-    env = {"SECRETARY_REDIS_URL": f"redis://127.0.0.1:{_unused_port()}/0"}
+    env = {"SECRETARY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
     said: list[str] = []
     cluster = LocalCluster()
     cluster._prepare(env, said.append)
@@ -25,19 +19,14 @@ def test_without_redis_server_installed_the_cluster_runs_with_metering_off(monke
 
 
 def test_a_local_url_with_nothing_there_gets_its_own_redis_server(tmp_path, monkeypatch):
-    env = {"SECRETARY_REDIS_URL": f"redis://127.0.0.1:{_unused_port()}/0", "SECRETARY_MODEM_TENANT": "t-1"}
+    env = {"SECRETARY_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "SECRETARY_MODEM_TENANT": "t-1"}
     monkeypatch.setattr(local_cluster, "PROJECT_ROOT", tmp_path)
     cluster = LocalCluster()
     try:
         cluster._prepare(env, lambda _m: None)
-        assert cluster.redis is not None and local_cluster_redis_answers(cluster.redis.port)
+        assert cluster.redis is not None and redis_answers("127.0.0.1", cluster.redis.port)
         assert (tmp_path / "var" / "redis").is_dir() and "SECRETARY_METERING" not in env
     finally:
         cluster.stop()
     assert cluster.redis is None
 
-
-def local_cluster_redis_answers(port: int) -> bool:
-    from cli.local_redis import redis_answers
-
-    return redis_answers("127.0.0.1", port)
