@@ -37,7 +37,8 @@ def llm_server(tiny_llm_dir):
             "engine_args": {"dtype": "float32", "enforce_eager": True, "max_model_len": 512,
                             "max_num_seqs": 8, "enable_lora": True, "max_lora_rank": 8,
                             "lora_target_modules": ["qkv_proj", "o_proj"]},
-            "env": {"VLLM_CPU_KVCACHE_SPACE": "1"}}
+            # The CPU profile's LoRA ops (deployments/llm/cpu_lora_ops.py), so the peft check covers them.
+            "env": {"VLLM_CPU_KVCACHE_SPACE": "1", "SECRETARY_CPU_LORA_OPS": "grouped"}}
     server = instantiate(LLMServer, spec)
     yield server
     server.engine.shutdown()
