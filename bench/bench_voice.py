@@ -98,7 +98,8 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
     return {"v2v_s": (first_reply_at - sent_end_at) if first_reply_at and sent_end_at else None,
             "timings_ms": caller["timings_ms"] if caller else {},
             "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
-            "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else ""}
+            "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else "",
+            "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0)}
 
 
 async def ab(url: str, rounds: int, param: str, a: str, b: str) -> dict:
@@ -157,6 +158,10 @@ async def main(args) -> dict:
                 # end of speech to first frame out, over end of speech to first TTS audio (the compute path)
                 "overhead_ratio": round(stages["first_frame"] / stages["first_audio"], 3),
                 "client_late_ticks": sum(x["client_late_ticks"] for x in rows),
+                # underruns the callers heard: silences inside a reply (the greeting's included)
+                "calls_with_reply_gaps": sum(1 for x in rows if x["reply_gaps"]),
+                "reply_gaps": sum(x["reply_gaps"] for x in rows),
+                "reply_gap_ms": sum(x["reply_gap_ms"] for x in rows),
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],
             }
             print(json.dumps(results[f"{n}_calls"]), flush=True)

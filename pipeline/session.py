@@ -46,6 +46,7 @@ from pipeline.vad import VoiceActivityDetector
 log = get_logger(__name__)
 STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")
 STAGE_LATENCY = metrics.histogram("pipeline_stage_seconds", "End of caller speech to each stage", ("stage",))
+REPLY_GAPS = metrics.counter("call_reply_gaps_total", "Silences inside a reply: the next audio was not ready in time")
 
 FILLERS = {"uh-huh", "uh huh", "mm", "mhm", "mm-hmm", "hmm", "uh", "um", "umm", "yeah", "yes", "ok", "okay", "right",
            "ага", "угу", "ну", "да", "мм", "ээ", "так"}
@@ -111,6 +112,9 @@ class CallRecord:
     end_reason: str | None = None
     barge_ins: int = 0
     barge_in_at_s: list[float] = field(default_factory=list)  # call audio time of each detection
+    # Underruns the caller heard: silences inside a reply, between two of its frames (20 ms each).
+    reply_gaps: int = 0
+    reply_gap_ms: int = 0
 
 
 @dataclass
@@ -155,6 +159,8 @@ class CallSession:
         self._silence_prompts = 0
         self._ending = False
         self._was_playing = False
+        self._gap_frames = 0  # reply ticks with no audio ready since the last reply frame
+        self._playing_task: asyncio.Task | None = None  # the reply the last frame came from
         self._pending_first_frame: tuple[TurnRecord, float] | None = None
         self._played_levels: deque[float] = deque(maxlen=max(1, self.config.echo_window_ms // FRAME_MS))
         self.recorder = CallRecorder(self.config.sample_rate) if self.config.record_audio else None
@@ -185,12 +191,21 @@ class CallSession:
         try:
             frame = self._out.get_nowait()
         except asyncio.QueueEmpty:
-            if self._was_playing and not self.playing:
+            if self._was_playing and self.playing:
+                self._gap_frames += 1  # a gap if more of this reply follows, trailing silence if not
+            elif self._was_playing:
                 self._was_playing = False
+                self._gap_frames = 0
                 self._last_activity = self._t
                 if self._ending:
                     self._finish()
             return None
+        if self._was_playing and self._gap_frames and self._task is self._playing_task:
+            self.record.reply_gaps += 1
+            self.record.reply_gap_ms += self._gap_frames * FRAME_MS
+            REPLY_GAPS.inc()
+        self._gap_frames = 0
+        self._playing_task = self._task  # a gap counts only inside one reply, not between two
         self._was_playing = True
         if self.recorder is not None:
             self.recorder.add_assistant(frame.pcm)
@@ -333,6 +348,7 @@ class CallSession:
         self.record.barge_in_at_s.append(round(self._t, 3))
         self._speech_started_at = None  # one barge-in per caller utterance
         self._was_playing = False
+        self._gap_frames = 0
         self._pending_first_frame = None
         log.info("pipeline.barge_in", call_id=self.record.call_id, dropped_frames=dropped, at_s=round(self._t, 2))
 

@@ -2,8 +2,8 @@
 
 Every downlink frame (the caller) goes into the session; the uplink pacer pulls the session's
 next reply frame at its own 20 ms tick, so reply audio never waits in a queue of ours (each
-frame queued is latency, and audio a barge-in must throw away). A tick with no frame while a
-reply is under way is a gap the caller hears, and is counted. The bridge ends when the session
+frame queued is latency, and audio a barge-in must throw away). A tick with no frame inside a
+reply is a gap the caller hears; the session counts those (``CallRecord.reply_gaps``). The bridge ends when the session
 ends (after its last words have left), when the port closes (the call ended or the modem went
 away), when the audio stalls, or when asked to stop.
 """
@@ -14,14 +14,12 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from infra import metrics
 from infra.logging import get_logger
 from pipeline.frames import FRAME_MS, AudioFrame
 from pipeline.session import CallSession
 from telephony.audio_port import AudioPort
 
 log = get_logger(__name__)
-REPLY_GAPS = metrics.counter("call_reply_gaps_total", "Uplink ticks inside a reply with no audio ready")
 
 
 @dataclass
@@ -29,7 +27,7 @@ class BridgeResult:
     reason: str  # why the audio stopped: "session_ended", "port_closed", "audio_stalled", "stopped"
     frames_in: int
     frames_out: int
-    reply_gaps: int
+    reply_gaps: int  # silences inside a reply (see CallRecord.reply_gaps)
 
 
 class CallBridge:
@@ -37,8 +35,7 @@ class CallBridge:
                  drain_timeout_s: float = 15.0) -> None:
         self.session, self.port = session, port
         self.stall_s, self.drain_timeout_s = stall_s, drain_timeout_s
-        self.frames_in = self.frames_out = self.reply_gaps = 0
-        self._in_reply = False
+        self.frames_in = self.frames_out = 0
         self._last_frame_at = 0.0
         self._stop = asyncio.Event()
 
@@ -49,13 +46,7 @@ class CallBridge:
         """Called by the pacer once per tick: the next 20 ms of reply, or None (silence)."""
         frame = self.session.next_frame()
         if frame is None:
-            if self._in_reply and self.session.playing:
-                self.reply_gaps += 1
-                REPLY_GAPS.inc()
-            else:
-                self._in_reply = False
             return None
-        self._in_reply = True
         self.frames_out += 1
         return frame.pcm
 
@@ -103,7 +94,7 @@ class CallBridge:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        return BridgeResult(reason, self.frames_in, self.frames_out, self.reply_gaps)
+        return BridgeResult(reason, self.frames_in, self.frames_out, self.session.record.reply_gaps)
 
     async def _drain(self) -> None:
         """Let the last words (the farewell) leave the modem's buffer before the line is hung up."""
