@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from vllm import _custom_ops as ops
 from vllm.lora.punica_wrapper.punica_cpu import PunicaWrapperCPU
 
 
@@ -98,12 +99,7 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
     def add_lora_linear(self, y: torch.Tensor, x: torch.Tensor, lora_a_stacked: tuple[torch.Tensor, ...],
                         lora_b_stacked: tuple[torch.Tensor, ...], scale: float, output_slices: tuple[int, ...],
                         *, buffer: Any = None, **kwargs: Any) -> None:
-        """``y[run] += (x[run] @ A.T * scale) @ B.T``, all of a layer's slices fused, in float32 (see ``FusedLoRA``).
-
-        One run (a prefill, or every request on one adapter): two matrix products. Several runs
-        of one token each (a decode step across adapters): two batched products. Otherwise a
-        loop over the runs.
-        """
+        """``y[run] += (x[run] @ A.T * scale) @ B.T`` per run, all of a layer's slices fused (see ``FusedLoRA``)."""
         if not self.runs:
             return
         out = y.view(-1, y.shape[-1])
@@ -111,27 +107,8 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
         add = kwargs.get("add_inputs", True)
         fused = self._fused(lora_a_stacked, lora_b_stacked, output_slices)
         width = fused.width
-        if len(self.runs) > 1 and all(end - start == 1 for _, start, end in self.runs):
-            rows = [start for _, start, _ in self.runs]
-            a_t, b_t = fused.stacked(tuple(slot for slot, _, _ in self.runs))
-            shrunk = torch.bmm(x[rows].float().unsqueeze(1), a_t)  # (runs, 1, ranks)
-            if scale != 1.0:
-                shrunk *= scale
-            prod = torch.bmm(shrunk, b_t).squeeze(1)  # (runs, width)
-            if rows == list(range(rows[0], rows[0] + len(rows))):
-                target = out[rows[0]: rows[0] + len(rows), :width]
-                target.add_(prod) if add else target.copy_(prod)
-            elif add:
-                out[:, :width].index_add_(0, torch.tensor(rows), prod.to(out.dtype))
-            else:
-                out[rows, :width] = prod
-            return
         for slot, start, end in self.runs:
-            a_t, b_t = fused.pair(slot)
-            shrunk = torch.mm(x[start:end].float(), a_t)
-            if scale != 1.0:
-                shrunk *= scale
-            prod = torch.mm(shrunk, b_t)
+            prod = fused.apply(slot, x[start:end].float(), scale)
             target = out[start:end, :width]
             target.add_(prod) if add else target.copy_(prod)
 
@@ -149,14 +126,14 @@ class FusedLoRA:
 
     ``A.T`` is the slices' ``A`` side by side, so one product gives every slice's ranks; ``B.T``
     is block-diagonal: slice i's ``B`` in the rows of its ranks and the columns of its output
-    slice. Both are float32 and contiguous: on this CPU a float32 product of these shapes is
-    five times faster than a bfloat16 one (no bfloat16 matrix units), and more precise than
-    vLLM's bfloat16 expand. Built on first use of a slot (and, for a decode step across
-    adapters, of a combination of slots) and kept until vLLM writes the layer's stacked
-    weights again: loading or clearing a slot bumps their tensors' ``_version``.
+    slice. Float32 because ``torch.mm`` in bfloat16 is about ten times slower here for these
+    shapes (no bfloat16 matrix units on this CPU), and it is more precise than vLLM's bfloat16
+    expand. One token's row goes through ``torch.mm`` (a single-threaded matrix-vector
+    product, ~6 µs a layer); more rows through vLLM's oneDNN matmul, because ``torch.mm``
+    with two threads costs 30-400 µs on a few rows (measured: ``BENCHMARKS.md``). Built on first
+    use of a slot and kept until vLLM writes the layer's stacked weights again: loading or
+    clearing a slot bumps their tensors' ``_version``.
     """
-
-    MAX_COMBINATIONS = 32
 
     def __init__(self, a_stacked: tuple[torch.Tensor, ...], b_stacked: tuple[torch.Tensor, ...],
                  output_slices: tuple[int, ...]) -> None:
@@ -164,13 +141,13 @@ class FusedLoRA:
         self.width = sum(self.slices)
         self._versions: tuple[int, ...] = ()
         self._pairs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._stacks: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._handlers: dict[int, tuple[Any, Any]] = {}  # oneDNN matmuls over pair(slot), vLLM's own CPU GEMM
 
     def _check(self) -> None:
         versions = tuple(t._version for t in self.a_stacked + self.b_stacked)
         if versions != self._versions:
             self._pairs.clear()
-            self._stacks.clear()
+            self._handlers.clear()
             self._versions = versions
 
     def pair(self, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,15 +157,17 @@ class FusedLoRA:
             self._pairs[slot] = self._build(slot)
         return self._pairs[slot]
 
-    def stacked(self, slots: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``A.T`` and ``B.T`` of each slot in ``slots``, stacked for a batched product."""
-        self._check()
-        if slots not in self._stacks:
-            if len(self._stacks) >= self.MAX_COMBINATIONS:
-                self._stacks.clear()
-            pairs = [self._pairs[s] if s in self._pairs else self._pairs.setdefault(s, self._build(s)) for s in slots]
-            self._stacks[slots] = (torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs]))
-        return self._stacks[slots]
+    def apply(self, slot: int, x: torch.Tensor, scale: float) -> torch.Tensor:
+        """``(x @ A.T * scale) @ B.T`` for float32 rows ``x`` of one slot's tokens."""
+        a_t, b_t = self.pair(slot)
+        if x.shape[0] == 1 or not ops._supports_onednn:  # one row: a matrix-vector product, single-threaded
+            shrunk = torch.mm(x, a_t)
+            return torch.mm(shrunk * scale if scale != 1.0 else shrunk, b_t)
+        if slot not in self._handlers:
+            self._handlers[slot] = (ops.create_onednn_mm(a_t, 32), ops.create_onednn_mm(b_t, 32))
+        ha, hb = self._handlers[slot]
+        shrunk = ops.onednn_mm(ha, x, None)
+        return ops.onednn_mm(hb, shrunk * scale if scale != 1.0 else shrunk, None)
 
     def _build(self, slot: int) -> tuple[torch.Tensor, torch.Tensor]:
         a_t = torch.cat([a[slot, 0] for a in self.a_stacked]).float().t().contiguous()
