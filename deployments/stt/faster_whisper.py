@@ -25,6 +25,7 @@ from deployments.stt.engine import (
     STTModelInfo,
     Transcription,
 )
+from deployments.stt.whisper_window import padded_to
 
 
 @dataclass
@@ -32,6 +33,8 @@ class WhisperModelConfig:
     id: str
     path: str
     languages: list[str] = field(default_factory=lambda: ["*"])
+    # Encoder window for audio up to this long (None: Whisper's 30 s); see whisper_window.py.
+    encoder_window_s: float | None = None
 
 
 @dataclass
@@ -121,7 +124,7 @@ class FasterWhisperEngine(SpeechToTextEngine):
         if language is None and "*" not in chosen.languages and len(chosen.languages) == 1:
             language = chosen.languages[0]
         c = self.config
-        with self._locks[chosen.id]:
+        with self._locks[chosen.id], padded_to(chosen.encoder_window_s):
             segments, info = self._models[chosen.id].transcribe(
                 audio.astype(np.float32, copy=False),
                 language=language,
