@@ -102,13 +102,39 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0)}
 
 
-async def ab(url: str, rounds: int, param: str, a: str, b: str) -> dict:
-    """One call at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions."""
+def llm_processes() -> list:
+    """The LLM replica's processes: the Serve replica and vLLM's engine core and worker."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if "VLLM::" in line or ("ServeReplica" in line and "LLM" in line):
+            found.append(p)
+    return found
+
+
+def renice_llm(value: str) -> None:
+    """Set the LLM processes' niceness (root may lower it again): the A/B of ``--ab-llm-nice``."""
+    procs = llm_processes()
+    if not procs:
+        raise RuntimeError("no LLM replica processes found")
+    for p in procs:
+        p.nice(int(value))
+
+
+async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=None) -> dict:
+    """One call at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions.
+
+    With ``apply``, the variant is set by ``apply(value)`` before each call instead of a URL parameter.
+    """
     rows: dict[str, list[dict]] = {a: [], b: []}
     for r in range(rounds):
         question = QUESTIONS[r % len(QUESTIONS)]
         for value in (a, b) if r % 2 == 0 else (b, a):
-            row = await one_call(f"{url}&{param}={value}", question)
+            if apply is not None:
+                apply(value)
+            row = await one_call(f"{url}&{param}={value}" if param else url, question)
             rows[value].append(row)
             print(f"  round {r + 1} {param}={value}: {row['v2v_s']}", flush=True)
     out = {}
@@ -140,6 +166,9 @@ async def main(args) -> dict:
             return results
         if args.ab_first_chunk:
             results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
+            return results
+        if args.ab_llm_nice is not None:
+            results["ab_llm_nice"] = await ab(url, args.rounds, None, str(args.ab_llm_nice), "0", renice_llm)
             return results
         for n in args.calls:
             rows = []
@@ -177,6 +206,8 @@ if __name__ == "__main__":
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
                    help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
+    p.add_argument("--ab-llm-nice", type=int, metavar="N",
+                   help="alternate the LLM processes' niceness N and 0 (run as root), one call at a time")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()

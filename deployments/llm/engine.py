@@ -26,6 +26,10 @@ class VLLMConfig:
     default_max_tokens: int = 256
     env: dict[str, str] = field(default_factory=dict)
     max_adapters: int = 3  # distinct LoRA adapters per replica and per batch (Serve multiplexing)
+    # CPU scheduling niceness of the replica and the engine processes it starts (0: unchanged).
+    # When the models share cores, a niced LLM yields to STT and TTS, whose work is what the
+    # caller waits for; the LLM is ahead of speech anyway. See lower_priority().
+    nice: int = 0
 
     @classmethod
     def from_dict(cls, d: dict) -> VLLMConfig:
@@ -86,10 +90,25 @@ class SamplingOptions:
     ignore_eos: bool = False
 
 
+def lower_priority(nice: int) -> int:
+    """Make this process (and the processes it starts from now on) at least ``nice``; returns the niceness.
+
+    Absolute rather than ``os.nice``'s increment, so an engine started again in the same replica
+    does not sink further; never raises the priority (that needs privileges, and is not ours to do).
+    """
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+        return nice
+    return current
+
+
 class VLLMChatEngine:
     def __init__(self, config: VLLMConfig, resolve_path=lambda p: p) -> None:
         for k, v in config.env.items():
             os.environ.setdefault(k, str(v))
+        if config.nice:
+            lower_priority(config.nice)  # before the engine's processes start: they inherit it
         from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
