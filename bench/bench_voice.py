@@ -168,7 +168,8 @@ async def main(args) -> dict:
             results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
             return results
         if args.ab_llm_nice is not None:
-            results["ab_llm_nice"] = await ab(url, args.rounds, None, str(args.ab_llm_nice), "0", renice_llm)
+            a, b = (str(n) for n in args.ab_llm_nice)
+            results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm)
             return results
         for n in args.calls:
             rows = []
@@ -206,8 +207,9 @@ if __name__ == "__main__":
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
                    help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
-    p.add_argument("--ab-llm-nice", type=int, metavar="N",
-                   help="alternate the LLM processes' niceness N and 0 (run as root), one call at a time")
+    p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
+                   help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
+                        "worker at 15), one call at a time")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()

@@ -28,7 +28,8 @@ class VLLMConfig:
     max_adapters: int = 3  # distinct LoRA adapters per replica and per batch (Serve multiplexing)
     # CPU scheduling niceness of the replica and the engine processes it starts (0: unchanged).
     # When the models share cores, a niced LLM yields to STT and TTS, whose work is what the
-    # caller waits for; the LLM is ahead of speech anyway. See lower_priority().
+    # caller waits for; the LLM is ahead of speech anyway. Ray starts its workers at nice 15,
+    # so only a value above that changes anything there. See lower_priority().
     nice: int = 0
 
     @classmethod
