@@ -36,7 +36,7 @@ class ServiceSynthesizer:
 @pytest.fixture(scope="session")
 def stt_engine():
     return build_engine(STT_ENGINES, {"engine": "faster-whisper", "config": {"models": [
-        {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"], "encoder_window_s": 10}]}})
+        {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"]}]}})
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def adapters() -> dict[str, str]:
 
     base = get_settings().resolve_model_path("smollm2-135m-instruct")
     out = PROJECT_ROOT / "var" / "test-adapters"
-    paths = random_adapters(base, out, ["one", "two", "three"], rank=8, std=0.03, seed=11)
+    paths = random_adapters(base, out, ["one", "two", "three"], rank=8, std=0.12, seed=11)
     return {p.name: str(p) for p in paths}
 
 

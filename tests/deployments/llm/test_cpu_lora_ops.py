@@ -123,17 +123,15 @@ def test_base_tokens_never_get_the_last_slot():
 def test_plugin_acts_only_when_the_profile_asks(monkeypatch):
     from vllm.platforms import current_platform
 
-    platform = type(current_platform)
-    original = platform.__dict__["get_punica_wrapper"]
-    try:
-        monkeypatch.delenv(vllm_plugin.ENV, raising=False)
-        vllm_plugin.register()
-        assert current_platform.get_punica_wrapper().endswith("punica_cpu.PunicaWrapperCPU")
-        monkeypatch.setenv(vllm_plugin.ENV, "grouped")
-        vllm_plugin.register()
-        assert current_platform.get_punica_wrapper() == vllm_plugin.GROUPED
-    finally:
-        platform.get_punica_wrapper = original
+    # vLLM's own choice, whatever an engine started earlier in this process left there.
+    vllms = "vllm.lora.punica_wrapper.punica_cpu.PunicaWrapperCPU"
+    monkeypatch.setattr(type(current_platform), "get_punica_wrapper", classmethod(lambda cls: vllms))
+    monkeypatch.delenv(vllm_plugin.ENV, raising=False)
+    vllm_plugin.register()
+    assert current_platform.get_punica_wrapper() == vllms
+    monkeypatch.setenv(vllm_plugin.ENV, "grouped")
+    vllm_plugin.register()
+    assert current_platform.get_punica_wrapper() == vllm_plugin.GROUPED
 
 
 def test_the_plugin_is_installed_where_vllm_looks_for_it():
