@@ -60,7 +60,8 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
                    scale: float, **kwargs: Any) -> None:
         """``y[i][run] = x[run] @ A_i[slot].T * scale``, in float32; rows of base tokens are left as they are (zeros).
 
-        With ``add_expand``, the row-parallel layers' path (``o_proj``): a float32 buffer between them.
+        With ``add_expand``: the path of LoRA layers that split the two products (the fully sharded
+        ones); the CPU profile's q/k/v and o projections go through ``add_lora_linear``.
         """
         x = x.view(-1, x.shape[-1])
         for slot, start, end in self.runs:
