@@ -235,7 +235,7 @@ class CallSession:
                 heard = AudioFrame(b"\x00" * len(frame.pcm), frame.sample_rate)  # our own voice, echoed
         if not self.playing:
             self._played_levels.append(-120.0)  # the echo reference decays once we are quiet
-        for event in self.detector.push(heard):
+        for event in self.detector.push(frame, heard_as=heard):
             if isinstance(event, SpeechStarted):
                 self._speech_started_at = self._t
                 self._last_activity = self._t

@@ -104,15 +104,20 @@ class TurnDetector:
         self._audio.clear()
         self._silence_ms = 0
 
-    def push(self, frame: AudioFrame) -> list[TurnEvent]:
+    def push(self, frame: AudioFrame, heard_as: AudioFrame | None = None) -> list[TurnEvent]:
+        """One frame. ``heard_as``, when given, is what the VAD judges instead (the echo guard's
+        gated frame) while the turn keeps ``frame``, the caller's own audio: gating zeroes the
+        caller's quieter syllables too, and Whisper misheard an interruption cut up that way."""
         cfg = self.config
+        pcm = frame.pcm
+        frame = heard_as or frame
         t0 = self._t
         self._t += FRAME_MS / 1000
         voiced = self.vad.is_speech(frame)
         events: list[TurnEvent] = []
         if not self._speaking:
             if voiced:
-                self._voiced_run.append(frame.pcm)
+                self._voiced_run.append(pcm)
                 if len(self._voiced_run) * FRAME_MS >= cfg.start_ms:
                     self._speaking = True
                     self._started = self._t - len(self._voiced_run) * FRAME_MS / 1000
@@ -128,10 +133,10 @@ class TurnDetector:
                 for pcm in self._voiced_run:
                     self._pre.append(pcm)
                 self._voiced_run.clear()
-                self._pre.append(frame.pcm)
+                self._pre.append(pcm)
             return events
 
-        self._audio += frame.pcm
+        self._audio += pcm
         if voiced:
             if cfg.pause_ms is not None and self._silence_ms >= cfg.pause_ms:
                 events.append(SpeechResumed(round(t0, 3)))

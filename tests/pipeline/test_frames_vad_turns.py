@@ -149,3 +149,19 @@ def test_pauses_can_be_switched_off():
     speech = pcm_of(espeak_wav("Good morning."))
     events = run(TurnDetector(config=TurnConfig(pause_ms=None)), silence(0.3) + speech + silence(1.0))
     assert [type(e) for e in events] == [SpeechStarted, TurnEnded]
+
+
+def test_a_turn_judged_on_gated_frames_keeps_the_callers_own_audio():
+    """The echo guard zeroes quiet frames for the VAD; the turn's audio must stay what the caller said."""
+    speech = pcm_of(espeak_wav("Sorry, what is your phone number?"))
+    pcm = silence(0.5) + speech + silence(1.5)
+    detector, events = TurnDetector(config=TurnConfig(pause_ms=None)), []
+    for frame in Framer(RATE).push(pcm):
+        x = np.frombuffer(frame.pcm, "<i2")
+        quiet = np.sqrt(np.mean(x.astype(np.float64) ** 2)) < 2000
+        gated = AudioFrame(b"\x00" * len(frame.pcm), RATE) if quiet else frame  # a harsh gate
+        events += detector.push(frame, heard_as=gated)
+    (turn,) = [e for e in events if isinstance(e, TurnEnded)]
+    start = round(turn.started_s * RATE) * 2
+    assert turn.audio == pcm[start:start + len(turn.audio)]  # not a zeroed frame in it
+    assert np.abs(np.frombuffer(turn.audio, "<i2")).max() > 0
