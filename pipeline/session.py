@@ -30,7 +30,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from infra import metrics
@@ -38,6 +38,7 @@ from infra.logging import get_logger
 from pipeline.chunker import ChunkerConfig, ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer
 from pipeline.history import bounded
+from pipeline.playout import REPLY_LENGTHS, PlayoutGate
 from pipeline.recording import CallRecorder
 from pipeline.services import Allowance, Responder, Synthesizer, Transcriber
 from pipeline.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
@@ -76,6 +77,9 @@ class SessionConfig:
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
     chunker: ChunkerConfig = field(default_factory=ChunkerConfig)  # how soon the first words are spoken
+    # Hold a reply's first audio while it is produced slower than it plays, so that it never runs
+    # dry mid-sentence (pipeline/playout.py); off: every reply plays as soon as its audio exists.
+    playout_hold: bool = True
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
     # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
     # room for the reply. Older exchanges are dropped first; see pipeline/history.py.
@@ -103,6 +107,7 @@ class TurnRecord:
     timings_ms: dict[str, float] = field(default_factory=dict)
     ended_s: float | None = None  # caller turns: when the caller stopped speaking
     detected_s: float | None = None  # caller turns: when the end of the turn was decided
+    gap_ms: int = 0  # assistant turns: silences the caller heard inside this reply (underruns)
 
 
 @dataclass
@@ -204,6 +209,9 @@ class CallSession:
             self.record.reply_gaps += 1
             self.record.reply_gap_ms += self._gap_frames * FRAME_MS
             REPLY_GAPS.inc()
+            playing = next((t for t in reversed(self.record.turns) if t.speaker == "assistant"), None)
+            if playing is not None:
+                playing.gap_ms += self._gap_frames * FRAME_MS
         self._gap_frames = 0
         self._playing_task = self._task  # a gap counts only inside one reply, not between two
         self._was_playing = True
@@ -394,13 +402,27 @@ class CallSession:
             self._out.put_nowait(frame)
 
     async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
-                           spec: _Speculation | None = None) -> None:
+                           spec: _Speculation | None = None, gate: PlayoutGate | None = None) -> None:
+        bytes_per_s = 2 * self.config.sample_rate
+        if gate is not None:
+            gate.chunk_started()
         async for pcm in self.tts.speak(text, self.config.sample_rate):
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
-            for frame in self._framer.push(pcm):
+            frames = list(self._framer.push(pcm))
+            for frame in gate.audio(frames, len(pcm) / bytes_per_s) if gate is not None else frames:
                 self._emit(frame, spec)
-        for frame in self._framer.flush():
+        frames = list(self._framer.flush())
+        if gate is not None:
+            frames = gate.audio(frames, 0.0) + gate.chunk_done(len(text))
+        self._emit_all(frames, spec)
+        if gate is not None and not gate.released and gate.timer is None:
+            # Held: it plays when the next chunk is ready or when the forecast hold is over.
+            gate.timer = asyncio.get_running_loop().call_later(gate.hold_s(),
+                                                               lambda: self._emit_all(gate.release(), spec))
+
+    def _emit_all(self, frames: list[AudioFrame], spec: _Speculation | None) -> None:
+        for frame in frames:
             self._emit(frame, spec)
 
     async def _say(self, text: str) -> None:
@@ -459,31 +481,71 @@ class CallSession:
             self._pending_first_frame = (caller, t0)
         live(start_reply)
         chunker, spoken = ClauseChunker(self.config.chunker), []
+        gate = PlayoutGate() if self.config.playout_hold else None
         try:
-            async for delta in self.llm.reply(bounded(history, self.config.history_max_tokens)):
-                self._stage(caller, "first_token", t0)
-                for chunk in chunker.push(delta):
-                    self._stage(caller, "first_chunk", t0)
-                    await self._speak_chunk(chunk, caller, t0, spec)
-                    spoken.append(chunk)
-                    reply.text = " ".join(spoken)
+            async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
+                                                            gate)) as deltas:
+                async for delta in deltas:
+                    self._stage(caller, "first_token", t0)
+                    for chunk in chunker.push(delta):
+                        self._stage(caller, "first_chunk", t0)
+                        await self._speak_chunk(chunk, caller, t0, spec, gate)
+                        spoken.append(chunk)
+                        reply.text = " ".join(spoken)
+            if gate is not None:
+                self._emit_all(gate.text_done(), spec)
             for chunk in chunker.flush():
                 self._stage(caller, "first_chunk", t0)
-                await self._speak_chunk(chunk, caller, t0, spec)
+                await self._speak_chunk(chunk, caller, t0, spec, gate)
                 spoken.append(chunk)
                 reply.text = " ".join(spoken)
+            if gate is not None:
+                self._emit_all(gate.release(), spec)  # the whole reply is ready
+                REPLY_LENGTHS.observe(len(reply.text))
         except asyncio.CancelledError:
+            if gate is not None:
+                gate.cancel_timer()  # what is held is dropped with the reply
             reply.interrupted = True
             if spoken and (spec is None or spec.confirmed):
                 self.history.append({"role": "assistant", "content": " ".join(spoken)})
             raise
         except Exception as exc:
+            if gate is not None:
+                self._emit_all(gate.release(), spec)  # what was made is still said, then the apology
             if spec is not None and not spec.confirmed:
                 await spec.event.wait()
             return await self._apologise(exc)
         if spec is not None and not spec.confirmed:
             await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})
+
+    async def _read_ahead(self, messages: list[dict[str, str]], gate: PlayoutGate | None) -> AsyncIterator[str]:
+        """The LLM's text, read by a task of its own: it keeps arriving while a chunk is synthesised,
+        so the next chunk is cut as soon as its text is complete and the gate sees the LLM's real pace.
+        Closing this generator (a barge-in, a hang-up) cancels the LLM stream."""
+        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for delta in self.llm.reply(messages):
+                    if gate is not None:
+                        gate.token(delta)
+                    queue.put_nowait(delta)
+            except Exception as exc:
+                queue.put_nowait(exc)
+                return
+            queue.put_nowait(None)
+
+        task = asyncio.get_running_loop().create_task(pump())
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def _apologise(self, exc: Exception) -> None:
         log.warning("pipeline.service_failed", call_id=self.record.call_id, error=type(exc).__name__)

@@ -10,7 +10,9 @@ Protocol (also in the README):
   set it for clients that play the reply into an open microphone), ``speculate`` (default
   true: start answering at the first short pause, release at the end of the turn) and
   ``first_chunk`` (``clause``, the default: the reply's first clause of 12 characters or more;
-  ``eager``: that clause or the first six words, whichever comes first);
+  ``eager``: that clause or the first six words, whichever comes first) and ``playout``
+  (``hold``, the default: a reply produced slower than it plays waits until it cannot run dry;
+  ``immediate``: every reply plays as soon as its first audio exists);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
 - the client sends caller audio as binary messages of mono S16LE at that rate, any length, in
   real time (like a phone line; the server cuts them into 20 ms frames);
@@ -52,7 +54,7 @@ router = APIRouter(tags=["calls"])
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
                       echo_guard: bool = False, speculate: bool = True, first_chunk: Literal["clause", "eager"] = "clause",
-                      api_key: str | None = None) -> None:
+                      playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
     except APIError as exc:
@@ -79,7 +81,8 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=TurnConfig() if speculate else TurnConfig(pause_ms=None),
-                                chunker=ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig()),
+                                chunker=ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig(),
+                                playout_hold=playout == "hold"),
         call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
     )
     session.start()

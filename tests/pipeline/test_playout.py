@@ -1,0 +1,143 @@
+"""When a reply starts playing: at once when it is made faster than real time, held when not."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipeline.playout import REPLY_LENGTHS, PlayoutGate, ReplyLengths
+from pipeline.session import CallSession, SessionConfig
+from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def gate(clock: Clock, typical_chars: float = 100.0) -> PlayoutGate:
+    return PlayoutGate(lengths=ReplyLengths(typical_chars), clock=clock)
+
+
+def test_a_reply_made_faster_than_it_plays_starts_with_its_first_chunk():
+    clock = Clock()
+    g = gate(clock)
+    g.token("Sure, we open at nine. We close at six in the evening.")  # the LLM is well ahead
+    clock.now = 0.3
+    g.chunk_started()
+    clock.now = 0.6  # 1.5 s of audio synthesised in 0.3 s
+    assert g.audio(["f1", "f2"], 1.5) == []  # a chunk is judged once its audio is complete
+    assert g.chunk_done(22) == ["f1", "f2"]
+    assert g.released
+    assert g.audio(["f3"], 0.5) == ["f3"]  # and everything after it goes straight through
+
+
+def test_a_reply_whose_next_chunk_would_come_late_is_held_until_it_is_ready():
+    clock = Clock()
+    g = gate(clock, typical_chars=100)
+    g.token("Sure, we open at nine.")
+    clock.now = 1.5
+    g.chunk_started()
+    clock.now = 2.0  # 22 characters in 2 s: the next 50 would take another 4.5 s, the audio lasts 1.5 s
+    g.audio(["f1"], 1.5)
+    assert g.chunk_done(22) == []
+    assert g.shortfall_s() > 0
+    clock.now = 3.0
+    g.token(" We close at six in the evening, and on Saturdays at two.")
+    g.chunk_started()
+    clock.now = 3.8
+    g.audio(["f2"], 4.0)
+    assert g.chunk_done(57) == ["f1", "f2"]  # the second chunk is here: play
+
+
+def test_a_slow_tts_holds_a_reply_even_when_the_text_is_all_there():
+    clock = Clock()
+    g = gate(clock, typical_chars=100)
+    g.token("Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays.")
+    g.chunk_started()
+    clock.now = 1.5  # 1.5 s of audio took 1.5 s to make: the rest (about 5 s) will take as long
+    g.audio(["f1"], 1.5)
+    assert g.chunk_done(22) == []
+
+
+def test_once_the_text_is_complete_its_real_length_counts_not_the_typical_one():
+    clock = Clock()
+    g = gate(clock, typical_chars=400)
+    g.token("Yes, we do.")
+    clock.now = 1.0
+    g.chunk_started()
+    clock.now = 1.5
+    g.audio(["f1"], 1.0)
+    assert g.chunk_done(11) == []  # 400 characters expected at this pace: far too slow to start
+    assert g.text_done() == ["f1"]  # but that was all of it
+
+
+def test_the_hold_is_the_forecast_lateness_but_never_more_than_max_hold_s():
+    clock = Clock()
+    g = gate(clock)
+    g.token("Sure, we open at nine, and we close at six in the evening on weekdays.")
+    g.chunk_started()
+    clock.now = 0.9  # the TTS at 0.6 s per second of audio: the next 50 characters take ~2 s
+    g.audio(["f1"], 1.5)
+    assert g.chunk_done(22) == []
+    assert 0.3 < g.hold_s() == g.shortfall_s() < 2.0
+    # A lower cap: the hold stops at it.
+    g.max_hold_s = 0.5
+    assert g.hold_s() == 0.5
+
+
+def test_nothing_is_released_before_a_chunk_is_measured():
+    g = gate(Clock())
+    g.token("Hello")
+    assert g.shortfall_s() == float("inf") and g.text_done() == []
+
+
+def test_release_hands_over_what_is_held_once():
+    g = gate(Clock())
+    g.audio(["f1", "f2"], 0.04)
+    assert g.release() == ["f1", "f2"]
+    assert g.release() == []
+
+
+def test_reply_lengths_move_towards_what_replies_are():
+    lengths = ReplyLengths(100.0, weight=0.5)
+    lengths.observe(40)
+    assert lengths.typical_chars == 70.0
+    lengths.observe(0)  # an empty reply says nothing about length
+    assert lengths.typical_chars == 70.0
+
+
+class SlowResponder(ScriptedResponder):
+    """Words that come slower than they are spoken: an LLM starved of CPU."""
+
+    async def reply(self, messages):
+        self.calls.append(messages)
+        for word in "Our clinic opens at nine, and we close at six in the evening on weekdays.".split():
+            await asyncio.sleep(0.25)
+            yield word + " "
+
+
+async def run_call(transcriber, synthesizer, hold: bool) -> CallSession:
+    session = CallSession(transcriber, SlowResponder([]), synthesizer,
+                          SessionConfig(greeting="Hello.", recording_notice="", playout_hold=hold,
+                                        silence_prompt_s=30.0))
+    session.start()
+    line = PhoneLine(session, [Utterance(1.5, say("When do you open?"))])
+    await line.run(14.0)
+    await session.close()
+    assert [t.speaker for t in session.record.turns] == ["assistant", "caller", "assistant"], session.record.turns
+    return session
+
+
+async def test_a_held_reply_plays_without_the_gaps_it_has_when_played_at_once(transcriber, synthesizer, monkeypatch):
+    monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)  # other tests' replies teach it too
+    immediate = await run_call(transcriber, synthesizer, hold=False)
+    assert immediate.record.reply_gaps >= 1  # the first clause runs dry while the rest is made
+    held = await run_call(transcriber, synthesizer, hold=True)
+    assert held.record.reply_gaps == 0
+    caller = next(t for t in held.record.turns if t.speaker == "caller")
+    first = next(t for t in immediate.record.turns if t.speaker == "caller")
+    # It waited for more of the reply: its first frame left later than when played at once.
+    assert caller.timings_ms["first_frame"] > first.timings_ms["first_frame"]
