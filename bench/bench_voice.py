@@ -8,6 +8,7 @@ resolution, as on a phone line); the server's call record gives the stage breakd
 
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
     .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
+    .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "timings_ms": caller["timings_ms"] if caller else {},
             "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
             "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else "",
-            "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0)}
+            "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0),
+            # which replies the silences were in: the greeting (fixed lines) or the answer
+            "gap_ms_by_reply": [t.get("gap_ms", 0) for t in record["turns"] if t["speaker"] == "assistant"],
+            "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:]}
 
 
 def llm_processes() -> list:
@@ -123,27 +127,31 @@ def renice_llm(value: str) -> None:
         p.nice(int(value))
 
 
-async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=None) -> dict:
-    """One call at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions.
+async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=None, calls: int = 1) -> dict:
+    """``calls`` at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions.
 
     With ``apply``, the variant is set by ``apply(value)`` before each call instead of a URL parameter.
     """
     rows: dict[str, list[dict]] = {a: [], b: []}
     for r in range(rounds):
-        question = QUESTIONS[r % len(QUESTIONS)]
         for value in (a, b) if r % 2 == 0 else (b, a):
             if apply is not None:
                 apply(value)
-            row = await one_call(f"{url}&{param}={value}" if param else url, question)
-            rows[value].append(row)
-            print(f"  round {r + 1} {param}={value}: {row['v2v_s']}", flush=True)
+            batch = await asyncio.gather(*(one_call(f"{url}&{param}={value}" if param else url,
+                                                    QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(calls)))
+            rows[value] += batch
+            print(f"  round {r + 1} {param}={value}: {[row['v2v_s'] for row in batch]} "
+                  f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]}",
+                  flush=True)
     out = {}
     for value, xs in rows.items():
         v2v = [x["v2v_s"] for x in xs if x["v2v_s"] is not None]
         out[value] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
                       "stages_median_ms_from_end_of_speech": {
                           k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
-                          for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}}
+                          for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")},
+                      "calls_with_reply_gaps": f"{sum(1 for x in xs if x['reply_gaps'])}/{len(xs)}",
+                      "reply_gap_ms": sum(x["reply_gap_ms"] for x in xs)}
     pairs = [(x["v2v_s"], y["v2v_s"]) for x, y in zip(rows[a], rows[b], strict=True) if x["v2v_s"] and y["v2v_s"]]
     out[f"{a}_minus_{b}_median_ms"] = round(statistics.median([x - y for x, y in pairs]) * 1000)
     print(json.dumps(out), flush=True)
@@ -166,6 +174,9 @@ async def main(args) -> dict:
             return results
         if args.ab_first_chunk:
             results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
+            return results
+        if args.ab_playout:
+            results["ab_playout"] = await ab(url, args.rounds, "playout", "hold", "immediate", calls=args.calls[-1])
             return results
         if args.ab_llm_nice is not None:
             a, b = (str(n) for n in args.ab_llm_nice)
@@ -192,6 +203,7 @@ async def main(args) -> dict:
                 "calls_with_reply_gaps": sum(1 for x in rows if x["reply_gaps"]),
                 "reply_gaps": sum(x["reply_gaps"] for x in rows),
                 "reply_gap_ms": sum(x["reply_gap_ms"] for x in rows),
+                "gap_ms_by_reply": [x["gap_ms_by_reply"] for x in rows],
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],
             }
             print(json.dumps(results[f"{n}_calls"]), flush=True)
@@ -210,6 +222,8 @@ if __name__ == "__main__":
     p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
                    help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
                         "worker at 15), one call at a time")
+    p.add_argument("--ab-playout", action="store_true",
+                   help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
