@@ -125,10 +125,13 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
                                                                           api_key):
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
     assert _source(cluster, name, api_key)[:2] == (200, "local")  # the replica is up, its engine too
-    pids = _llm_replica_pids()
+    # Read again for a while: once in CI the first look found the replica without its engine
+    # (psutil reads each child's command line apart, and a child can be caught mid-change).
+    deadline = time.monotonic() + 30
+    while not (engines := _engine_pids(pids := _llm_replica_pids())) and time.monotonic() < deadline:
+        time.sleep(1)
     assert pids, "no LLM replica process"
-    engines = _engine_pids(pids)
-    assert engines, "the replica runs no engine process"
+    assert engines, f"the replica runs no engine process: {_children(pids)}"
     before = len(fake_cloud.requests)
     with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client, client.stream(
             "POST", f"{cluster}/v1/chat/completions",
@@ -164,6 +167,17 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
         time.sleep(1)
     assert not [p for p in engines if psutil.pid_exists(p)], engines
     assert _engine_pids(_llm_replica_pids()), "the new replica runs an engine"
+
+
+def _children(replica_pids: list[int]) -> dict[int, list[str]]:
+    """Each replica's child processes by command line: what a failed engine search saw."""
+    out = {}
+    for pid in replica_pids:
+        try:
+            out[pid] = [" ".join(c.cmdline())[:80] for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error as exc:
+            out[pid] = [type(exc).__name__]
+    return out
 
 
 def _engine_pids(replica_pids: list[int]) -> list[int]:
