@@ -88,6 +88,23 @@ def test_the_hold_is_the_forecast_lateness_but_never_more_than_max_hold_s():
     assert g.hold_s() == 0.5
 
 
+def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
+    def first_chunk(min_hold_s: float) -> list:
+        clock = Clock()
+        g = gate(clock)
+        g.min_hold_s = min_hold_s
+        g.token("Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays.")
+        g.chunk_started()
+        clock.now = 0.75  # the TTS at 0.5 s per second of audio: the next chunk is ~0.2 s late
+        g.audio(["f1"], 1.5)
+        out = g.chunk_done(22)
+        assert 0.1 < g.shortfall_s() < 0.3
+        return out
+
+    assert first_chunk(0.3) == ["f1"]
+    assert first_chunk(0.0) == []
+
+
 def test_nothing_is_released_before_a_chunk_is_measured():
     g = gate(Clock())
     g.token("Hello")
@@ -131,12 +148,15 @@ async def run_call(transcriber, synthesizer, hold: bool) -> CallSession:
     return session
 
 
-async def test_a_held_reply_plays_without_the_gaps_it_has_when_played_at_once(transcriber, synthesizer, monkeypatch):
+async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_once(transcriber, synthesizer,
+                                                                                  monkeypatch):
     monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)  # other tests' replies teach it too
     immediate = await run_call(transcriber, synthesizer, hold=False)
-    assert immediate.record.reply_gaps >= 1  # the first clause runs dry while the rest is made
+    assert immediate.record.reply_gap_ms >= 500  # the first clause runs dry while the rest is made
     held = await run_call(transcriber, synthesizer, hold=True)
-    assert held.record.reply_gaps == 0
+    # The forecast is made from one chunk on a busy machine: most of the silence, not always all
+    # of it, moves to before the reply.
+    assert held.record.reply_gap_ms <= immediate.record.reply_gap_ms / 2, (held.record, immediate.record)
     caller = next(t for t in held.record.turns if t.speaker == "caller")
     first = next(t for t in immediate.record.turns if t.speaker == "caller")
     # It waited for more of the reply: its first frame left later than when played at once.
