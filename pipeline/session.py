@@ -7,6 +7,8 @@ caller frame), which makes behaviour replayable. What it does:
 - greets on answer, with the call-recording notice;
 - detects the caller's turns (VAD + end of turn), transcribes, streams the LLM's reply through the
   clause chunker into TTS, and queues 20 ms frames, so the first audio leaves before the LLM ends;
+- under load, holds a reply's first chunk briefly when its second would come too late to follow
+  it without a silence (``pipeline/playout.py``);
 - works speculatively: at the first short pause (``turn.pause_ms``) it starts transcribing and
   answering the audio so far, holding the result; the end of the turn releases it, more speech
   throws it away. The end-of-turn wait then overlaps the work instead of preceding it;
@@ -77,8 +79,9 @@ class SessionConfig:
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
     chunker: ChunkerConfig = field(default_factory=ChunkerConfig)  # how soon the first words are spoken
-    # Hold a reply's first audio while it is produced slower than it plays, so that it never runs
-    # dry mid-sentence (pipeline/playout.py); off: every reply plays as soon as its audio exists.
+    # Hold a reply's first chunk while its second is forecast to come 0.3 s late or more (for that
+    # long, at most 1.5 s), so that the answer does not go silent after its first clause
+    # (pipeline/playout.py); off: every reply plays as soon as its audio exists.
     playout_hold: bool = True
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
     # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
