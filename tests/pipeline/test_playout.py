@@ -17,8 +17,23 @@ class Clock:
         return self.now
 
 
+LONG = "Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays."
+
+
 def gate(clock: Clock, typical_chars: float = 100.0) -> PlayoutGate:
     return PlayoutGate(lengths=ReplyLengths(typical_chars), clock=clock)
+
+
+def first_chunk(g: PlayoutGate, clock: Clock, text: str, started_at: float, done_at: float, audio_s: float,
+                chars: int) -> list:
+    """The LLM has sent ``text``; the first chunk (``chars`` of it) goes to TTS at ``started_at`` and
+    its ``audio_s`` of audio is complete at ``done_at``. Returns what the gate lets play."""
+    g.token(text)
+    clock.now = started_at
+    g.chunk_started()
+    clock.now = done_at
+    g.audio(["f1"], audio_s)
+    return g.chunk_done(chars)
 
 
 def test_a_reply_made_faster_than_it_plays_starts_with_its_first_chunk():
@@ -37,12 +52,8 @@ def test_a_reply_made_faster_than_it_plays_starts_with_its_first_chunk():
 def test_a_reply_whose_next_chunk_would_come_late_is_held_until_it_is_ready():
     clock = Clock()
     g = gate(clock, typical_chars=100)
-    g.token("Sure, we open at nine.")
-    clock.now = 1.5
-    g.chunk_started()
-    clock.now = 2.0  # 22 characters in 2 s: the next 50 would take another 4.5 s, the audio lasts 1.5 s
-    g.audio(["f1"], 1.5)
-    assert g.chunk_done(22) == []
+    # 22 characters in 2 s: the next 50 would take another 4.5 s, the audio lasts 1.5 s
+    assert first_chunk(g, clock, "Sure, we open at nine.", 1.5, 2.0, 1.5, 22) == []
     assert g.shortfall_s() > 0
     clock.now = 3.0
     g.token(" We close at six in the evening, and on Saturdays at two.")
@@ -55,33 +66,24 @@ def test_a_reply_whose_next_chunk_would_come_late_is_held_until_it_is_ready():
 def test_a_slow_tts_holds_a_reply_even_when_the_text_is_all_there():
     clock = Clock()
     g = gate(clock, typical_chars=100)
-    g.token("Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays.")
-    g.chunk_started()
-    clock.now = 1.5  # 1.5 s of audio took 1.5 s to make: the rest (about 5 s) will take as long
-    g.audio(["f1"], 1.5)
-    assert g.chunk_done(22) == []
+    # 1.5 s of audio took 1.5 s to make: the rest (about 5 s) will take as long
+    assert first_chunk(g, clock, LONG, 0.0, 1.5, 1.5, 22) == []
 
 
 def test_once_the_text_is_complete_its_real_length_counts_not_the_typical_one():
     clock = Clock()
     g = gate(clock, typical_chars=400)
-    g.token("Yes, we do.")
-    clock.now = 1.0
-    g.chunk_started()
-    clock.now = 1.5
-    g.audio(["f1"], 1.0)
-    assert g.chunk_done(11) == []  # 400 characters expected at this pace: far too slow to start
+    # 400 characters expected at this pace: far too slow to start
+    assert first_chunk(g, clock, "Yes, we do.", 1.0, 1.5, 1.0, 11) == []
     assert g.text_done() == ["f1"]  # but that was all of it
 
 
 def test_the_hold_is_the_forecast_lateness_but_never_more_than_max_hold_s():
     clock = Clock()
     g = gate(clock)
-    g.token("Sure, we open at nine, and we close at six in the evening on weekdays.")
-    g.chunk_started()
-    clock.now = 0.9  # the TTS at 0.6 s per second of audio: the next 50 characters take ~2 s
-    g.audio(["f1"], 1.5)
-    assert g.chunk_done(22) == []
+    # The TTS at 0.6 s per second of audio: the next 50 characters take ~2 s.
+    text = "Sure, we open at nine, and we close at six in the evening on weekdays."
+    assert first_chunk(g, clock, text, 0.0, 0.9, 1.5, 22) == []
     assert 0.3 < g.hold_s() == g.shortfall_s() < 2.0
     # A lower cap: the hold stops at it.
     g.max_hold_s = 0.5
@@ -89,20 +91,17 @@ def test_the_hold_is_the_forecast_lateness_but_never_more_than_max_hold_s():
 
 
 def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
-    def first_chunk(min_hold_s: float) -> list:
+    def played(min_hold_s: float) -> list:
         clock = Clock()
         g = gate(clock)
         g.min_hold_s = min_hold_s
-        g.token("Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays.")
-        g.chunk_started()
-        clock.now = 0.75  # the TTS at 0.5 s per second of audio: the next chunk is ~0.2 s late
-        g.audio(["f1"], 1.5)
-        out = g.chunk_done(22)
+        # The TTS at 0.5 s per second of audio: the next chunk is ~0.2 s late.
+        out = first_chunk(g, clock, LONG, 0.0, 0.75, 1.5, 22)
         assert 0.1 < g.shortfall_s() < 0.3
         return out
 
-    assert first_chunk(0.3) == ["f1"]
-    assert first_chunk(0.0) == []
+    assert played(0.3) == ["f1"]
+    assert played(0.0) == []
 
 
 def test_nothing_is_released_before_a_chunk_is_measured():
