@@ -6,9 +6,11 @@ Protocol (also in the README):
 - connect with query ``sample_rate`` (8000 or 16000, default 8000) and optional ``persona`` (its
   language, prompt, lines, voice, FAQ and adapter; an unknown or unavailable one closes the
   socket with code 1008 and the reason), ``language`` (default "en", or the persona's),
-  ``voice``, ``echo_guard`` (default false: browsers cancel echo themselves;
-  set it for clients that play the reply into an open microphone), ``speculate`` (default
-  true: start answering at the first short pause, release at the end of the turn) and
+  ``voice``, ``stt_model`` (a transcription model by id, as ``GET /v1/models`` lists them;
+  default: the one the profile routes the language to; an unknown one closes with code 1008),
+  ``echo_guard`` (default false: browsers cancel echo themselves; set it for clients that play
+  the reply into an open microphone), ``speculate`` (default true: start answering at the
+  first short pause, release at the end of the turn) and
   ``first_chunk`` (``clause``, the default: the reply's first clause of 12 characters or more;
   ``eager``: that clause or the first six words, whichever comes first) and ``playout``
   (``hold``, the default: a reply produced slower than it plays waits until it cannot run dry;
@@ -53,6 +55,7 @@ router = APIRouter(tags=["calls"])
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
+                      stt_model: str | None = None,
                       echo_guard: bool = False, speculate: bool = True, first_chunk: Literal["clause", "eager"] = "clause",
                       playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
@@ -70,6 +73,11 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         except APIError as exc:
             await ws.close(code=1008, reason=exc.message[:120])
             return
+    if stt_model is not None:
+        known = {m["id"] for m in await models.stt_models()}
+        if stt_model not in known:
+            await ws.close(code=1008, reason=f"unknown stt_model; one of: {', '.join(sorted(known))}"[:120])
+            return
     await ws.accept()
     await assistant.responder.warm(found)  # the FAQ's model now, not at the end of the caller's first turn
     lines = found.session_config() if found is not None else {"language": "en"}
@@ -77,7 +85,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         lines["language"] = language
     call_id, gate = uuid.uuid4().hex, get_gate()
     session = CallSession(
-        HandleTranscriber(models.stt), assistant.responder.for_persona(found),
+        HandleTranscriber(models.stt, stt_model), assistant.responder.for_persona(found),
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=TurnConfig() if speculate else TurnConfig(pause_ms=None),

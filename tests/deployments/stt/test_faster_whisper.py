@@ -65,6 +65,32 @@ def test_model_selection(engine):
         engine.select_model("whisper-tiny.en", "ru")
 
 
+def test_language_models_route_unnamed_requests(engine):
+    """The profile can send a language to a model other than the most specific one."""
+    from dataclasses import replace
+
+    from deployments.stt.faster_whisper import FasterWhisperEngine
+
+    routed = FasterWhisperEngine.__new__(FasterWhisperEngine)
+    routed.config = replace(engine.config, language_models={"en": "whisper-base"})
+    assert routed.select_model(None, "en").id == "whisper-base"
+    assert routed.select_model("whisper-1", "en").id == "whisper-base"  # an alias names no model
+    assert routed.select_model("whisper-tiny.en", "en").id == "whisper-tiny.en"  # a named model still wins
+    assert routed.select_model(None, "ru").id == "whisper-base"
+
+
+@pytest.mark.parametrize(("routes", "message"), [
+    ({"en": "whisper-large"}, "does not serve"),
+    ({"ru": "whisper-tiny.en"}, "does not transcribe 'ru'"),
+])
+def test_language_models_are_checked_before_loading(tmp_path, routes, message):
+    from deployments.stt.faster_whisper import FasterWhisperConfig, FasterWhisperEngine
+
+    cfg = FasterWhisperConfig.from_dict({**SPEC["config"], "language_models": routes})
+    with pytest.raises(ValueError, match=message):
+        FasterWhisperEngine(cfg, resolve_path=lambda p: tmp_path / "never-read")
+
+
 def test_missing_model_directory_fails_with_a_clear_message(tmp_path):
     from deployments.stt.faster_whisper import FasterWhisperConfig, FasterWhisperEngine
 
