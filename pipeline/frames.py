@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 FRAME_MS = 20
 SUPPORTED_RATES = (8000, 16000)
 
@@ -53,3 +55,19 @@ class Framer:
 
     def clear(self) -> None:
         self._buf.clear()
+
+
+def trim_lead_in(pcm: bytes, sample_rate: int, threshold: int = 200, keep_ms: int = 20) -> bytes:
+    """Drop the near-silence a synthesised utterance starts with, keeping ``keep_ms`` before its onset.
+
+    VITS voices (Piper) open every utterance with 35–85 ms below -44 dBFS. At the start of a reply
+    that is latency the caller hears as such; between chunks it is part of a natural pause, so the
+    session trims only a reply's (or a line's) first audio. Audio that never rises above the
+    threshold is returned as it is: nothing is dropped that could be speech.
+    """
+    samples = np.frombuffer(pcm, "<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > threshold)
+    if loud.size == 0:
+        return pcm
+    start = max(0, int(loud[0]) - sample_rate * keep_ms // 1000)
+    return pcm[2 * start:]

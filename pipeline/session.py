@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from infra import metrics
 from infra.logging import get_logger
 from pipeline.chunker import ChunkerConfig, ClauseChunker
-from pipeline.frames import FRAME_MS, AudioFrame, Framer
+from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.playout import REPLY_LENGTHS, PlayoutGate
 from pipeline.recording import CallRecorder
@@ -405,13 +405,18 @@ class CallSession:
             self._out.put_nowait(frame)
 
     async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
-                           spec: _Speculation | None = None, gate: PlayoutGate | None = None) -> None:
+                           spec: _Speculation | None = None, gate: PlayoutGate | None = None,
+                           opens: bool = True) -> None:
+        """Synthesise one chunk into frames; ``opens``: it starts what the caller hears (a line, or
+        a reply's first chunk), so the voice's silent lead-in is cut (``trim_lead_in``)."""
         bytes_per_s = 2 * self.config.sample_rate
         if gate is not None:
             gate.chunk_started()
         async for pcm in self.tts.speak(text, self.config.sample_rate):
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
+            if opens:
+                pcm, opens = trim_lead_in(pcm, self.config.sample_rate), False
             frames = list(self._framer.push(pcm))
             for frame in gate.audio(frames, len(pcm) / bytes_per_s) if gate is not None else frames:
                 self._emit(frame, spec)
@@ -492,14 +497,14 @@ class CallSession:
                     self._stage(caller, "first_token", t0)
                     for chunk in chunker.push(delta):
                         self._stage(caller, "first_chunk", t0)
-                        await self._speak_chunk(chunk, caller, t0, spec, gate)
+                        await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken)
                         spoken.append(chunk)
                         reply.text = " ".join(spoken)
             if gate is not None:
                 self._emit_all(gate.text_done(), spec)
             for chunk in chunker.flush():
                 self._stage(caller, "first_chunk", t0)
-                await self._speak_chunk(chunk, caller, t0, spec, gate)
+                await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken)
                 spoken.append(chunk)
                 reply.text = " ".join(spoken)
             if gate is not None:
