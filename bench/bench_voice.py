@@ -9,6 +9,7 @@ resolution, as on a phone line); the server's call record gives the stage breakd
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
     .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
+    .venv/bin/python bench/bench_voice.py --ab-stt-model whisper-base whisper-tiny.en --calls 1 --rounds 6
 """
 
 from __future__ import annotations
@@ -178,6 +179,14 @@ async def main(args) -> dict:
         if args.ab_playout:
             results["ab_playout"] = await ab(url, args.rounds, "playout", "hold", "immediate", calls=args.calls[-1])
             return results
+        if args.ab_stt_model is not None:
+            a, b = args.ab_stt_model
+            results["ab_stt_model"] = await ab(url, args.rounds, "stt_model", a, b, calls=args.calls[-1])
+            return results
+        if args.ab_pause_ms is not None:
+            a, b = (str(n) for n in args.ab_pause_ms)
+            results["ab_pause_ms"] = await ab(url, args.rounds, "pause_ms", a, b, calls=args.calls[-1])
+            return results
         if args.ab_llm_nice is not None:
             a, b = (str(n) for n in args.ab_llm_nice)
             results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm)
@@ -224,6 +233,10 @@ if __name__ == "__main__":
                         "worker at 15), one call at a time")
     p.add_argument("--ab-playout", action="store_true",
                    help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
+    p.add_argument("--ab-stt-model", nargs=2, metavar=("A", "B"),
+                   help="alternate the calls' STT model (ids from /v1/models), the last --calls value at a time")
+    p.add_argument("--ab-pause-ms", type=int, nargs=2, metavar=("A", "B"),
+                   help="alternate the speculative pause (ms), the last --calls value at a time")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
