@@ -141,7 +141,7 @@ def test_a_pause_is_reported_early_and_voided_by_more_speech():
     assert first_pause.detected_s < resumed.at_s
     last_pause, turn = events[-2], events[-1]
     assert last_pause.ended_s == turn.ended_s and last_pause.audio == turn.audio
-    assert abs((last_pause.detected_s - last_pause.ended_s) - 0.2) < 0.03  # pause_ms after the last voice
+    assert abs((last_pause.detected_s - last_pause.ended_s) - 0.12) < 0.03  # pause_ms after the last voice
     assert turn.detected_s - last_pause.detected_s >= 0.38
 
 
@@ -149,6 +149,20 @@ def test_pauses_can_be_switched_off():
     speech = pcm_of(espeak_wav("Good morning."))
     events = run(TurnDetector(config=TurnConfig(pause_ms=None)), silence(0.3) + speech + silence(1.0))
     assert [type(e) for e in events] == [SpeechStarted, TurnEnded]
+
+
+@pytest.mark.parametrize("pause_ms", [130, 0, 600, 800])
+def test_a_pause_that_could_never_be_reported_is_refused(pause_ms):
+    """Silence is counted in 20 ms frames: 130 ms would silently never fire, 600 ms is the turn's end."""
+    with pytest.raises(ValueError, match="pause_ms must be a positive multiple of 20"):
+        TurnConfig(pause_ms=pause_ms)
+
+
+def test_a_longer_pause_is_reported_later():
+    speech = pcm_of(espeak_wav("Good morning."))
+    events = run(TurnDetector(config=TurnConfig(pause_ms=300)), silence(0.3) + speech + silence(1.0))
+    pause = [e for e in events if isinstance(e, SpeechPaused)][-1]
+    assert abs((pause.detected_s - pause.ended_s) - 0.3) < 0.03
 
 
 def test_a_turn_judged_on_gated_frames_keeps_the_callers_own_audio():

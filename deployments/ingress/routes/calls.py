@@ -10,7 +10,8 @@ Protocol (also in the README):
   default: the one the profile routes the language to; an unknown one closes with code 1008),
   ``echo_guard`` (default false: browsers cancel echo themselves; set it for clients that play
   the reply into an open microphone), ``speculate`` (default true: start answering at the
-  first short pause, release at the end of the turn) and
+  first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 120, a
+  multiple of 20 below the 600 ms end of turn; otherwise the socket closes with code 1008) and
   ``first_chunk`` (``clause``, the default: the reply's first clause of 12 characters or more;
   ``eager``: that clause or the first six words, whichever comes first) and ``playout``
   (``hold``, the default: a reply produced slower than it plays waits until it cannot run dry;
@@ -55,8 +56,8 @@ router = APIRouter(tags=["calls"])
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
-                      stt_model: str | None = None,
-                      echo_guard: bool = False, speculate: bool = True, first_chunk: Literal["clause", "eager"] = "clause",
+                      stt_model: str | None = None, echo_guard: bool = False, speculate: bool = True,
+                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager"] = "clause",
                       playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
@@ -73,6 +74,14 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         except APIError as exc:
             await ws.close(code=1008, reason=exc.message[:120])
             return
+    try:
+        if not speculate:
+            turn = TurnConfig(pause_ms=None)
+        else:
+            turn = TurnConfig() if pause_ms is None else TurnConfig(pause_ms=pause_ms)
+    except ValueError as exc:
+        await ws.close(code=1008, reason=str(exc)[:120])
+        return
     if stt_model is not None:
         known = {m["id"] for m in await models.stt_models()}
         if stt_model not in known:
@@ -88,7 +97,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         HandleTranscriber(models.stt, stt_model), assistant.responder.for_persona(found),
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
-                                turn=TurnConfig() if speculate else TurnConfig(pause_ms=None),
+                                turn=turn,
                                 chunker=ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig(),
                                 playout_hold=playout == "hold"),
         call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,

@@ -68,9 +68,10 @@ async def test_bad_websocket_input(cluster, api_key):
             async with websockets.connect(ws_url(cluster, "?sample_rate=8000", key)) as ws:
                 await ws.recv()
         assert getattr(e.value, "rcvd", None) is None or e.value.rcvd.code == 1008
-    with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)):
-        async with websockets.connect(ws_url(cluster, "?stt_model=whisper-huge", api_key)) as ws:
-            await ws.recv()  # refused before the call starts, not a call whose every turn fails
+    for query in ("?stt_model=whisper-huge", "?pause_ms=130"):  # refused before the call starts,
+        with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)):
+            async with websockets.connect(ws_url(cluster, query, api_key)) as ws:  # not a call gone wrong
+                await ws.recv()
     async with websockets.connect(ws_url(cluster), additional_headers={"Authorization": f"Bearer {api_key}"}) as ws:
         await ws.recv()  # session.started
         await ws.send("not json")
