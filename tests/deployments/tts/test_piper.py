@@ -86,3 +86,9 @@ def test_control_unassigned_and_surrogate_characters_are_not_spoken():
     assert speakable("Hello\x00 there\x07!\nNext\tline") == "Hello  there !\nNext\tline"
     assert speakable("\U00031a8e\ud800x") == "  x"
     assert speakable("Привет, мир") == "Привет, мир"
+
+
+def test_finished_onnxruntime_threads_sleep_instead_of_spinning(engine):
+    """The cores are shared with STT and the LLM: a synthesis must not hold them after it ends."""
+    options = engine._voices["joe"].session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
