@@ -125,7 +125,8 @@ def renice_llm(value: str) -> None:
     if not procs:
         raise RuntimeError("no LLM replica processes found")
     for p in procs:
-        p.nice(int(value))
+        for t in p.threads():  # niceness is per thread on Linux: OpenMP's workers too
+            os.setpriority(os.PRIO_PROCESS, t.id, int(value))
 
 
 async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=None, calls: int = 1) -> dict:
@@ -189,7 +190,7 @@ async def main(args) -> dict:
             return results
         if args.ab_llm_nice is not None:
             a, b = (str(n) for n in args.ab_llm_nice)
-            results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm)
+            results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm, calls=args.calls[-1])
             return results
         for n in args.calls:
             rows = []
@@ -230,7 +231,7 @@ if __name__ == "__main__":
                    help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
     p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
                    help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
-                        "worker at 15), one call at a time")
+                        "worker at 15), the last --calls value at a time")
     p.add_argument("--ab-playout", action="store_true",
                    help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
     p.add_argument("--ab-stt-model", nargs=2, metavar=("A", "B"),
