@@ -40,6 +40,9 @@ class WhisperModelConfig:
     # Encoder window for audio up to this long (None: Whisper's 30 s); see whisper_window.py.
     encoder_window_s: float | None = None
 
+    def serves(self, language: str) -> bool:
+        return "*" in self.languages or language in self.languages
+
 
 @dataclass
 class FasterWhisperConfig:
@@ -75,7 +78,7 @@ class FasterWhisperEngine(SpeechToTextEngine):
             m = by_id.get(model_id)
             if m is None:
                 raise ValueError(f"language_models: {language!r} names {model_id!r}, which this engine does not serve")
-            if "*" not in m.languages and language not in m.languages:
+            if not m.serves(language):
                 raise ValueError(f"language_models: {model_id!r} does not transcribe {language!r}")
         self.config = config
         self._models: dict[str, WhisperModel] = {}
@@ -98,18 +101,15 @@ class FasterWhisperEngine(SpeechToTextEngine):
         if model and model not in self.config.aliases:
             for m in self.config.models:
                 if m.id == model:
-                    if language and "*" not in m.languages and language not in m.languages:
+                    if language and not m.serves(language):
                         raise InvalidRequestError(
                             f"model {model!r} does not support language {language!r}", param="language")
                     return m
             raise NotFoundError(f"the model {model!r} does not exist", param="model", code="model_not_found")
         if language:
             chosen = self.config.language_models.get(language)
-            for m in self.config.models:
-                if m.id == chosen:
-                    return m
-            for m in self.config.models:
-                if language in m.languages:
+            for m in self.config.models:  # a routed language's model exists: checked at start
+                if (m.id == chosen) if chosen else (language in m.languages):
                     return m
         for m in self.config.models:
             if "*" in m.languages:
