@@ -93,6 +93,12 @@ class HandleSynthesizer:
         """The same TTS with a persona's voice."""
         return HandleSynthesizer(self.handle, voice, self.speed)
 
+    @property
+    def line_cache_key(self) -> tuple:
+        """What this synthesizer's audio depends on besides text and rate (pipeline/line_audio.py)."""
+        handle = (getattr(self.handle, "app_name", ""), getattr(self.handle, "deployment_name", ""))
+        return ("serve-tts", *handle, self.voice, self.speed)
+
     async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
         gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate)
         async for chunk in gen:

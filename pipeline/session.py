@@ -40,6 +40,7 @@ from infra.logging import get_logger
 from pipeline.chunker import ChunkerConfig, ClauseChunker
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
+from pipeline.line_audio import LINE_AUDIO, LineAudioCache
 from pipeline.playout import REPLY_LENGTHS, PlayoutGate
 from pipeline.recording import CallRecorder
 from pipeline.services import Allowance, Responder, Synthesizer, Transcriber
@@ -147,11 +148,13 @@ class _Speculation:
 class CallSession:
     def __init__(self, transcriber: Transcriber, responder: Responder, synthesizer: Synthesizer,
                  config: SessionConfig | None = None, call_id: str | None = None,
-                 allowance: Allowance | None = None) -> None:
+                 allowance: Allowance | None = None, lines: LineAudioCache | None = LINE_AUDIO) -> None:
         self.stt, self.llm, self.tts = transcriber, responder, synthesizer
+        self.lines = lines  # the fixed lines' audio, kept per process (None: synthesised every time)
         self.allowance = allowance
         self._extend_at = allowance.slice_s if allowance is not None else float("inf")
         self._extending: asyncio.Task | None = None
+        self._warming: asyncio.Task | None = None  # the apology's audio, made ahead of need
         self.config = config or SessionConfig()
         self.record = CallRecord(call_id or uuid.uuid4().hex)
         self.detector = TurnDetector(VoiceActivityDetector(), self.config.turn)
@@ -181,18 +184,29 @@ class CallSession:
     def start(self) -> None:
         """Answering: greet the caller, with the recording notice (or, with no minutes left, the limit notice)."""
         text = f"{self.config.greeting} {self.config.recording_notice}".strip()
-        if self.allowance is None:
-            self._task = asyncio.get_running_loop().create_task(self._say(text))
-            return
 
         async def answer() -> None:
-            if await self._allowed(self.allowance.admit()):
+            if self.allowance is None or await self._allowed(self.allowance.admit()):
                 await self._say(text)
+                self._warm_apology()
             else:
                 self._ending = True
                 self.record.end_reason = "usage_limit"
                 await self._say(self.config.limit_notice)
         self._task = asyncio.get_running_loop().create_task(answer())
+
+    def _warm_apology(self) -> None:
+        """Have the apology's audio ready before it is needed: it is said when a service fails,
+        the TTS included, and a kept line plays without it (pipeline/line_audio.py)."""
+        if self.lines is None:
+            return
+
+        async def warm() -> None:
+            try:
+                await self.lines.warm(self.tts, self.config.apology, self.config.sample_rate)
+            except Exception as exc:  # the call goes on; the apology will be synthesised if needed
+                log.info("pipeline.apology_not_warmed", call_id=self.record.call_id, error=type(exc).__name__)
+        self._warming = asyncio.get_running_loop().create_task(warm())
 
     def next_frame(self) -> AudioFrame | None:
         """The next 20 ms of reply audio, or None (the line carries silence)."""
@@ -263,7 +277,7 @@ class CallSession:
 
     async def close(self, reason: str = "hangup") -> None:
         self._drop_speculation()
-        for task in (self._task, self._extending):
+        for task in (self._task, self._extending, self._warming):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -406,13 +420,18 @@ class CallSession:
 
     async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
                            spec: _Speculation | None = None, gate: PlayoutGate | None = None,
-                           opens: bool = True) -> None:
+                           opens: bool = True, line: bool = False) -> None:
         """Synthesise one chunk into frames; ``opens``: it starts what the caller hears (a line, or
-        a reply's first chunk), so the voice's silent lead-in is cut (``trim_lead_in``)."""
+        a reply's first chunk), so the voice's silent lead-in is cut (``trim_lead_in``); ``line``:
+        a fixed line, replayed from ``self.lines`` when it has been said before."""
         bytes_per_s = 2 * self.config.sample_rate
         if gate is not None:
             gate.chunk_started()
-        async for pcm in self.tts.speak(text, self.config.sample_rate):
+        if line and self.lines is not None:
+            audio = self.lines.speak(self.tts, text, self.config.sample_rate)
+        else:
+            audio = self.tts.speak(text, self.config.sample_rate)
+        async for pcm in audio:
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
             if opens:
@@ -437,7 +456,7 @@ class CallSession:
         turn = TurnRecord("assistant", text, round(self._t, 2))
         self.record.turns.append(turn)
         try:
-            await self._speak_chunk(text)
+            await self._speak_chunk(text, line=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
