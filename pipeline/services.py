@@ -25,7 +25,10 @@ class Responder(Protocol):
 
 
 class Synthesizer(Protocol):
-    def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]: ...
+    """``slack_s``: seconds of audio the caller still has queued ahead of this text (0: needed
+    now); a shared TTS serves the call that runs dry first first."""
+
+    def speak(self, text: str, sample_rate: int, slack_s: float = 0.0) -> AsyncIterator[bytes]: ...
 
 
 class Allowance(Protocol):
@@ -99,7 +102,8 @@ class HandleSynthesizer:
         handle = (getattr(self.handle, "app_name", ""), getattr(self.handle, "deployment_name", ""))
         return ("serve-tts", *handle, self.voice, self.speed)
 
-    async def speak(self, text: str, sample_rate: int) -> AsyncIterator[bytes]:
-        gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate)
+    async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0) -> AsyncIterator[bytes]:
+        gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate,
+                                                             round(slack_s, 3))
         async for chunk in gen:
             yield chunk

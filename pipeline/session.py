@@ -429,8 +429,10 @@ class CallSession:
             gate.chunk_started()
         if line and self.lines is not None:
             audio = self.lines.speak(self.tts, text, self.config.sample_rate)
-        else:
+        elif opens:
             audio = self.tts.speak(text, self.config.sample_rate)
+        else:
+            audio = self.tts.speak(text, self.config.sample_rate, self._queued_s(gate, spec))
         async for pcm in audio:
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
@@ -447,6 +449,14 @@ class CallSession:
             # Held: it plays when the next chunk is ready or when the forecast hold is over.
             gate.timer = asyncio.get_running_loop().call_later(gate.hold_s(),
                                                                lambda: self._emit_all(gate.release(), spec))
+
+    def _queued_s(self, gate: PlayoutGate | None, spec: _Speculation | None) -> float:
+        """Seconds of this reply's audio made and not yet played: what the caller hears before
+        the next chunk is needed (held frames play before it too, once released)."""
+        frames = self._out.qsize() + (len(gate.held) if gate is not None else 0)
+        if spec is not None and not spec.confirmed:
+            frames += len(spec.held)
+        return frames * FRAME_MS / 1000
 
     def _emit_all(self, frames: list[AudioFrame], spec: _Speculation | None) -> None:
         for frame in frames:

@@ -28,8 +28,8 @@ class ServiceSynthesizer:
     def __init__(self, service: SpeechService, voice: str = "joe") -> None:
         self.service, self.voice = service, voice
 
-    async def speak(self, text: str, sample_rate: int):
-        async for chunk in self.service.stream(text, self.voice, 1.0, sample_rate):
+    async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0):
+        async for chunk in self.service.stream(text, self.voice, 1.0, sample_rate, slack_s):
             yield chunk
 
 

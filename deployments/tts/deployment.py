@@ -29,8 +29,8 @@ class TTSServer:
         return True
 
     async def stream(self, text: str, voice: str, speed: float = 1.0,
-                     sample_rate: int | None = None) -> AsyncIterator[bytes]:
-        async for chunk in self.service.stream(text, voice, speed, sample_rate):
+                     sample_rate: int | None = None, slack_s: float = 0.0) -> AsyncIterator[bytes]:
+        async for chunk in self.service.stream(text, voice, speed, sample_rate, slack_s):
             yield chunk
 
     async def synthesize(self, text: str, voice: str, speed: float = 1.0,

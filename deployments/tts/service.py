@@ -16,6 +16,7 @@ import numpy as np
 
 from deployments.errors import InvalidRequestError
 from deployments.tts.engine import TextToSpeechEngine
+from deployments.tts.scheduling import DeadlineScheduler
 from infra import metrics
 from infra.audio import StreamResampler
 
@@ -33,8 +34,10 @@ def speakable(text: str) -> str:
 
 
 class SpeechService:
-    def __init__(self, engine: TextToSpeechEngine) -> None:
+    def __init__(self, engine: TextToSpeechEngine, scheduler: DeadlineScheduler | None = None) -> None:
         self.engine = engine
+        # One sentence at a time, the one whose listener runs dry first (deployments/tts/scheduling.py).
+        self.scheduler = scheduler or DeadlineScheduler(slots=1)
 
     def validate(self, text: str, voice: str, speed: float, sample_rate: int | None) -> int:
         """Check a request; returns the output sample rate (the voice's own when not given)."""
@@ -53,11 +56,16 @@ class SpeechService:
             raise InvalidRequestError(f"sample_rate must be between {MIN_RATE} and {MAX_RATE}", param="sample_rate")
         return rate
 
-    async def stream(self, text: str, voice: str, speed: float = 1.0,
-                     sample_rate: int | None = None) -> AsyncIterator[bytes]:
-        """Yield S16LE mono audio, one sentence at a time, resampled to ``sample_rate``."""
+    async def stream(self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None,
+                     slack_s: float = 0.0) -> AsyncIterator[bytes]:
+        """Yield S16LE mono audio, one sentence at a time, resampled to ``sample_rate``.
+
+        ``slack_s``: seconds of audio the listener still has to play before it needs this text's
+        (0: needed now). It orders this request's sentences against other requests' (scheduling.py)."""
         text = speakable(text)
         rate = self.validate(text, voice, speed, sample_rate)
+        if not 0.0 <= slack_s <= 3600.0:
+            raise InvalidRequestError("slack_s must be between 0 and 3600 seconds", param="slack_s")
         resampler = StreamResampler(self.engine.voice(voice).sample_rate, rate)
         it = self.engine.synthesize(text, voice, speed)
         # A cancelled await leaves next() running in its worker thread; closing the generator
@@ -78,7 +86,7 @@ class SpeechService:
         first, produced = True, 0
         try:
             while True:
-                chunk = await asyncio.to_thread(step)
+                chunk = await self.scheduler.run(t0 + slack_s + produced / rate, step)
                 last = chunk is None
                 out = resampler.process(chunk if chunk is not None else np.zeros(0, np.int16), last=last)
                 if out.size:

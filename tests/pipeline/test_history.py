@@ -61,7 +61,7 @@ class Fixed:
 
 
 class Silent:
-    async def speak(self, text, rate):
+    async def speak(self, text, rate, slack_s=0.0):
         yield b"\x00" * 320
 
 

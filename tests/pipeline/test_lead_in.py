@@ -34,7 +34,7 @@ def test_audio_without_an_onset_is_left_alone():
 class ToneSynthesizer:
     """Every chunk is 100 ms of silence and then 300 ms of tone: a VITS voice's shape."""
 
-    async def speak(self, text: str, sample_rate: int):
+    async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0):
         yield np.zeros(round(LEAD_S * sample_rate), "<i2").tobytes() + tone(TONE_S).tobytes()
 
 

@@ -28,7 +28,7 @@ class CountingSynthesizer:
         if cacheable:
             self.line_cache_key = ("test", voice)
 
-    async def speak(self, text: str, sample_rate: int):
+    async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0):
         self.asked.append(text)
         if self.down:
             raise ConnectionError("the TTS replica is gone")
