@@ -63,17 +63,21 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
     end_frame = int(greeting_s * 50) + last
     sent_end_at = None
     first_reply_at = None
+    greeting_at = None  # the first sound of the greeting, from the session's start
     underruns_gap = 0
     events: list[dict] = []
     async with websockets.connect(url, max_size=None) as ws:
         await ws.recv()
         loop = asyncio.get_running_loop()
+        started_at = loop.time()
         done = asyncio.Event()
 
         async def receive():
-            nonlocal first_reply_at
+            nonlocal first_reply_at, greeting_at
             async for message in ws:
                 if isinstance(message, bytes):
+                    if greeting_at is None and np.abs(np.frombuffer(message, "<i2")).max() > 500:
+                        greeting_at = loop.time() - started_at
                     if sent_end_at is not None and first_reply_at is None:
                         if np.abs(np.frombuffer(message, "<i2")).max() > 500:
                             first_reply_at = loop.time()
@@ -99,6 +103,7 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
     caller = next((t for t in record["turns"] if t["speaker"] == "caller"), None)
     return {"v2v_s": (first_reply_at - sent_end_at) if first_reply_at and sent_end_at else None,
             "timings_ms": caller["timings_ms"] if caller else {},
+            "greeting_s": greeting_at,
             "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
             "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else "",
             "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0),
@@ -205,6 +210,8 @@ async def main(args) -> dict:
                 "answered": f"{len(v2v)}/{len(rows)}",
                 "v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
                 "end_of_turn_wait_ms": round(eot * 1000),
+                # session start to the greeting's first sound (20 ms ticks: the line is paced by the caller)
+                "greeting_p50_ms": round(pct([x["greeting_s"] for x in rows if x["greeting_s"]], 50) * 1000),
                 "stages_median_ms_from_end_of_speech": stages,
                 # end of speech to first frame out, over end of speech to first TTS audio (the compute path)
                 "overhead_ratio": round(stages["first_frame"] / stages["first_audio"], 3),
