@@ -22,6 +22,10 @@ from infra.audio import StreamResampler
 
 TTS_FIRST_AUDIO = metrics.histogram("tts_first_audio_seconds", "Text in to first audio chunk out", ("voice",))
 TTS_AUDIO = metrics.counter("tts_audio_seconds_total", "Audio seconds synthesised", ("voice",))
+TTS_LATENESS = metrics.histogram("tts_sentence_lateness_seconds",
+                                 "How long after its deadline a sentence was made (0: in time); "
+                                 "the deadline is the request's arrival plus its slack plus the audio before it",
+                                 ("voice",))
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8000, 48000
 
@@ -86,7 +90,9 @@ class SpeechService:
         first, produced = True, 0
         try:
             while True:
-                chunk = await self.scheduler.run(t0 + slack_s + produced / rate, step)
+                deadline = t0 + slack_s + produced / rate
+                chunk = await self.scheduler.run(deadline, step)
+                TTS_LATENESS.observe(max(0.0, time.monotonic() - deadline), voice=voice)
                 last = chunk is None
                 out = resampler.process(chunk if chunk is not None else np.zeros(0, np.int16), last=last)
                 if out.size:
