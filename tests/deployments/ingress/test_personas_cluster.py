@@ -125,11 +125,7 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
                                                                           api_key):
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
     assert _source(cluster, name, api_key)[:2] == (200, "local")  # the replica is up, its engine too
-    # Read again for a while: once in CI the first look found the replica without its engine
-    # (psutil reads each child's command line apart, and a child can be caught mid-change).
-    deadline = time.monotonic() + 30
-    while not (engines := _engine_pids(pids := _llm_replica_pids())) and time.monotonic() < deadline:
-        time.sleep(1)
+    pids, engines = _replica_and_engines()
     assert pids, "no LLM replica process"
     assert engines, f"the replica runs no engine process: {_children(pids)}"
     before = len(fake_cloud.requests)
@@ -166,7 +162,18 @@ def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(clust
     while any(psutil.pid_exists(p) for p in engines) and time.monotonic() < deadline:
         time.sleep(1)
     assert not [p for p in engines if psutil.pid_exists(p)], engines
-    assert _engine_pids(_llm_replica_pids()), "the new replica runs an engine"
+    new_pids, new_engines = _replica_and_engines()
+    assert new_engines, f"the new replica runs no engine process: {_children(new_pids)}"
+
+
+def _replica_and_engines(timeout_s: float = 30.0) -> tuple[list[int], list[int]]:
+    """The LLM replica processes and their engines, read again for a while: twice in CI one look
+    found a replica that had just answered without its engine (psutil reads each child's command
+    line apart, and a child can be caught mid-change)."""
+    deadline = time.monotonic() + timeout_s
+    while not (engines := _engine_pids(pids := _llm_replica_pids())) and time.monotonic() < deadline:
+        time.sleep(1)
+    return pids, engines
 
 
 def _children(replica_pids: list[int]) -> dict[int, list[str]]:
