@@ -69,6 +69,9 @@ class SessionConfig:
     hangup_line: str = "I can't hear you, so I will hang up now. Goodbye."
     apology: str = "Sorry, I'm having trouble right now. Please call back a little later."
     limit_notice: str = "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."
+    # The greeting is the persona's, the same on every call, so its audio is kept for the next
+    # one (pipeline/line_audio.py); off for a greeting written for one call (an outbound call's).
+    keep_greeting: bool = True
     silence_prompt_s: float = 7.0
     max_silence_prompts: int = 2
     barge_in_ms: int = 500
@@ -187,7 +190,7 @@ class CallSession:
 
         async def answer() -> None:
             if self.allowance is None or await self._allowed(self.allowance.admit()):
-                await self._say(text)
+                await self._say(text, keep=self.config.keep_greeting)
                 self._warm_apology()
             else:
                 self._ending = True
@@ -462,11 +465,12 @@ class CallSession:
         for frame in frames:
             self._emit(frame, spec)
 
-    async def _say(self, text: str) -> None:
+    async def _say(self, text: str, keep: bool = True) -> None:
+        """Say a fixed line; ``keep``: its audio is kept for later calls (not for one-off text)."""
         turn = TurnRecord("assistant", text, round(self._t, 2))
         self.record.turns.append(turn)
         try:
-            await self._speak_chunk(text, line=True)
+            await self._speak_chunk(text, line=keep)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

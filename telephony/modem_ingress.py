@@ -300,8 +300,8 @@ class ModemIngress:
 
     def _session_config(self, persona: Persona | None = None, greeting: str | None = None) -> SessionConfig:
         over: dict[str, Any] = {"sample_rate": 8000}
-        if greeting:
-            over.update(greeting=greeting)
+        if greeting:  # written for this call: said, not kept with the persona's lines
+            over.update(greeting=greeting, keep_greeting=False)
         # The persona's language, prompt and lines; the profile's block tunes timings on top.
         base = persona.session_config() if persona is not None else {}
         return SessionConfig.from_dict({**base, **self.config.session}, **over)

@@ -143,3 +143,17 @@ async def test_a_call_whose_tts_dies_still_hears_the_apology_and_goes_on():
     apology = line_tone("Sorry, please call back later.")
     assert apology[:3200] in b"".join(pcm for t, pcm in line.played if t > 1.2)
     assert session.record.end_reason != "service_error"  # the apology was said; the call went on
+
+
+async def test_a_greeting_written_for_one_call_is_said_but_not_kept():
+    cache, voice = LineAudioCache(), CountingSynthesizer()
+    session = CallSession(FixedTranscriber(), ScriptedResponder([]), voice,
+                          SessionConfig(greeting="Hello Ivan, your appointment is at ten.", recording_notice="",
+                                        keep_greeting=False, echo_guard=False), lines=cache)
+    session.start()
+    line = PhoneLine(session)
+    await line.run(1.0)
+    await session.close()
+    assert voice.asked[0] == "Hello Ivan, your appointment is at ten."
+    assert line_tone("Hello Ivan, your appointment is at ten.")[3200:6400] in line.played_between(0, 1.0)
+    assert cache.get(voice, "Hello Ivan, your appointment is at ten.", RATE) is None

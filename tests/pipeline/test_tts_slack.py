@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.session import CallSession, SessionConfig
-from tests.pipeline.phone_line import RATE, PhoneLine, ScriptedResponder, Utterance, say
+from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
 
 
 class SlackRecordingSynthesizer:
