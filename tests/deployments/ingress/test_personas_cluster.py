@@ -201,7 +201,10 @@ def _engine_pids(replica_pids: list[int]) -> list[int]:
             continue
         for child in children:
             try:
-                if "EngineCore" in " ".join(child.cmdline()):
+                line = " ".join(child.cmdline())
+                # vLLM's engine core, renamed "VLLM::EngineCore"; in some CI runs a replacement
+                # replica's engine processes kept multiprocessing's spawn command line instead.
+                if "EngineCore" in line or "multiprocessing.spawn import spawn_main" in line:
                     found.append(child.pid)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
