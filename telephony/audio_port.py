@@ -8,7 +8,11 @@ are pulled from a ``source`` at the tick itself, so no audio waits in a queue of
 
 The port starts by writing ``prime_frames`` of silence: from then on the modem's own buffer
 (about ten frames, spec §5) stays that far ahead of its playout, which absorbs our scheduling
-jitter for the price of that much latency.
+jitter for the price of that much latency. The cushion adapts, like a jitter buffer: when a stall
+of ours outlasts it, the missed frames are written back to back once we run again, so the modem
+has played silence for the excess and now holds that many frames more. A busy machine thus earns
+a deeper cushion, up to ``max_lead_frames``; a stall longer than that skips the excess ticks (no
+burst to catch up, spec §4) and refills the cushion to that depth, never to nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ UNDERRUNS = metrics.counter("modem_uplink_underruns_total", "Uplink ticks with n
 
 
 class AudioPort:
-    def __init__(self, path: str, sample_rate: int = 8000, prime_frames: int = 2) -> None:
+    def __init__(self, path: str, sample_rate: int = 8000, prime_frames: int = 2,
+                 max_lead_frames: int = 5) -> None:
         self.path = path
         self.prime_frames = prime_frames
+        self.max_lead_frames = max(prime_frames, max_lead_frames)
         self.source: Callable[[], bytes | None] | None = None  # pulled every tick when the queue is empty
         self.frame_bytes = sample_rate * 2 * 20 // 1000  # 320 B at 8 kHz, 640 B at 16 kHz
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -120,8 +126,11 @@ class AudioPort:
             delay = next_tick - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif delay < -5 * FRAME_S:
-                next_tick = loop.time()  # we fell far behind: resync the clock, never burst
+                delay = next_tick - loop.time()  # the stall may have been this very sleep
+            if delay < -self.max_lead_frames * FRAME_S:
+                # A stall longer than the deepest cushion: the excess ticks are gone. Skip them and
+                # write the cushion plus this tick back to back, or every later hiccup is heard too.
+                next_tick = loop.time() - self.max_lead_frames * FRAME_S
             if not self._queue.empty():
                 frame = self._queue.get_nowait()
             elif self.source is not None and (pulled := self._pull()) is not None:
