@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployments.errors import InvalidRequestError
+from infra.process_priority import set_niceness
 
 
 @dataclass
@@ -95,13 +96,9 @@ def lower_priority(nice: int) -> int:
     """Make this process (and the processes it starts from now on) at least ``nice``; returns the niceness.
 
     Absolute rather than ``os.nice``'s increment, so an engine started again in the same replica
-    does not sink further; never raises the priority (that needs privileges, and is not ours to do).
+    does not sink further; never raises the priority (a model server gives way, it does not push).
     """
-    current = os.getpriority(os.PRIO_PROCESS, 0)
-    if nice > current:
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
-        return nice
-    return current
+    return set_niceness(nice, only_lower_priority=True)
 
 
 class VLLMChatEngine:
