@@ -115,6 +115,8 @@ async def test_incoming_call_end_to_end_audio(rig):
         if audio.queued_s == 0:
             break
         await asyncio.sleep(0.02)
+    # Underruns are counted until the reply is declared complete; the pacer may tick once or twice
+    # on the emptied queue before this loop sees it, so the port's own count allows for that.
     audio.finish_playback()
     elapsed = time.monotonic() - t0
     await asyncio.sleep(0.1)
@@ -123,7 +125,7 @@ async def test_incoming_call_end_to_end_audio(rig):
     else:  # the machine stalled us past the PTY buffer: what did arrive is still in order
         assert bytes(received[:3200]) == caller[:3200]
     assert elapsed > 1.3  # paced in real time: 1.5 s of audio cannot leave in a burst
-    assert audio.underruns == 0
+    assert audio.underruns <= 2 and audio.frames_sent >= len(reply) // 320
     # The simulator drains on its own 20 ms clock in the same event loop; a loaded CI machine can
     # make it miss a tick or two, which is not what this test is about.
     assert r.modem.uplink_underruns <= 2
