@@ -166,8 +166,8 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
 
 
 async def main(args) -> dict:
-    cluster = LocalCluster()
-    print("starting the CPU-profile cluster …", flush=True)
+    cluster = LocalCluster(args.profile) if args.profile else LocalCluster()
+    print(f"starting the {args.profile or 'CPU-profile'} cluster …", flush=True)
     cluster.start()
     url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
     from cli.local_access import local_api_key_async
@@ -232,6 +232,9 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--profile", type=Path, default=None,
+                   help="serve config to run instead of cluster/profiles/cpu.yaml (a variant under the "
+                        "project, e.g. in var/, to compare runs of two profiles)")
     p.add_argument("--ab-speculation", action="store_true",
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
