@@ -134,6 +134,30 @@ def renice_llm(value: str) -> None:
             os.setpriority(os.PRIO_PROCESS, t.id, int(value))
 
 
+_AFFINITY: dict[int, set[int]] = {}  # each cluster thread's CPUs as first seen, to restore for "shared"
+
+
+def split_cores(value: str) -> None:
+    """``--ab-cores``: "split" gives the LLM's processes core 1 and every other cluster process core 0;
+    "shared" puts back what each thread had (the LLM's OpenMP thread stays where vLLM bound it)."""
+    import psutil
+
+    llm = {p.pid for p in llm_processes()}
+    first, every_cpu = not _AFFINITY, os.sched_getaffinity(0)
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if not any(k in line for k in ("ray::", "VLLM::", "raylet", "gcs_server", "serve run", "redis-server")):
+            continue
+        try:
+            for t in p.threads():
+                # First seen before any change: its own placement. Started since: all CPUs, as it
+                # would have had under the profile (a thread inherits its creator's affinity).
+                _AFFINITY.setdefault(t.id, os.sched_getaffinity(t.id) if first else every_cpu)
+                os.sched_setaffinity(t.id, ({1} if p.pid in llm else {0}) if value == "split" else _AFFINITY[t.id])
+        except (psutil.Error, OSError):
+            continue  # a thread or process that ended meanwhile
+
+
 async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=None, calls: int = 1) -> dict:
     """``calls`` at a time, alternating ``param=a`` and ``param=b`` (the order flips every round), same questions.
 
@@ -193,6 +217,9 @@ async def main(args) -> dict:
             a, b = (str(n) for n in args.ab_pause_ms)
             results["ab_pause_ms"] = await ab(url, args.rounds, "pause_ms", a, b, calls=args.calls[-1])
             return results
+        if args.ab_cores:
+            results["ab_cores"] = await ab(url, args.rounds, None, "split", "shared", split_cores, calls=args.calls[-1])
+            return results
         if args.ab_llm_nice is not None:
             a, b = (str(n) for n in args.ab_llm_nice)
             results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm, calls=args.calls[-1])
@@ -239,6 +266,9 @@ if __name__ == "__main__":
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
                    help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
+    p.add_argument("--ab-cores", action="store_true",
+                   help="alternate a core for the LLM alone (the rest of the cluster on the other) and the "
+                        "profile's placement, the last --calls value at a time (run as root)")
     p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
                    help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
                         "worker at 15), the last --calls value at a time")
