@@ -52,6 +52,16 @@ def last_voiced_frame(pcm: bytes) -> int:
     return max(i for i, v in enumerate(levels) if v > 300)
 
 
+PACKET_FRAMES = [1]  # 20 ms frames per WebSocket message the callers send (--packet-ms)
+
+
+def set_packet_ms(value: str) -> None:
+    """The callers' packet length: ``--packet-ms``, and the A/B of ``--ab-packet-ms``."""
+    if int(value) % 20 or int(value) <= 0:
+        raise ValueError("packet length must be a positive multiple of 20 ms")
+    PACKET_FRAMES[0] = int(value) // 20
+
+
 def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else float("nan")
 
@@ -79,19 +89,24 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
                     if greeting_at is None and np.abs(np.frombuffer(message, "<i2")).max() > 500:
                         greeting_at = loop.time() - started_at
                     if sent_end_at is not None and first_reply_at is None:
-                        if np.abs(np.frombuffer(message, "<i2")).max() > 500:
-                            first_reply_at = loop.time()
+                        loud = np.flatnonzero(np.abs(np.frombuffer(message, "<i2")) > 500)
+                        if loud.size:  # a message of several frames plays them one after another
+                            first_reply_at = loop.time() + (int(loud[0]) // (FRAME // 2)) * 0.02
                 else:
                     events.append(json.loads(message))
             done.set()
 
         task = asyncio.create_task(receive())
         next_tick = loop.time()
-        for i in range(0, len(script), FRAME):
-            await ws.send(script[i:i + FRAME])
-            if i // FRAME == end_frame:
-                sent_end_at = loop.time()
-            next_tick += 0.02
+        packet = FRAME * PACKET_FRAMES[0]
+        for i in range(0, len(script), packet):
+            await ws.send(script[i:i + packet])
+            first, last = i // FRAME, (i + packet) // FRAME - 1
+            if first <= end_frame <= last:
+                # A packet leaves once its last frame has been heard: the caller stopped speaking
+                # that many frames before this send.
+                sent_end_at = loop.time() - (last - end_frame) * 0.02
+            next_tick += 0.02 * PACKET_FRAMES[0]
             delay = next_tick - loop.time()
             if delay < -0.04:
                 underruns_gap += 1  # this client could not keep real time
@@ -217,6 +232,10 @@ async def main(args) -> dict:
             a, b = (str(n) for n in args.ab_pause_ms)
             results["ab_pause_ms"] = await ab(url, args.rounds, "pause_ms", a, b, calls=args.calls[-1])
             return results
+        if args.ab_packet_ms is not None:
+            a, b = (str(n) for n in args.ab_packet_ms)
+            results["ab_packet_ms"] = await ab(url, args.rounds, None, a, b, set_packet_ms, calls=args.calls[-1])
+            return results
         if args.ab_cores:
             results["ab_cores"] = await ab(url, args.rounds, None, "split", "shared", split_cores, calls=args.calls[-1])
             return results
@@ -266,6 +285,11 @@ if __name__ == "__main__":
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
                    help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
+    p.add_argument("--packet-ms", type=int, default=20,
+                   help="caller audio per WebSocket message (a multiple of 20 ms; the end of speech is "
+                        "timed from the frame it ends in, so packetising delay counts in voice-to-voice)")
+    p.add_argument("--ab-packet-ms", type=int, nargs=2, metavar=("A", "B"),
+                   help="alternate the callers' packet length, the last --calls value at a time")
     p.add_argument("--ab-cores", action="store_true",
                    help="alternate a core for the LLM alone (the rest of the cluster on the other) and the "
                         "profile's placement, the last --calls value at a time (run as root)")
@@ -281,6 +305,7 @@ if __name__ == "__main__":
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
+    set_packet_ms(str(a.packet_ms))
     res = asyncio.run(main(a))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=2))

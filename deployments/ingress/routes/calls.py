@@ -53,6 +53,20 @@ from pipeline.turns import TurnConfig
 router = APIRouter(tags=["calls"])
 
 
+def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
+    """The reply frames due for one message in, as one message out.
+
+    ``None`` is a tick with no reply audio. Before the first frame of audio and after the last
+    there is nothing to send; between two, the silence the caller would have heard is kept, so
+    a gap inside a reply is not squeezed out by joining.
+    """
+    audible = [i for i, f in enumerate(frames) if f is not None]
+    if not audible:
+        return b""
+    silence = b"\x00" * frame_bytes
+    return b"".join(f if f is not None else silence for f in frames[audible[0]:audible[-1] + 1])
+
+
 @router.websocket("/v1/calls/stream")
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
@@ -114,11 +128,16 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
             if message["type"] == "websocket.disconnect":
                 break
             if message.get("bytes"):
+                # One message back per message in, whatever its length: each WebSocket message
+                # costs a Ray call through the Serve proxy, so a client sending 60 ms packets
+                # should cost a third of one sending 20 ms, both ways.
+                replies = []
                 for frame in framer.push(message["bytes"]):
                     await session.push(frame)
-                    reply = session.next_frame()
-                    if reply is not None:
-                        await ws.send_bytes(reply.pcm)
+                    out = session.next_frame()
+                    replies.append(out.pcm if out is not None else None)
+                if reply := join_reply(replies, framer.size):
+                    await ws.send_bytes(reply)
             elif message.get("text") is not None:
                 try:
                     command = json.loads(message["text"])

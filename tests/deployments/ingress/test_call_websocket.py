@@ -21,10 +21,12 @@ def ws_url(cluster: str, query: str = "", key: str | None = None) -> str:
     return url + ("&" if "?" in query else "?") + f"api_key={key}" if key else url
 
 
-async def test_call_over_websocket(cluster, api_key):
+@pytest.mark.parametrize("packet_frames", [1, 3], ids=["20ms", "60ms"])
+async def test_call_over_websocket(cluster, api_key, packet_frames):
     caller = float_to_pcm16(decode_audio(espeak_wav(QUESTION), 8000).samples).tobytes()
     script = b"\x00" * 16000 * 6 + caller + b"\x00" * 16000 * 8  # the greeting, the question, 8 s to answer
-    reply, events = bytearray(), []
+    reply, events, sizes = bytearray(), [], []
+    packet = 320 * packet_frames
     async with websockets.connect(ws_url(cluster, "?sample_rate=8000&language=en", api_key)) as ws:
         started = json.loads(await ws.recv())
         assert started["type"] == "session.started" and started["frame_bytes"] == 320
@@ -33,15 +35,16 @@ async def test_call_over_websocket(cluster, api_key):
             async for message in ws:
                 if isinstance(message, bytes):
                     reply.extend(message)
+                    sizes.append(len(message))
                 else:
                     events.append(json.loads(message))
 
         receiver = asyncio.create_task(receive())
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
-        for i in range(0, len(script), 320):  # a phone line: 20 ms every 20 ms
-            await ws.send(script[i:i + 320])
-            next_tick += 0.02
+        for i in range(0, len(script), packet):  # a phone line: 20 ms every 20 ms (or 60 every 60)
+            await ws.send(script[i:i + packet])
+            next_tick += 0.02 * packet_frames
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
         await ws.send(json.dumps({"type": "hangup"}))
         await asyncio.wait_for(receiver, 10)
@@ -57,6 +60,12 @@ async def test_call_over_websocket(cluster, api_key):
     assert set(record["turns"][1]["timings_ms"]) >= {"transcript", "first_token", "first_audio", "first_frame"}
     assert len(reply) > 8000 * 2 * 2  # the greeting and the answer came back as audio
     assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000
+    # One message back per message in: never more audio than came in, in whole 20 ms frames, and
+    # with longer packets the frames leave joined (each message is a Ray call through the proxy).
+    assert max(sizes) <= packet and all(n % 320 == 0 for n in sizes)
+    assert len(sizes) <= len(script) // packet + 1
+    if packet_frames > 1:
+        assert sum(n == packet for n in sizes) > len(sizes) // 2
 
 
 async def test_bad_websocket_input(cluster, api_key):
