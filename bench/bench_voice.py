@@ -186,7 +186,7 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
             batch = await asyncio.gather(*(one_call(f"{url}&{param}={value}" if param else url,
                                                     QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(calls)))
             rows[value] += batch
-            print(f"  round {r + 1} {param}={value}: {[row['v2v_s'] for row in batch]} "
+            print(f"  round {r + 1} {param or 'variant'}={value}: {[row['v2v_s'] for row in batch]} "
                   f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]}",
                   flush=True)
     out = {}
