@@ -129,8 +129,8 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
                 break
             if message.get("bytes"):
                 # One message back per message in, whatever its length: each WebSocket message
-                # costs a Ray call through the Serve proxy, so a client sending 60 ms packets
-                # should cost a third of one sending 20 ms, both ways.
+                # costs a Ray call through the Serve proxy, so a client's longer packets mean
+                # fewer of them both ways (measured in BENCHMARKS.md).
                 replies = []
                 for frame in framer.push(message["bytes"]):
                     await session.push(frame)
