@@ -86,6 +86,11 @@ class _Metric:
             target = impl.labels(**tags) if self.tag_keys else impl
             getattr(target, method)(value)
 
+    def prepare(self) -> None:
+        """Make the backend now: the first use otherwise pays for it (and may import Ray), which a
+        real-time loop must not do mid-call."""
+        self._backend()
+
     def inc(self, value: float = 1.0, **tags: str) -> None:
         self._apply("inc", value, tags)
 

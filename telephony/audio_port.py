@@ -29,6 +29,9 @@ from infra.logging import get_logger
 log = get_logger(__name__)
 FRAME_S = 0.020
 UNDERRUNS = metrics.counter("modem_uplink_underruns_total", "Uplink ticks with no audio while a reply played")
+TICK_LATE = metrics.histogram("modem_uplink_tick_late_seconds", "How late the uplink pacer woke for each frame",
+                              boundaries=(0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.2, 0.5))
+MAX_STALLS_KEPT = 50
 
 
 class AudioPort:
@@ -42,6 +45,11 @@ class AudioPort:
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.underruns = 0
         self.frames_sent = 0
+        # Ticks the pacer woke more than a frame late: (frame index, seconds late). A stall beyond
+        # the modem's cushion is a gap the caller hears, so where they fall is worth knowing.
+        self.stalls: list[tuple[int, float]] = []
+        self.late_max_s = 0.0
+        self._was_stalled = False
         self._playing = False
         self._pacer: asyncio.Task | None = None
         self.reader: asyncio.StreamReader | None = None
@@ -49,6 +57,8 @@ class AudioPort:
 
     async def open(self) -> None:
         self.reader, self.writer = await serial_asyncio.open_serial_connection(url=self.path, baudrate=115200)
+        for metric in (UNDERRUNS, TICK_LATE):
+            metric.prepare()  # here, not at the pacer's first tick
         self._pacer = asyncio.create_task(self._pace(), name="uplink-pacer")
 
     async def close(self) -> None:
@@ -114,6 +124,16 @@ class AudioPort:
             log.exception("audio_port.source_failed")
             return None
 
+    def _note_lateness(self, late_s: float) -> None:
+        late_s = max(0.0, late_s)
+        TICK_LATE.observe(late_s)
+        self.late_max_s = max(self.late_max_s, late_s)
+        # One entry per stall: the ticks written back to back after it are late by as much, less.
+        stalled = late_s > FRAME_S
+        if stalled and not self._was_stalled and len(self.stalls) < MAX_STALLS_KEPT:
+            self.stalls.append((self.frames_sent, round(late_s, 3)))
+        self._was_stalled = stalled
+
     async def _pace(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
@@ -127,6 +147,7 @@ class AudioPort:
             if delay > 0:
                 await asyncio.sleep(delay)
                 delay = next_tick - loop.time()  # the stall may have been this very sleep
+            self._note_lateness(-delay)
             if delay < -self.max_lead_frames * FRAME_S:
                 # A stall longer than the deepest cushion: the excess ticks are gone. Skip them and
                 # write the cushion plus this tick back to back, or every later hiccup is heard too.

@@ -358,7 +358,8 @@ class ModemIngress:
             else:
                 reason = result.reason
             log.info("ingress.call_audio_done", call_id=call.call_id, bridge=result.reason, reason=reason,
-                     frames_in=result.frames_in, frames_out=result.frames_out, reply_gaps=result.reply_gaps)
+                     frames_in=result.frames_in, frames_out=result.frames_out, reply_gaps=result.reply_gaps,
+                     uplink_late_max_ms=round(port.late_max_s * 1000), uplink_stalls=port.stalls[:10])
         except asyncio.CancelledError:
             reason = "ingress_stopped"
             raise

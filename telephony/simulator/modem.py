@@ -93,6 +93,7 @@ class SimulatedModem:
         self.downlink = AudioSource()
         self.uplink = bytearray()  # everything the host sent, consumed in real time
         self.uplink_underruns = 0
+        self.uplink_underrun_frames: list[int] = []  # where in ``uplink`` each of them fell
         self.clock_late_ticks = 0  # audio ticks this simulator ran more than a frame late (host load)
         self.uplink_underruns_while_late = 0  # empty uplink ticks while the simulator itself ran late
         self.downlink_dropped_bytes = 0  # audio the host did not read in time (PTY buffer full)
@@ -618,4 +619,5 @@ class SimulatedModem:
                 self.uplink_underruns_while_late += 1
             else:
                 self.uplink_underruns += 1
+                self.uplink_underrun_frames.append(len(self.uplink) // n)
             self.uplink += b"\x00" * n  # the line carries silence: keep the recording on the clock

@@ -37,3 +37,15 @@ def test_metric_pickles_as_its_definition():
     h.observe(0.2, a="x")
     clone = pickle.loads(pickle.dumps(h))
     assert clone.name == h.name and clone.boundaries == [0.1, 1.0] and clone.tag_keys == ("a",)
+
+
+def test_prepare_makes_the_backend_once_before_the_first_use():
+    h = metrics.histogram("test_prepared_seconds", "p")
+    assert h._impl is None  # lazy: Ray may not be up when the module is imported
+    h.prepare()
+    backend = h._impl
+    assert backend is not None
+    h.prepare()
+    h.observe(0.01)
+    assert h._impl is backend  # made once; the first observation did not make another
+    assert _value("secretary_test_prepared_seconds_count", {}) == 1

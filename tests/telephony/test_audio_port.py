@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from telephony import audio_port
 from telephony.audio_port import AudioPort
 
 
@@ -83,6 +84,18 @@ async def test_a_shorter_stall_is_made_up_frame_for_frame():
     # Two or three ticks missed (more on a busy machine): all of them are written at once, so the
     # modem keeps its cushion, deeper by whatever it had to play as silence.
     assert 3 <= bursts[0] <= port.max_lead_frames + 1, bursts
+
+
+async def test_each_stall_is_noted_once_with_where_it_fell_and_how_late():
+    audio_port.TICK_LATE.prepare()  # as open() does: the metric's backend is not made at the pacer's first tick
+    port = AudioPort("unused", prime_frames=2, max_lead_frames=5)
+    await _paced(port, stall_s=0.3)
+    # One stall, one entry: the ticks written back to back after it are late too, but they are
+    # the same stall. It fell ~0.3 s into the call (about 15 frames in) and lasted about 0.3 s.
+    assert len(port.stalls) == 1, port.stalls
+    (frame, late_s), = port.stalls
+    assert 5 <= frame <= 25 and 0.25 <= late_s < 1.0
+    assert port.late_max_s == pytest.approx(late_s, abs=0.001)
 
 
 def test_the_cushion_is_never_shallower_than_the_priming():
