@@ -20,9 +20,11 @@ from typing import Any
 import ray
 
 from billing.gate import build_gate
+from deployments import handle_warmup
 from deployments.llm.engine import SamplingOptions
 from infra.database import upgrade
 from infra.logging import configure_from_settings, get_logger
+from infra.process_priority import set_process_niceness
 from infra.settings import get_settings
 from personas.registry import PersonaRegistry
 from personas.responder import build_responder
@@ -70,6 +72,12 @@ class ModemIngressActor:
             self.start_error = str(exc)
             raise
         spec = self.spec
+        config = ModemIngressConfig.from_dict(spec.get("ingress"))
+        if config.nice is not None:
+            # The whole process, before it starts helper threads (the handles' router loop among
+            # them): they inherit it, and any of them may hold the GIL the pacer's loop needs next.
+            niceness = set(set_process_niceness(config.nice).values())
+            log.info("ingress.process_niceness", niceness=sorted(niceness), wanted=config.nice)
         app = spec.get("app_name", "secretary")
         stt = serve.get_deployment_handle("STTServer", app_name=app)
         llm = serve.get_deployment_handle("LLMServer", app_name=app)
@@ -81,7 +89,8 @@ class ModemIngressActor:
         services = CallServices(HandleTranscriber(stt, spec.get("stt_model")), responder,
                                 HandleSynthesizer(tts, spec.get("voice") or "joe"))
         await upgrade()
-        config = ModemIngressConfig.from_dict(spec.get("ingress"))
+        # Before the modem can ring: a handle's first request stalls this process (and its pacer).
+        await handle_warmup.connect({"stt": stt, "llm": llm, "tts": tts}, config.ready_timeout_s)
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
         tenant = settings.modem_tenant  # one modem, one tenant's line: its calls and minutes are that tenant's
         gate = build_gate(settings) if tenant else None

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from infra.process_priority import niceness, set_niceness
+from infra.process_priority import niceness, set_niceness, set_process_niceness
 
 # Each case runs in a child process: niceness, once raised, cannot be lowered back unprivileged.
 GIVE_WAY = """
@@ -54,3 +54,40 @@ def test_with_the_privilege_a_thread_gets_ahead_and_only_that_thread():
     t.join()
     assert seen == [max(-20, main_before - 5)]
     assert niceness() == main_before  # niceness belongs to the thread on Linux
+
+
+EVERY_THREAD = """
+import os, threading
+from infra.process_priority import niceness, set_process_niceness
+done, ready = threading.Event(), threading.Event()
+def helper():
+    ready.set()
+    done.wait()
+t = threading.Thread(target=helper)
+t.start()
+ready.wait()
+start = niceness()
+now = set_process_niceness(start + 3)
+print(start, len(now), sorted(set(now.values())))
+done.set()
+t.join()
+"""
+
+
+def test_the_whole_process_changes_not_only_the_calling_thread():
+    # Making threads nicer needs no privilege, so this runs anywhere; a child keeps it contained.
+    start, threads, values = _child(EVERY_THREAD).stdout.strip().split(maxsplit=2)
+    assert int(threads) >= 2  # the main thread and the helper at least
+    assert values == f"[{min(19, int(start) + 3)}]"
+
+
+def test_without_the_privilege_every_thread_keeps_its_niceness_and_one_warning_says_why(monkeypatch, capsys):
+    def refuse(which: int, who: int, value: int) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "setpriority", refuse)
+    before = niceness()
+    result = set_process_niceness(before - 5)
+    assert result[threading.get_native_id()] == before
+    logged = capsys.readouterr()
+    assert (logged.out + logged.err).count("process_priority.unchanged") == 1

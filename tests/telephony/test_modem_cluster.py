@@ -100,7 +100,8 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
     assert coverage(answer, heard) >= 0.6, (answer, heard)
     # Underruns on the simulator's punctual ticks; those while it ran late itself are its own.
     assert sim.modem.uplink_underruns <= 0.01 * len(sim.modem.uplink) / 320, (
-        sim.modem.uplink_underruns, sim.modem.uplink_underruns_while_late, sim.modem.clock_late_ticks)
+        sim.modem.uplink_underruns, sim.modem.uplink_underrun_frames[:20], sim.modem.uplink_underruns_while_late,
+        sim.modem.clock_late_ticks)
     full = admin.get(f"/calls/{record['id']}").json()
     assert full["recording_ref"] and full["duration_s"] > 8
 
@@ -123,9 +124,9 @@ def test_the_uplink_pacer_runs_ahead_of_the_model_replicas(admin, sim):
     actor = subprocess.run(["pgrep", "-f", "ray::ModemIngressActor"], capture_output=True, text=True).stdout.split()
     stt = subprocess.run(["pgrep", "-f", "ServeReplica:secretary:STTServer"], capture_output=True, text=True).stdout.split()
     assert actor and stt
-    # The profile asks nice 0 for the actor's event loop (and the threads it starts); the model
-    # replicas' Python threads stay at the 15 Ray gave them.
-    assert 0 in _python_thread_niceness(int(actor[0])), _python_thread_niceness(int(actor[0]))
+    # The profile asks nice 0 for the actor's whole process (its threads share the pacer's GIL);
+    # the model replicas' Python threads stay at the 15 Ray gave them.
+    assert set(_python_thread_niceness(int(actor[0]))) == {0}, _python_thread_niceness(int(actor[0]))
     assert set(_python_thread_niceness(int(stt[0]))) == {15}
 
 
