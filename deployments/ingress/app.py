@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from ray import serve
 
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
+from deployments import handle_warmup
 from deployments.ingress.auth import require_api_key
-from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
+from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models, get_models
 from deployments.ingress.errors import error_response, install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
 from deployments.ingress.usage import bind_gate
@@ -26,8 +30,29 @@ HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latenc
 UPLOAD_ROUTES = ("/v1/audio/transcriptions",)
 
 
+CONNECT_TIMEOUT_S = 60.0
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Connect the model handles in the background once the replica is up, so the first call's
+    first request does not stall the replica while a Serve router is built (deployments/handle_warmup.py).
+    Not awaited: the models may still be loading, and the ingress must answer probes meanwhile."""
+    try:
+        m = get_models()
+    except RuntimeError:  # an app built without the deployment (tests): nothing to connect
+        yield
+        return
+    task = asyncio.get_running_loop().create_task(
+        handle_warmup.connect({"stt": m.stt, "tts": m.tts, "llm": m.llm}, CONNECT_TIMEOUT_S))
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary", version=__version__,
+    app = FastAPI(title="secretary", version=__version__, lifespan=lifespan,
                   description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
     install_error_handlers(app)
     install_usage_handlers(app)
