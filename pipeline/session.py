@@ -320,10 +320,13 @@ class CallSession:
         self._speech_started_at = None
         self._last_activity = self._t
         spec, self._spec = self._spec, None
-        if self.playing:
+        if self.playing or self._ending:
             if spec is not None and spec.task is not None:
                 spec.task.cancel()
-            return  # a short sound while we speak (backchannel, echo burst): no barge-in, no answer
+            # A short sound while we speak (backchannel, echo burst): no barge-in, no answer. Nor
+            # once the call is ending: a turn may end in the tick after the closing line's last
+            # frame left, before next_frame() finds the queue dry and ends the call.
+            return
         self._silence_prompts = 0
         if spec is not None and spec.task is not None and spec.ended_s == turn.ended_s and not spec.task.cancelled():
             self._task = spec.task  # the speculation heard exactly this turn: release it

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from infra.audio import pcm16_to_float, resample
+from pipeline.frames import AudioFrame
 from pipeline.session import CallSession, SessionConfig
+from pipeline.turns import TurnEnded
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
 
 NOTICE = "Sorry, this line has no minutes left this month. Goodbye."
@@ -62,6 +66,31 @@ async def test_no_minutes_left_the_caller_hears_the_notice_instead_of_the_greeti
     assert llm.calls == []
     await session.close()
     assert allowance.settled == [line.t]  # the call's whole length is counted once it closes
+
+
+async def test_a_turn_ending_just_as_the_notice_runs_out_is_never_answered(transcriber, synthesizer):
+    """On the modem the caller's audio (push) and ours (next_frame) run on separate tasks, so a
+    turn can end in the tick after the notice's last frame left, before the session noticed the
+    queue ran dry and ended the call. Nothing more may be said then: the call is ending."""
+    allowance = ScriptedAllowance(admit=False)
+    llm = ScriptedResponder(["I see."])
+    session = CallSession(transcriber, llm, synthesizer, config(), allowance=allowance)
+    session.start()
+    silence = AudioFrame(b"\x00" * 320, 8000)
+    for _ in range(1500):  # until the notice's last frame has been taken
+        await session.push(silence)
+        session.next_frame()
+        if session.record.turns and not session.playing:
+            break
+        await asyncio.sleep(0.005)
+    assert not session.playing and not session.ended.is_set()
+    utterance = say("Hello, I would like to book a table.")
+    session._on_turn(TurnEnded(utterance, 8000, 1.0, 3.0, 3.6, "silence"))  # the detector's event, in that tick
+    await asyncio.sleep(0.5)
+    assert session.next_frame() is None and session.ended.is_set()
+    assert llm.calls == []
+    assert [t.text for t in session.record.turns] == [NOTICE]
+    await session.close()
 
 
 async def test_minutes_running_out_mid_reply_stop_playback_and_end_with_the_notice(transcriber, synthesizer,
