@@ -23,7 +23,6 @@ from typing import Any
 
 from infra.logging import get_logger
 from infra.pii import mask_number
-from infra.process_priority import set_niceness
 from infra.recordings import RecordingStore
 from personas.registry import PersonaNotFound, PersonaRegistry
 from personas.schemas import Persona
@@ -73,9 +72,10 @@ class ModemIngressConfig:
     sms_reply_prompt: str = "Reply to this text message in one or two short sentences, under 300 characters."
     sms_reply_max_chars: int = 300
     uplink_prime_frames: int = 2  # jitter cover in the modem's buffer (each frame: 20 ms of latency)
-    # Niceness of the event loop that paces the uplink every 20 ms (None: as Ray started it, 15,
-    # the same as the model replicas that take both cores for a Whisper pass). Better than theirs
-    # needs CAP_SYS_NICE; without it a warning is logged and the call goes on.
+    # Niceness of the process whose event loop paces the uplink every 20 ms, all its threads (None:
+    # as Ray started it, 15, the same as the model replicas that take both cores for a Whisper
+    # pass). Applied by the process's owner (telephony/ingress_actor.py) before it starts any
+    # helper thread. Better than the replicas' needs CAP_SYS_NICE; without it a warning is logged.
     nice: int | None = None
     stall_s: float = 5.0
     ready_timeout_s: float = 30.0
@@ -130,8 +130,6 @@ class ModemIngress:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
-        if self.config.nice is not None:
-            log.info("ingress.niceness", niceness=set_niceness(self.config.nice), wanted=self.config.nice)
         closed = await self.store.close_dangling()
         if closed:
             log.warning("ingress.closed_dangling_calls", count=closed)
