@@ -1,0 +1,107 @@
+"""The int8 SmolLM2 against the bf16 one: time per token and perplexity, in-process, side by side.
+
+Usage: ``.venv/bin/python bench/bench_llm_int8.py [--rounds 2] [--out var/bench-llm-int8.json]``
+
+Each measurement runs in a fresh process (one vLLM engine at a time: they would share the two
+cores), the models alternating, with the CPU profile's LLM settings (LoRA on, one OpenMP thread
+on core 1, eager). Time per token: one greedy stream of 64 tokens (``ignore_eos``), 14 times,
+the first two dropped, median and minimum. Perplexity: vLLM's prompt log-probabilities over the
+GNU GPL v3 (Debian's ``/usr/share/common-licenses``) and a few receptionist dialogues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DIALOGUES = [
+    "<|im_start|>system\nYou are Anna, the receptionist of a dental clinic. Answer briefly and politely.<|im_end|>\n"
+    "<|im_start|>user\nHello, can I book an appointment for Friday at ten?<|im_end|>\n<|im_start|>assistant\n"
+    "Of course. I can book you in for Friday at ten. May I have your name, please?<|im_end|>\n",
+    "<|im_start|>user\nWhat time do you open tomorrow?<|im_end|>\n<|im_start|>assistant\n"
+    "We open at nine in the morning and close at six in the evening.<|im_end|>\n",
+    "Здравствуйте! Вы позвонили в стоматологическую клинику. Чем я могу вам помочь? "
+    "Я хотел бы записаться на приём в пятницу.",
+]
+LICENSE = Path("/usr/share/common-licenses/GPL-3")
+
+
+def texts() -> list[str]:
+    out = list(DIALOGUES)
+    if LICENSE.exists():
+        body = LICENSE.read_text()
+        out += [body[i:i + 2500] for i in range(3000, 3000 + 2500 * 6, 2500)]
+    return out
+
+
+def measure(model: str) -> dict:
+    """Runs inside the child process: one engine, speed then perplexity."""
+    from infra.settings import get_settings
+
+    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+           "SECRETARY_CPU_LORA_OPS": "grouped", "SECRETARY_VLLM_SPIN_S": "0.1"}
+    for k, v in env.items():
+        os.environ.setdefault(k, v)
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=str(get_settings().resolve_model_path(model)), dtype="bfloat16", max_model_len=2048,
+              enforce_eager=True, enable_prefix_caching=True, enable_lora=True, max_lora_rank=16, max_loras=9,
+              max_cpu_loras=9, lora_target_modules=["qkv_proj", "o_proj"])
+    ask = [{"role": "user", "content": "Can I book an appointment for Friday at ten?"}]
+    greedy = SamplingParams(max_tokens=64, temperature=0, ignore_eos=True)
+    per_token = []
+    for _ in range(14):
+        t = time.perf_counter()
+        llm.chat(ask, greedy, use_tqdm=False)
+        per_token.append((time.perf_counter() - t) / 64 * 1000)
+    per_token = per_token[2:]
+    nll, n = 0.0, 0
+    for text in texts():
+        out = llm.generate(text, SamplingParams(max_tokens=1, prompt_logprobs=0), use_tqdm=False)[0]
+        lps = [next(iter(d.values())).logprob for d in out.prompt_logprobs[1:]]
+        nll, n = nll - sum(lps), n + len(lps)
+    reply = llm.chat(ask, SamplingParams(max_tokens=40, temperature=0), use_tqdm=False)[0].outputs[0].text
+    return {"ms_per_token_median": round(statistics.median(per_token), 1), "ms_per_token_min": round(min(per_token), 1),
+            "perplexity": round(math.exp(nll / n), 3), "tokens_scored": n, "greedy_reply": reply}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "smollm2-135m-instruct-w8a8"])
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--out", default="var/bench-llm-int8.json")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(measure(args.child)), flush=True)
+        return
+    runs: dict[str, list[dict]] = {m: [] for m in args.models}
+    for r in range(args.rounds):
+        order = args.models if r % 2 == 0 else list(reversed(args.models))
+        for model in order:
+            out = subprocess.run([sys.executable, __file__, "--child", model], capture_output=True, text=True,
+                                 check=True, cwd=ROOT).stdout
+            result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+            runs[model].append(result)
+            print(model, {k: v for k, v in result.items() if k != "greedy_reply"}, flush=True)
+    summary = {m: {"ms_per_token_median": statistics.median(x["ms_per_token_median"] for x in rs),
+                   "ms_per_token_min": min(x["ms_per_token_min"] for x in rs),
+                   "perplexity": rs[0]["perplexity"], "greedy_reply": rs[0]["greedy_reply"]}
+               for m, rs in runs.items()}
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"summary": summary, "runs": runs}, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
