@@ -2,15 +2,17 @@
 
 Why: on the CPU one decoding step reads every weight once, and on this machine that read is
 what a token costs (≈ 10-20 GB/s for one core, ≈ 270 MB of bf16 weights for SmolLM2-135M). vLLM's
-CPU build runs compressed-tensors W8A8 checkpoints on its int8 GEMMs (oneDNN, VNNI): half the
-bytes, about a third less time a token (BENCHMARKS.md, "An int8 LLM for the CPU profile").
+CPU build runs compressed-tensors W8A8 checkpoints on its int8 GEMMs (oneDNN, VNNI): 36.5 ms a
+token against 45.6 ms with the CPU profile's settings (BENCHMARKS.md, "An int8 LLM for the CPU
+profile").
 
 What: each chosen linear layer's weight becomes int8 with one float scale per output row
 (symmetric, round to nearest: no calibration data needed, so the step is reproducible), and the
 layer quantises its input per token at run time (vLLM's "dynamic per-token" activations). The
 layers listed in ``keep`` stay bf16: ``down_proj`` by default, whose input (after SiLU × up) has
 outliers of several hundred that per-token int8 flattens (perplexity +4.3 % with it in int8,
-+2.2 % without). The embeddings and the tied ``lm_head`` stay bf16 too (vLLM quantises neither).
++2.6 % without). The embeddings and the tied ``lm_head`` stay bf16 too (only linear layers are
+targeted, and ``lm_head`` is listed as ignored).
 
 The persona adapters (LoRA on q/k/v/o) load onto the int8 base unchanged: LoRA adds its own
 product to the layer's output, and this transformation leaves each layer's input as it was.
