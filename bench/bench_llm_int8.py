@@ -3,9 +3,10 @@
 Usage: ``.venv/bin/python bench/bench_llm_int8.py [--rounds 2] [--out var/bench-llm-int8.json]``
 
 Each measurement runs in a fresh process (one vLLM engine at a time: they would share the two
-cores), the models alternating, with the CPU profile's LLM settings (LoRA on, one OpenMP thread
-on core 1, eager). Time per token: one greedy stream of 64 tokens (``ignore_eos``), 14 times,
-the first two dropped, median and minimum. Perplexity: vLLM's prompt log-probabilities over the
+cores), the models alternating, with the CPU profile's LLM block (its ``engine_args`` and
+``env``: LoRA on, one OpenMP thread on core 1, eager); only the model directory differs.
+Time per token: one greedy stream of 64 tokens (``ignore_eos``), 14 times, the first two
+dropped, median and minimum. Perplexity: vLLM's prompt log-probabilities over the
 GNU GPL v3 (Debian's ``/usr/share/common-licenses``) and a few receptionist dialogues.
 """
 
@@ -34,6 +35,7 @@ DIALOGUES = [
     "Я хотел бы записаться на приём в пятницу.",
 ]
 LICENSE = Path("/usr/share/common-licenses/GPL-3")
+PROFILE = ROOT / "cluster" / "profiles" / "cpu.yaml"
 
 
 def texts() -> list[str]:
@@ -46,17 +48,18 @@ def texts() -> list[str]:
 
 def measure(model: str) -> dict:
     """Runs inside the child process: one engine, speed then perplexity."""
+    import yaml
+
+    from deployments.llm.engine import VLLMConfig
     from infra.settings import get_settings
 
-    env = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-           "SECRETARY_CPU_LORA_OPS": "grouped", "SECRETARY_VLLM_SPIN_S": "0.1"}
-    for k, v in env.items():
-        os.environ.setdefault(k, v)
+    spec = yaml.safe_load(PROFILE.read_text())["applications"][0]["args"]["llm"]
+    config = VLLMConfig.from_dict({**spec, "nice": 0})  # alone on the machine: no one to yield to
+    for k, v in config.env.items():
+        os.environ.setdefault(k, str(v))
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=str(get_settings().resolve_model_path(model)), dtype="bfloat16", max_model_len=2048,
-              enforce_eager=True, enable_prefix_caching=True, enable_lora=True, max_lora_rank=16, max_loras=9,
-              max_cpu_loras=9, lora_target_modules=["qkv_proj", "o_proj"])
+    llm = LLM(model=str(get_settings().resolve_model_path(model)), **config.resolved_engine_args())
     ask = [{"role": "user", "content": "Can I book an appointment for Friday at ten?"}]
     greedy = SamplingParams(max_tokens=64, temperature=0, ignore_eos=True)
     per_token = []
