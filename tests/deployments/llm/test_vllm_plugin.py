@@ -52,3 +52,52 @@ def test_a_negative_setting_means_no_spin_at_all(monkeypatch):
     assert vllm_plugin.spin_limit_s() == 0.0
     monkeypatch.setenv(vllm_plugin.SPIN_ENV, "")
     assert vllm_plugin.spin_limit_s() is None
+
+
+@pytest.fixture
+def process_name(monkeypatch):
+    import multiprocessing
+
+    from vllm.distributed.device_communicators import shm_broadcast
+    from vllm.distributed.utils import sched_yield
+
+    monkeypatch.setattr(shm_broadcast, "sched_yield", sched_yield)  # put back after the test
+    return lambda name: monkeypatch.setattr(multiprocessing.current_process(), "name", name)
+
+
+def test_the_profile_turns_the_engine_cores_busy_loop_into_naps(process_name, monkeypatch):
+    from vllm.distributed.device_communicators import shm_broadcast
+    from vllm.distributed.utils import sched_yield
+
+    process_name("EngineCore")
+    monkeypatch.delenv(vllm_plugin.NAP_ENV, raising=False)
+    vllm_plugin.register()
+    assert shm_broadcast.sched_yield is sched_yield  # not asked: vLLM's own yield
+
+    monkeypatch.setenv(vllm_plugin.NAP_ENV, "200")
+    vllm_plugin.register()
+    vllm_plugin.register()
+    assert shm_broadcast.sched_yield.__secretary_nap_s__ == pytest.approx(200e-6)
+    sleeps = []
+    monkeypatch.setattr("time.sleep", sleeps.append)
+    shm_broadcast.sched_yield()
+    assert sleeps == [pytest.approx(200e-6)]
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "20000", "fast"])
+def test_a_nap_out_of_range_is_refused(monkeypatch, raw):
+    monkeypatch.setenv(vllm_plugin.NAP_ENV, raw)
+    with pytest.raises(ValueError):
+        vllm_plugin.spin_nap_s()
+
+
+@pytest.mark.parametrize("name", ["VllmWorker-0", "MainProcess"])
+def test_other_processes_keep_spinning(process_name, monkeypatch, name):
+    """The worker must not nap: its waits are between its own steps (a token cost 63-70 ms)."""
+    from vllm.distributed.device_communicators import shm_broadcast
+    from vllm.distributed.utils import sched_yield
+
+    process_name(name)
+    monkeypatch.setenv(vllm_plugin.NAP_ENV, "200")
+    vllm_plugin.register()
+    assert shm_broadcast.sched_yield is sched_yield
