@@ -124,29 +124,43 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0),
             # which replies the silences were in: the greeting (fixed lines) or the answer
             "gap_ms_by_reply": [t.get("gap_ms", 0) for t in record["turns"] if t["speaker"] == "assistant"],
-            "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:]}
+            "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
+            "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), "")}
 
 
-def llm_processes() -> list:
-    """The LLM replica's processes: the Serve replica and vLLM's engine core and worker."""
+# Each replica group's processes, by what their command lines say (the LLM's vLLM processes too).
+GROUPS = {"llm": lambda line: "VLLM::" in line or ("ServeReplica" in line and "LLM" in line),
+          "stt": lambda line: "ServeReplica" in line and "STTServer" in line,
+          "tts": lambda line: "ServeReplica" in line and "TTSServer" in line}
+
+
+def group_processes(*groups: str) -> list:
+    """The processes of the named replica groups (``GROUPS``)."""
     import psutil
 
     found = []
     for p in psutil.process_iter(["cmdline"]):
         line = " ".join(p.info["cmdline"] or [])
-        if "VLLM::" in line or ("ServeReplica" in line and "LLM" in line):
+        if any(GROUPS[g](line) for g in groups):
             found.append(p)
     return found
 
 
-def renice_llm(value: str) -> None:
-    """Set the LLM processes' niceness (root may lower it again): the A/B of ``--ab-llm-nice``."""
-    procs = llm_processes()
-    if not procs:
-        raise RuntimeError("no LLM replica processes found")
-    for p in procs:
-        for t in p.threads():  # niceness is per thread on Linux: OpenMP's workers too
-            os.setpriority(os.PRIO_PROCESS, t.id, int(value))
+def llm_processes() -> list:
+    """The LLM replica's processes: the Serve replica and vLLM's engine core and worker."""
+    return group_processes("llm")
+
+
+def renicer(groups: list[str]):
+    """Set the groups' niceness (root may lower it again): the A/B of ``--ab-nice``."""
+    def renice(value: str) -> None:
+        procs = group_processes(*groups)
+        if not procs:
+            raise RuntimeError(f"no {'/'.join(groups)} replica processes found")
+        for p in procs:
+            for t in p.threads():  # niceness is per thread on Linux: OpenMP's and onnxruntime's workers too
+                os.setpriority(os.PRIO_PROCESS, t.id, int(value))
+    return renice
 
 
 _AFFINITY: dict[int, set[int]] = {}  # each cluster thread's CPUs as first seen, to restore for "shared"
@@ -241,7 +255,13 @@ async def main(args) -> dict:
             return results
         if args.ab_llm_nice is not None:
             a, b = (str(n) for n in args.ab_llm_nice)
-            results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renice_llm, calls=args.calls[-1])
+            results["ab_llm_nice"] = await ab(url, args.rounds, None, a, b, renicer(["llm"]), calls=args.calls[-1])
+            return results
+        if args.ab_nice is not None:
+            groups, a, b = args.ab_nice[0].split(","), args.ab_nice[1], args.ab_nice[2]
+            if not groups or any(g not in GROUPS for g in groups) or not all(x.lstrip("-").isdigit() for x in (a, b)):
+                raise SystemExit(f"--ab-nice GROUPS A B: GROUPS from {sorted(GROUPS)}, comma-separated; A and B integers")
+            results["ab_nice"] = await ab(url, args.rounds, None, a, b, renicer(groups), calls=args.calls[-1])
             return results
         for n in args.calls:
             rows = []
@@ -268,6 +288,8 @@ async def main(args) -> dict:
                 "reply_gap_ms": sum(x["reply_gap_ms"] for x in rows),
                 "gap_ms_by_reply": [x["gap_ms_by_reply"] for x in rows],
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],
+                # what was answered: the first chunk's length is what the first reply frame waits for
+                "replies": sorted({x["reply"] for x in rows})[:6],
             }
             print(json.dumps(results[f"{n}_calls"]), flush=True)
     finally:
@@ -296,6 +318,9 @@ if __name__ == "__main__":
     p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
                    help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
                         "worker at 15), the last --calls value at a time")
+    p.add_argument("--ab-nice", nargs=3, metavar=("GROUPS", "A", "B"),
+                   help="alternate the niceness A and B of the replica groups named (llm, stt, tts; "
+                        "comma-separated, e.g. stt,tts), the last --calls value at a time (run as root)")
     p.add_argument("--ab-playout", action="store_true",
                    help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
     p.add_argument("--ab-stt-model", nargs=2, metavar=("A", "B"),
