@@ -29,7 +29,7 @@ from deployments.stt.engine import (
     STTModelInfo,
     Transcription,
 )
-from deployments.stt.whisper_window import padded_to
+from deployments.stt.whisper_window import fitted_window_s, padded_to
 
 
 @dataclass
@@ -39,9 +39,31 @@ class WhisperModelConfig:
     languages: list[str] = field(default_factory=lambda: ["*"])
     # Encoder window for audio up to this long (None: Whisper's 30 s); see whisper_window.py.
     encoder_window_s: float | None = None
+    # With a window: fit it to each request, the audio's length plus this margin, rounded up to
+    # 0.5 s, at least encoder_window_min_s and at most encoder_window_s (None: the whole window).
+    encoder_window_margin_s: float | None = None
+    encoder_window_min_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.encoder_window_s is not None and not 0 < self.encoder_window_s <= 30:
+            raise ValueError(f"{self.id}: encoder_window_s must be in (0, 30], got {self.encoder_window_s}")
+        if self.encoder_window_margin_s is not None:
+            if self.encoder_window_s is None:
+                raise ValueError(f"{self.id}: encoder_window_margin_s fits encoder_window_s, which is not set")
+            if self.encoder_window_margin_s <= 0:
+                raise ValueError(f"{self.id}: encoder_window_margin_s must be positive, got "
+                                 f"{self.encoder_window_margin_s}")
+            if not 0 < self.encoder_window_min_s <= self.encoder_window_s:
+                raise ValueError(f"{self.id}: encoder_window_min_s must be in (0, encoder_window_s], got "
+                                 f"{self.encoder_window_min_s}")
 
     def serves(self, language: str) -> bool:
         return "*" in self.languages or language in self.languages
+
+    def window_for(self, duration_s: float) -> float | None:
+        """The encoder window for audio this long (None: Whisper's 30 s)."""
+        return fitted_window_s(duration_s, self.encoder_window_s, self.encoder_window_margin_s,
+                               self.encoder_window_min_s)
 
 
 @dataclass
@@ -141,7 +163,7 @@ class FasterWhisperEngine(SpeechToTextEngine):
         if language is None and "*" not in chosen.languages and len(chosen.languages) == 1:
             language = chosen.languages[0]
         c = self.config
-        with self._locks[chosen.id], padded_to(chosen.encoder_window_s):
+        with self._locks[chosen.id], padded_to(chosen.window_for(duration)):
             segments, info = self._models[chosen.id].transcribe(
                 audio.astype(np.float32, copy=False),
                 language=language,
