@@ -33,6 +33,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 from cli.local_cluster import LocalCluster
 from infra.audio import decode_audio, float_to_pcm16
 
+STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")
 QUESTIONS = ["What time do you open tomorrow?", "Can I book an appointment for Friday?",
              "Where is your office?", "Do you have parking?"]
 FRAME = 320
@@ -201,7 +202,8 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
                                                     QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(calls)))
             rows[value] += batch
             print(f"  round {r + 1} {param or 'variant'}={value}: {[row['v2v_s'] for row in batch]} "
-                  f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]}",
+                  f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]} "
+                  f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]}",
                   flush=True)
     out = {}
     for value, xs in rows.items():
@@ -209,7 +211,7 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
         out[value] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
                       "stages_median_ms_from_end_of_speech": {
                           k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
-                          for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")},
+                          for k in STAGES},
                       "calls_with_reply_gaps": f"{sum(1 for x in xs if x['reply_gaps'])}/{len(xs)}",
                       "reply_gap_ms": sum(x["reply_gap_ms"] for x in xs)}
     pairs = [(x["v2v_s"], y["v2v_s"]) for x, y in zip(rows[a], rows[b], strict=True) if x["v2v_s"] and y["v2v_s"]]
@@ -270,7 +272,7 @@ async def main(args) -> dict:
                 rows += await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
             v2v = [x["v2v_s"] for x in rows if x["v2v_s"] is not None]
             stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]])
-                      for k in ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")}
+                      for k in STAGES}
             eot = statistics.median([x["eot_s"] for x in rows if x["eot_s"] is not None])
             results[f"{n}_calls"] = {
                 "answered": f"{len(v2v)}/{len(rows)}",
