@@ -528,7 +528,7 @@ class CallSession:
         gate = PlayoutGate() if self.config.playout_hold else None
         try:
             async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
-                                                            gate)) as deltas:
+                                                            gate, spec)) as deltas:
                 async for delta in deltas:
                     self._stage(caller, "first_token", t0)
                     for chunk in chunker.push(delta):
@@ -563,17 +563,21 @@ class CallSession:
             await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})
 
-    async def _read_ahead(self, messages: list[dict[str, str]], gate: PlayoutGate | None) -> AsyncIterator[str]:
+    async def _read_ahead(self, messages: list[dict[str, str]], gate: PlayoutGate | None,
+                          spec: _Speculation | None) -> AsyncIterator[str]:
         """The LLM's text, read by a task of its own: it keeps arriving while a chunk is synthesised,
         so the next chunk is cut as soon as its text is complete and the gate sees the LLM's real pace.
         Closing this generator (a barge-in, a hang-up) cancels the LLM stream."""
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        reply = asyncio.current_task()  # the reply's task, which this generator runs in
 
         async def pump() -> None:
             try:
                 async for delta in self.llm.reply(messages):
                     if gate is not None:
-                        gate.token(delta)
+                        released = gate.token(delta)  # a held first chunk may go now...
+                        if released and not reply.cancelling():  # ...unless a barge-in stopped the reply
+                            self._emit_all(released, spec)
                     queue.put_nowait(delta)
             except Exception as exc:
                 queue.put_nowait(exc)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
 from pipeline.playout import REPLY_LENGTHS, PlayoutGate, ReplyLengths
 from pipeline.session import CallSession, SessionConfig
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
@@ -61,6 +63,29 @@ def test_a_reply_whose_next_chunk_would_come_late_is_held_until_it_is_ready():
     clock.now = 3.8
     g.audio(["f2"], 4.0)
     assert g.chunk_done(57) == ["f1", "f2"]  # the second chunk is here: play
+
+
+def test_a_held_first_chunk_goes_as_soon_as_the_text_catches_up():
+    clock = Clock()
+    g = gate(clock, typical_chars=100)
+    # A short first clause from the LLM's slow first tokens: forecast from that, the next chunk is late.
+    assert first_chunk(g, clock, "I'm Anna,", 0.14, 0.23, 0.6, 9) == []
+    assert g.shortfall_s() > 1.0
+    clock.now = 0.30
+    assert g.token(" a friendly") == []  # faster now, but still late by more than a clause's pause
+    assert g.shortfall_s() >= g.min_hold_s
+    clock.now = 0.40
+    assert g.token(" phone secretary. How can I help you today?") == ["f1"]  # the text is there: play
+    assert g.released
+    assert g.token(" More.") == []  # nothing held any more
+
+
+def test_text_before_the_first_chunk_is_measured_releases_nothing():
+    clock = Clock()
+    g = gate(clock)
+    assert g.token("Hello") == []
+    g.audio(["f1"], 0.5)  # audio of a chunk not yet complete
+    assert g.token(" there, how are you?") == [] and g.held == ["f1"]
 
 
 def test_a_slow_tts_holds_a_reply_even_when_the_text_is_all_there():
@@ -160,3 +185,49 @@ async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_onc
     first = next(t for t in immediate.record.turns if t.speaker == "caller")
     # It waited for more of the reply: its first frame left later than when played at once.
     assert caller.timings_ms["first_frame"] > first.timings_ms["first_frame"]
+
+
+class StallingStartResponder(ScriptedResponder):
+    """The LLM's start on a busy machine: the first clause slowly, a stall, then the rest fast."""
+
+    REST = "we are open until six tonight and all day tomorrow from nine in the morning."  # one chunk
+
+    async def reply(self, messages):
+        self.calls.append(messages)
+        for word, delay in [("Good ", 0.0), ("afternoon, ", 0.4), *((w + " ", 0.6 if i == 0 else 0.01)
+                                                                    for i, w in enumerate(self.REST.split()))]:
+            await asyncio.sleep(delay)
+            yield word
+
+
+class PacedToneSynthesizer:
+    """60 ms of audio per character, made at 10 ms per character: a TTS at a sixth of real time."""
+
+    async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0):
+        await asyncio.sleep(0.01 * len(text))
+        t = np.arange(round(0.06 * len(text) * sample_rate)) / sample_rate
+        yield (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+
+
+async def test_a_first_chunk_held_on_a_slow_start_plays_once_the_rest_streams(monkeypatch):
+    """Forecast from the slow start, "Good afternoon," would wait for the whole second chunk
+    (about 1.3 s); each new piece of text forecasts again, and it goes once the rest is flowing."""
+    monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)
+
+    class Fixed:
+        async def transcribe(self, pcm, sample_rate, language):
+            return "When do you open?"
+
+    session = CallSession(Fixed(), StallingStartResponder([]), PacedToneSynthesizer(),
+                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0))
+    session.start()
+    line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
+    await line.run(9.0)
+    await session.close()
+    assert [t.speaker for t in session.record.turns] == ["assistant", "caller", "assistant"], session.record.turns
+    caller, reply = session.record.turns[1], session.record.turns[2]
+    assert reply.text == f"Good afternoon, {StallingStartResponder.REST}"
+    held_s = (caller.timings_ms["first_frame"] - caller.timings_ms["first_audio"]) / 1000
+    # Held (the stall made the next chunk late), but not until the second chunk was made (~1.3 s).
+    assert 0.2 < held_s < 0.9, caller.timings_ms
+    assert reply.gap_ms == 0, session.record  # and the second chunk was still in time
