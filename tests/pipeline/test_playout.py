@@ -54,11 +54,14 @@ def test_a_reply_made_faster_than_it_plays_starts_with_its_first_chunk():
 def test_a_reply_whose_next_chunk_would_come_late_is_held_until_it_is_ready():
     clock = Clock()
     g = gate(clock, typical_chars=100)
-    # 22 characters in 2 s: the next 50 would take another 4.5 s, the audio lasts 1.5 s
-    assert first_chunk(g, clock, "Sure, we open at nine.", 1.5, 2.0, 1.5, 22) == []
+    # 22 characters in 2.4 s, and 0.9 s to make 1.5 s of audio: the next 50 characters would take
+    # another 5 s of text and 2 s of synthesis, the audio lasts 1.5 s
+    assert first_chunk(g, clock, "Sure, we open at nine.", 1.5, 2.4, 1.5, 22) == []
     assert g.shortfall_s() > 0
     clock.now = 3.0
-    g.token(" We close at six in the evening, and on Saturdays at two.")
+    # All of its text now, but its audio will still be late: held on
+    assert g.token(" We close at six in the evening, and on Saturdays at two.") == []
+    assert g.shortfall_s() >= g.min_hold_s
     g.chunk_started()
     clock.now = 3.8
     g.audio(["f2"], 4.0)
