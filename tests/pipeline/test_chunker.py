@@ -33,6 +33,9 @@ def test_first_chunk_is_eager_at_a_clause():
     assert chunks("Sure, I can book you in for Friday at ten.", 3, ChunkerConfig.eager())[:2] == [
         "Sure, I can book you in", "for Friday at ten."]
     assert chunks("Да, конечно. Приходите в пятницу.", 2)[0] == "Да, конечно."  # "Да," alone is too short
+    assert chunks("I'm Anna, a friendly phone secretary.", 2) == ["I'm Anna,", "a friendly phone secretary."]
+    assert chunks("Конечно, записываю вас на пятницу.", 3)[0] == "Конечно,"
+    assert chunks("Sure, we open at nine.", 2) == ["Sure, we open at nine."]  # "Sure," would be spoken alone
 
 
 def test_first_chunk_without_a_boundary_goes_after_a_few_words():

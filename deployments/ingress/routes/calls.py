@@ -12,7 +12,7 @@ Protocol (also in the README):
   the reply into an open microphone), ``speculate`` (default true: start answering at the
   first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 120, a
   multiple of 20 below the 600 ms end of turn; otherwise the socket closes with code 1008) and
-  ``first_chunk`` (``clause``, the default: the reply's first clause of 12 characters or more;
+  ``first_chunk`` (``clause``, the default: the reply's first clause of 8 characters or more;
   ``eager``: that clause or the first six words, whichever comes first) and ``playout``
   (``hold``, the default: a reply produced slower than it plays waits until it cannot run dry;
   ``immediate``: every reply plays as soon as its first audio exists);
