@@ -7,6 +7,7 @@ from the last voiced frame it sent to the first non-silent reply frame it receiv
 resolution, as on a phone line); the server's call record gives the stage breakdown.
 
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
+    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5 --persona anna   # its prompt and FAQ
     .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
     .venv/bin/python bench/bench_voice.py --ab-stt-model whisper-base whisper-tiny.en --calls 1 --rounds 6
@@ -225,6 +226,8 @@ async def main(args) -> dict:
     print(f"starting the {args.profile or 'CPU-profile'} cluster …", flush=True)
     cluster.start()
     url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
+    if args.persona:
+        url += f"&persona={args.persona}"  # its prompt, lines, voice and FAQ (the modem's calls have one)
     from cli.local_access import local_api_key_async
 
     url += f"&api_key={await local_api_key_async()}"
@@ -305,6 +308,9 @@ if __name__ == "__main__":
     p.add_argument("--profile", type=Path, default=None,
                    help="serve config to run instead of cluster/profiles/cpu.yaml (a variant under the "
                         "project, e.g. in var/, to compare runs of two profiles)")
+    p.add_argument("--persona", default=None,
+                   help="call as this persona (e.g. anna: its prompt, greeting and FAQ); default none, the "
+                        "session's built-in prompt")
     p.add_argument("--ab-speculation", action="store_true",
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
     p.add_argument("--ab-first-chunk", action="store_true",
