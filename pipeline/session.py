@@ -453,8 +453,9 @@ class CallSession:
         self._emit_all(frames, spec)
         if gate is not None and not gate.released and gate.timer is None:
             # Held: it plays when the next chunk is ready or when the forecast hold is over.
-            gate.timer = asyncio.get_running_loop().call_later(gate.hold_s(),
-                                                               lambda: self._emit_all(gate.release(), spec))
+            reply = asyncio.current_task()
+            gate.timer = asyncio.get_running_loop().call_later(
+                gate.hold_s(), lambda: self._emit_released(gate.release(), spec, reply))
 
     def _queued_s(self, gate: PlayoutGate | None, spec: _Speculation | None) -> float:
         """Seconds of this reply's audio made and not yet played: what the caller hears before
@@ -467,6 +468,13 @@ class CallSession:
     def _emit_all(self, frames: list[AudioFrame], spec: _Speculation | None) -> None:
         for frame in frames:
             self._emit(frame, spec)
+
+    def _emit_released(self, frames: list[AudioFrame], spec: _Speculation | None, reply: asyncio.Task | None) -> None:
+        """Frames the playout gate lets go from outside the reply's task (its hold timer, its LLM
+        reader): dropped if a barge-in or hang-up is cancelling that reply, whose queue was drained
+        and which has not yet stopped the gate itself."""
+        if frames and not (reply is not None and reply.cancelling()):
+            self._emit_all(frames, spec)
 
     async def _say(self, text: str, keep: bool = True) -> None:
         """Say a fixed line; ``keep``: its audio is kept for later calls (not for one-off text)."""
@@ -575,9 +583,7 @@ class CallSession:
             try:
                 async for delta in self.llm.reply(messages):
                     if gate is not None:
-                        released = gate.token(delta)  # a held first chunk may go now...
-                        if released and not reply.cancelling():  # ...unless a barge-in stopped the reply
-                            self._emit_all(released, spec)
+                        self._emit_released(gate.token(delta), spec, reply)  # a held first chunk may go now
                     queue.put_nowait(delta)
             except Exception as exc:
                 queue.put_nowait(exc)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import numpy as np
 
+from pipeline.frames import AudioFrame
 from pipeline.playout import REPLY_LENGTHS, PlayoutGate, ReplyLengths
 from pipeline.session import CallSession, SessionConfig
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
@@ -190,6 +192,11 @@ async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_onc
     assert caller.timings_ms["first_frame"] > first.timings_ms["first_frame"]
 
 
+class FixedTranscriber:
+    async def transcribe(self, pcm: bytes, sample_rate: int, language: str | None) -> str:
+        return "When do you open?"
+
+
 class StallingStartResponder(ScriptedResponder):
     """The LLM's start on a busy machine: the first clause slowly, a stall, then the rest fast."""
 
@@ -216,12 +223,7 @@ async def test_a_first_chunk_held_on_a_slow_start_plays_once_the_rest_streams(mo
     """Forecast from the slow start, "Good afternoon," would wait for the whole second chunk
     (about 1.3 s); each new piece of text forecasts again, and it goes once the rest is flowing."""
     monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)
-
-    class Fixed:
-        async def transcribe(self, pcm, sample_rate, language):
-            return "When do you open?"
-
-    session = CallSession(Fixed(), StallingStartResponder([]), PacedToneSynthesizer(),
+    session = CallSession(FixedTranscriber(), StallingStartResponder([]), PacedToneSynthesizer(),
                           SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0))
     session.start()
     line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
@@ -234,3 +236,21 @@ async def test_a_first_chunk_held_on_a_slow_start_plays_once_the_rest_streams(mo
     # Held (the stall made the next chunk late), but not until the second chunk was made (~1.3 s).
     assert 0.2 < held_s < 0.9, caller.timings_ms
     assert reply.gap_ms == 0, session.record  # and the second chunk was still in time
+
+
+async def test_what_the_gate_releases_for_a_reply_being_cancelled_is_dropped():
+    """A barge-in drains the queue and cancels the reply; the gate's hold timer or LLM reader may
+    release its held first chunk before that cancellation reaches the reply's task."""
+    session = CallSession(FixedTranscriber(), ScriptedResponder([]), PacedToneSynthesizer(),
+                          SessionConfig(greeting="Hello.", recording_notice=""))
+    frame = AudioFrame(b"\x10\x00" * 160, 8000)
+    reply = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+    await asyncio.sleep(0)
+    session._emit_released([frame], None, reply)
+    assert session._out.qsize() == 1  # a live reply's frames play
+    session._out.get_nowait()
+    reply.cancel()  # the barge-in: asked, not yet delivered
+    session._emit_released([frame], None, reply)
+    assert session._out.empty()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reply
