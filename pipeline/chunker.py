@@ -9,6 +9,15 @@ misheard two renditions in ten of "Sure," + "I can book you in for Friday at ten
 when split after six words). From 8 characters on ("I'm Anna,", "Of course,", "Thank you,")
 split replies were heard as well as whole ones (five renditions each of six replies), and a
 reply that opens so starts 250-300 ms sooner than when it waits for 12 (BENCHMARKS.md).
+
+Each later chunk is at most ``growth`` times as long as the one before it (at least
+``2 * min_chars``, at most ``max_chars``): at a sentence end if one comes first, else at a clause
+boundary past half that, else (when a quarter more has come with no sentence end) at its last
+clause boundary, or its last space. A chunk is synthesised while the one
+before it plays, and Piper returns a sentence's audio only when all of it is made; with four
+calls on two cores a whole sentence behind "I'm Anna," (0.7 s of audio) came 0.1-0.8 s too late
+in 6 of 32 answers, and a 4.8 s sentence behind a 1.8 s one in another (BENCHMARKS.md, "Chunks
+that grow").
 A trailing ``.`` is held until the next character shows it is not a decimal
 point or an abbreviation ("3.5", "т.е.", "Dr.").
 """
@@ -31,6 +40,11 @@ class ChunkerConfig:
     first_max_words: int | None = None  # None: the first chunk waits for a boundary
     min_chars: int = 24
     max_chars: int = 160
+    growth: float | None = 2.0  # a later chunk's length, at most, over the chunk before it (None: max_chars)
+
+    def __post_init__(self) -> None:
+        if self.growth is not None and self.growth < 1:
+            raise ValueError(f"growth must be at least 1 (or None), got {self.growth}")
 
     @classmethod
     def eager(cls) -> ChunkerConfig:
@@ -43,6 +57,20 @@ class ClauseChunker:
         self.config = config or ChunkerConfig()
         self._buf = ""
         self._emitted = 0
+        self._last_chars = 0  # the length of the chunk emitted last
+
+    def _limit(self) -> int:
+        """Where the next chunk should end, at most (the first has rules of its own)."""
+        cfg = self.config
+        if self._emitted == 0 or cfg.growth is None:
+            return cfg.max_chars
+        return int(min(cfg.max_chars, max(2 * cfg.min_chars, cfg.growth * self._last_chars)))
+
+    @property
+    def next_max_chars(self) -> int:
+        """How long the next chunk can be: its limit, and a quarter more for a sentence that ends there."""
+        limit = self._limit()
+        return limit if self._emitted == 0 else limit + min(limit // 4, self.config.max_chars - limit)
 
     def push(self, text: str) -> Iterator[str]:
         self._buf += text
@@ -52,19 +80,22 @@ class ClauseChunker:
                 return
             chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:].lstrip()
             if chunk:
-                self._emitted += 1
+                self._emitted, self._last_chars = self._emitted + 1, len(chunk)
                 yield chunk
 
     def flush(self) -> Iterator[str]:
         chunk, self._buf = self._buf.strip(), ""
         if chunk:
-            self._emitted += 1
+            self._emitted, self._last_chars = self._emitted + 1, len(chunk)
             yield chunk
 
     def _find_cut(self) -> int | None:
         buf, cfg = self._buf, self.config
         min_clause = cfg.first_min_chars if self._emitted == 0 else cfg.min_chars
-        for i, ch in enumerate(buf):
+        limit, over = self._limit(), self.next_max_chars
+        # Past the limit: a sentence that ends within a quarter more is still taken whole (no
+        # "clinic." left on its own), else the cut is at the last clause boundary, else at a space.
+        for i, ch in enumerate(buf[:over]):  # never past it, however much text came at once
             nxt = buf[i + 1] if i + 1 < len(buf) else None
             if ch in SENTENCE_END:
                 if nxt is None:
@@ -76,15 +107,19 @@ class ClauseChunker:
             elif ch in CLAUSE_END and i + 1 >= min_clause:
                 if nxt is None:
                     return None
-                if nxt.isspace() and (self._emitted == 0 or i + 1 >= cfg.max_chars // 2):
+                if nxt.isspace() and (self._emitted == 0 or i + 1 >= limit // 2):
                     return i + 1
         if self._emitted == 0 and cfg.first_max_words:
             words = list(re.finditer(r"\S+\s", buf))
             if len(words) >= cfg.first_max_words:
                 return words[cfg.first_max_words - 1].end() - 1
-        if len(buf) > cfg.max_chars:
-            space = buf.rfind(" ", 0, cfg.max_chars)
-            return space if space > 0 else cfg.max_chars
+        if len(buf) > over:
+            clause = max((i + 1 for i in range(cfg.first_min_chars - 1, limit)
+                          if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
+            if clause:
+                return clause
+            space = buf.rfind(" ", 0, limit)
+            return space if space > 0 else limit
         return None
 
     @staticmethod

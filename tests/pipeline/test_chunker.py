@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -9,8 +12,10 @@ from pipeline.chunker import ChunkerConfig, ClauseChunker
 
 TEXT = ("Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
         "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!")
-EXPECTED = ["Hello!", "Our clinic is open from 9.30 to 18.00, Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
+EXPECTED = ["Hello!", "Our clinic is open from 9.30 to 18.00,", "Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
             "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
+SENTENCES = ["Hello!", "Our clinic is open from 9.30 to 18.00, Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
+             "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
 
 
 def chunks(text: str, step: int, config: ChunkerConfig | None = None) -> list[str]:
@@ -24,6 +29,41 @@ def chunks(text: str, step: int, config: ChunkerConfig | None = None) -> list[st
 @given(st.integers(min_value=1, max_value=12))
 def test_same_chunks_whatever_the_token_size(step):
     assert chunks(TEXT, step) == EXPECTED
+    assert chunks(TEXT, step, ChunkerConfig(growth=None)) == SENTENCES
+
+
+def test_later_chunks_grow_from_the_one_before():
+    """A chunk is made while the one before it plays: a sentence behind "I'm Anna," is cut at a clause."""
+    reply = "I'm Anna, a friendly phone secretary, working in a busy office in the city's Westside. I can help."
+    assert chunks(reply, 3) == ["I'm Anna,", "a friendly phone secretary,",
+                                "working in a busy office in the city's Westside.", "I can help."]
+    assert chunks(reply, 3, ChunkerConfig(growth=None)) == [
+        "I'm Anna,", "a friendly phone secretary, working in a busy office in the city's Westside.", "I can help."]
+    # no clause boundary: at the last space before the limit (2 x 24 characters after a short chunk)
+    out = chunks("Hello! I am the assistant of the dental clinic on Baker street and I can book you in any day.", 4)
+    assert out == ["Hello!", "I am the assistant of the dental clinic on", "Baker street and I can book you in any day."]
+    # a sentence that ends within a quarter past the limit stays whole (no "клиники." on its own)
+    assert chunks("Здравствуйте! Меня зовут Анна, я секретарь стоматологической клиники. Чем могу помочь?", 5) == [
+        "Здравствуйте!", "Меня зовут Анна, я секретарь стоматологической клиники.", "Чем могу помочь?"]
+
+
+@given(st.lists(st.sampled_from(["word", "два", "one,", "two.", "три;", "a", "longerword", "end!"]), max_size=120),
+       st.integers(min_value=1, max_value=40))
+def test_growth_bounds_every_later_chunk(words, step):
+    text = " ".join(words)
+    config = ChunkerConfig()
+    out = chunks(text, step, config)
+    assert " ".join(out).split() == text.split()
+    assert out == chunks(text, 1, config)  # whatever the token size
+    for before, chunk in itertools.pairwise(out):
+        limit = int(min(config.max_chars, max(2 * config.min_chars, config.growth * len(before))))
+        assert len(chunk) <= limit + limit // 4, (before, chunk)
+    assert all(len(chunk) <= config.max_chars for chunk in out)
+
+
+def test_growth_below_one_is_refused():
+    with pytest.raises(ValueError, match="growth"):
+        ChunkerConfig(growth=0.5)
 
 
 def test_first_chunk_is_eager_at_a_clause():

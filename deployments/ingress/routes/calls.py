@@ -13,7 +13,10 @@ Protocol (also in the README):
   first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 120, a
   multiple of 20 below the 600 ms end of turn; otherwise the socket closes with code 1008) and
   ``first_chunk`` (``clause``, the default: the reply's first clause of 8 characters or more;
-  ``eager``: that clause or the first six words, whichever comes first) and ``playout``
+  ``eager``: that clause or the first six words, whichever comes first), ``chunks``
+  (``growing``, the default: each later chunk at most twice as long as the one before it,
+  so that it is made while that one plays; ``sentences``: whole sentences up to 160 characters)
+  and ``playout``
   (``hold``, the default: a reply produced slower than it plays waits until it cannot run dry;
   ``immediate``: every reply plays as soon as its first audio exists);
 - the server sends ``{"type": "session.started", "call_id", "sample_rate", "frame_bytes"}``;
@@ -34,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -72,6 +75,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
                       stt_model: str | None = None, echo_guard: bool = False, speculate: bool = True,
                       pause_ms: int | None = None, first_chunk: Literal["clause", "eager"] = "clause",
+                      chunks: Literal["growing", "sentences"] = "growing",
                       playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
@@ -112,7 +116,8 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=turn,
-                                chunker=ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig(),
+                                chunker=replace(ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig(),
+                                                **({"growth": None} if chunks == "sentences" else {})),
                                 playout_hold=playout == "hold"),
         call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
     )

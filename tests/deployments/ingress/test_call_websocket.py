@@ -21,13 +21,13 @@ def ws_url(cluster: str, query: str = "", key: str | None = None) -> str:
     return url + ("&" if "?" in query else "?") + f"api_key={key}" if key else url
 
 
-@pytest.mark.parametrize("packet_frames", [1, 3], ids=["20ms", "60ms"])
-async def test_call_over_websocket(cluster, api_key, packet_frames):
+@pytest.mark.parametrize(("packet_frames", "chunks"), [(1, "growing"), (3, "sentences")], ids=["20ms", "60ms"])
+async def test_call_over_websocket(cluster, api_key, packet_frames, chunks):
     caller = float_to_pcm16(decode_audio(espeak_wav(QUESTION), 8000).samples).tobytes()
     script = b"\x00" * 16000 * 6 + caller + b"\x00" * 16000 * 8  # the greeting, the question, 8 s to answer
     reply, events, sizes = bytearray(), [], []
     packet = 320 * packet_frames
-    async with websockets.connect(ws_url(cluster, "?sample_rate=8000&language=en", api_key)) as ws:
+    async with websockets.connect(ws_url(cluster, f"?sample_rate=8000&language=en&chunks={chunks}", api_key)) as ws:
         started = json.loads(await ws.recv())
         assert started["type"] == "session.started" and started["frame_bytes"] == 320
 
@@ -57,6 +57,9 @@ async def test_call_over_websocket(cluster, api_key, packet_frames):
     speakers = [t["speaker"] for t in record["turns"]]
     assert speakers[:3] == ["assistant", "caller", "assistant"]  # greeting, question, answer
     assert record["turns"][2]["text"]  # the LLM's reply was spoken
+    answer = record["turns"][2]
+    assert answer["chunk_ms"] and all(ms > 0 for ms in answer["chunk_ms"])  # audio per chunk, in order
+    assert all(len(gap) == 2 and gap[1] > 0 for gap in answer["gaps"])  # where it ran dry, if it did
     assert set(record["turns"][1]["timings_ms"]) >= {"transcript", "first_token", "first_audio", "first_frame"}
     assert len(reply) > 8000 * 2 * 2  # the greeting and the answer came back as audio
     assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000
@@ -77,7 +80,7 @@ async def test_bad_websocket_input(cluster, api_key):
             async with websockets.connect(ws_url(cluster, "?sample_rate=8000", key)) as ws:
                 await ws.recv()
         assert getattr(e.value, "rcvd", None) is None or e.value.rcvd.code == 1008
-    for query in ("?stt_model=whisper-huge", "?pause_ms=130"):  # refused before the call starts,
+    for query in ("?stt_model=whisper-huge", "?pause_ms=130", "?chunks=words"):  # refused before the call starts,
         with pytest.raises((websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed)):
             async with websockets.connect(ws_url(cluster, query, api_key)) as ws:  # not a call gone wrong
                 await ws.recv()
