@@ -10,6 +10,7 @@ resolution, as on a phone line); the server's call record gives the stage breakd
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5 --persona anna   # its prompt and FAQ
     .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
+    .venv/bin/python bench/bench_voice.py --ab-chunks --calls 4 --rounds 8   # growing chunks or sentences
     .venv/bin/python bench/bench_voice.py --ab-stt-model whisper-base whisper-tiny.en --calls 1 --rounds 6
 """
 
@@ -126,6 +127,10 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0),
             # which replies the silences were in: the greeting (fixed lines) or the answer
             "gap_ms_by_reply": [t.get("gap_ms", 0) for t in record["turns"] if t["speaker"] == "assistant"],
+            # where the answer ran dry: [ms played before, ms silent] per silence, and its chunks' ms
+            "answer_gaps": next((t.get("gaps", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []),
+            "answer_chunk_ms": next((t.get("chunk_ms", []) for t in record["turns"][2:]
+                                     if t["speaker"] == "assistant"), []),
             "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
             "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), "")}
 
@@ -206,6 +211,10 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
                   f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]} "
                   f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]}",
                   flush=True)
+            for row in batch:
+                if row["answer_gaps"]:
+                    print(f"    {param or 'variant'}={value} answer ran dry {row['answer_gaps']} "
+                          f"(chunks ms {row['answer_chunk_ms']})", flush=True)
     out = {}
     for value, xs in rows.items():
         v2v = [x["v2v_s"] for x in xs if x["v2v_s"] is not None]
@@ -240,6 +249,9 @@ async def main(args) -> dict:
         if args.ab_first_chunk:
             results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
             return results
+        if args.ab_chunks:
+            results["ab_chunks"] = await ab(url, args.rounds, "chunks", "growing", "sentences", calls=args.calls[-1])
+            return results
         if args.ab_playout:
             results["ab_playout"] = await ab(url, args.rounds, "playout", "hold", "immediate", calls=args.calls[-1])
             return results
@@ -272,7 +284,12 @@ async def main(args) -> dict:
             rows = []
             for r in range(args.rounds):
                 print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
-                rows += await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
+                batch = await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
+                for row in batch:
+                    if row["answer_gaps"]:
+                        print(f"    answer ran dry {row['answer_gaps']} (chunks ms {row['answer_chunk_ms']}, "
+                              f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]})", flush=True)
+                rows += batch
             v2v = [x["v2v_s"] for x in rows if x["v2v_s"] is not None]
             stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]])
                       for k in STAGES}
@@ -329,6 +346,8 @@ if __name__ == "__main__":
     p.add_argument("--ab-nice", nargs=3, metavar=("GROUPS", "A", "B"),
                    help="alternate the niceness A and B of the replica groups named (llm, stt, tts; "
                         "comma-separated, e.g. stt,tts), the last --calls value at a time (run as root)")
+    p.add_argument("--ab-chunks", action="store_true",
+                   help="alternate chunks=growing|sentences, the last --calls value at a time, instead of --calls")
     p.add_argument("--ab-playout", action="store_true",
                    help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
     p.add_argument("--ab-stt-model", nargs=2, metavar=("A", "B"),

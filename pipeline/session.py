@@ -115,6 +115,10 @@ class TurnRecord:
     ended_s: float | None = None  # caller turns: when the caller stopped speaking
     detected_s: float | None = None  # caller turns: when the end of the turn was decided
     gap_ms: int = 0  # assistant turns: silences the caller heard inside this reply (underruns)
+    # assistant turns, to tell where a reply ran dry: each silence as [ms of the reply played
+    # before it, its ms], and each chunk's audio in ms (their running sum marks chunk boundaries)
+    gaps: list[list[int]] = field(default_factory=list)
+    chunk_ms: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +179,7 @@ class CallSession:
         self._was_playing = False
         self._gap_frames = 0  # reply ticks with no audio ready since the last reply frame
         self._playing_task: asyncio.Task | None = None  # the reply the last frame came from
+        self._played_frames = 0  # frames played of the reply the last frame came from
         self._pending_first_frame: tuple[TurnRecord, float] | None = None
         self._played_levels: deque[float] = deque(maxlen=max(1, self.config.echo_window_ms // FRAME_MS))
         self.recorder = CallRecorder(self.config.sample_rate) if self.config.record_audio else None
@@ -232,7 +237,11 @@ class CallSession:
             playing = next((t for t in reversed(self.record.turns) if t.speaker == "assistant"), None)
             if playing is not None:
                 playing.gap_ms += self._gap_frames * FRAME_MS
+                playing.gaps.append([self._played_frames * FRAME_MS, self._gap_frames * FRAME_MS])
         self._gap_frames = 0
+        if self._task is not self._playing_task:
+            self._played_frames = 0
+        self._played_frames += 1
         self._playing_task = self._task  # a gap counts only inside one reply, not between two
         self._was_playing = True
         if self.recorder is not None:
@@ -426,10 +435,11 @@ class CallSession:
 
     async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
                            spec: _Speculation | None = None, gate: PlayoutGate | None = None,
-                           opens: bool = True, line: bool = False) -> None:
-        """Synthesise one chunk into frames; ``opens``: it starts what the caller hears (a line, or
-        a reply's first chunk), so the voice's silent lead-in is cut (``trim_lead_in``); ``line``:
-        a fixed line, replayed from ``self.lines`` when it has been said before."""
+                           opens: bool = True, line: bool = False) -> int:
+        """Synthesise one chunk into frames, and return how many ms of audio it made; ``opens``: it
+        starts what the caller hears (a line, or a reply's first chunk), so the voice's silent
+        lead-in is cut (``trim_lead_in``); ``line``: a fixed line, replayed from ``self.lines``
+        when it has been said before."""
         bytes_per_s = 2 * self.config.sample_rate
         if gate is not None:
             gate.chunk_started()
@@ -439,11 +449,13 @@ class CallSession:
             audio = self.tts.speak(text, self.config.sample_rate)
         else:
             audio = self.tts.speak(text, self.config.sample_rate, self._queued_s(gate, spec))
+        made = 0
         async for pcm in audio:
             if turn is not None:
                 self._stage(turn, "first_audio", t0)
             if opens:
                 pcm, opens = trim_lead_in(pcm, self.config.sample_rate), False
+            made += len(pcm)
             frames = list(self._framer.push(pcm))
             for frame in gate.audio(frames, len(pcm) / bytes_per_s) if gate is not None else frames:
                 self._emit(frame, spec)
@@ -456,6 +468,7 @@ class CallSession:
             reply = asyncio.current_task()
             gate.timer = asyncio.get_running_loop().call_later(
                 gate.hold_s(), lambda: self._emit_released(gate.release(), spec, reply))
+        return round(made * 1000 / bytes_per_s)
 
     def _queued_s(self, gate: PlayoutGate | None, spec: _Speculation | None) -> float:
         """Seconds of this reply's audio made and not yet played: what the caller hears before
@@ -541,14 +554,16 @@ class CallSession:
                     self._stage(caller, "first_token", t0)
                     for chunk in chunker.push(delta):
                         self._stage(caller, "first_chunk", t0)
-                        await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken)
+                        if gate is not None:
+                            gate.chunk_chars = chunker.next_max_chars  # what the next chunk may be
+                        reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
                         spoken.append(chunk)
                         reply.text = " ".join(spoken)
             if gate is not None:
                 self._emit_all(gate.text_done(), spec)
             for chunk in chunker.flush():
                 self._stage(caller, "first_chunk", t0)
-                await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken)
+                reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
                 spoken.append(chunk)
                 reply.text = " ".join(spoken)
             if gate is not None:

@@ -43,8 +43,16 @@ async def test_a_reply_that_stalls_mid_way_is_one_gap_of_about_the_stall(transcr
     # The first sentence lasts about 1.5 s, so about 2 s of the stall is heard as silence.
     assert session.record.reply_gaps == 1
     assert 1000 <= session.record.reply_gap_ms <= 3500
+    # The record says where: after the first chunk (the first sentence), which the reply's chunks show.
+    reply = session.record.turns[-1]
+    assert reply.gap_ms == session.record.reply_gap_ms and len(reply.gaps) == 1
+    (played_ms, gap_ms), = reply.gaps
+    assert gap_ms == reply.gap_ms
+    assert len(reply.chunk_ms) == 2 and all(ms > 0 for ms in reply.chunk_ms)
+    assert abs(played_ms - reply.chunk_ms[0]) <= 40  # frames round each chunk up to 20 ms
 
 
 async def test_a_reply_in_time_has_no_gap_and_lingering_work_after_it_is_not_one(transcriber, synthesizer):
     session = await call(transcriber, synthesizer, StallingResponder(stall_s=0.0, linger_s=2.0))
     assert session.record.reply_gaps == 0 and session.record.reply_gap_ms == 0
+    assert session.record.turns[-1].gaps == [] and len(session.record.turns[-1].chunk_ms) == 2
