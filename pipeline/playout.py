@@ -9,10 +9,11 @@ chunk is short, so that the first words come early, and it is made while every c
 LLM compete; later chunks are made while earlier ones play.
 
 So when the first chunk's audio is complete the gate forecasts, from this reply's own
-measurements, when the second chunk (``chunk_chars`` characters, or what is left of the reply)
-will be ready. The measurements: the LLM's text rate (since its first token or, if faster, while
-the first chunk was synthesised); the TTS's pace (seconds of synthesis, queueing included, per
-second of audio); seconds of audio per character. Then:
+measurements, when the second chunk (``chunk_chars`` characters, or what is left of the reply;
+the session sets it to the chunker's bound on the next chunk) will be ready. The measurements:
+the LLM's text rate (since its first token or, if faster, while the first chunk was
+synthesised); the TTS's pace (seconds of synthesis, queueing included, per second of audio);
+seconds of audio per character. Then:
 
 - ready before the first chunk has been played, or less than ``min_hold_s`` after: play now (one
   call: the LLM outruns the TTS, which outruns playback);
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,20 +56,59 @@ REPLY_LENGTHS = ReplyLengths()
 
 
 @dataclass
+class ForecastErrors:
+    """How the gate's forecasts turned out lately: the second chunk's real production time over the
+    forecast one, for the last ``window`` replies (shared per process: its calls share the
+    machine's cores, so the error of one reply is the next one's too).
+
+    ``safety()`` is the largest of them, within ``[low, high]``: the gate scales its next forecasts
+    by it, as a jitter buffer sets its delay from the latest late packets. Alone on two cores a
+    reply's forecast errs long (rates measured on its slow start; the second chunk's size taken
+    at the chunker's bound), and a fixed factor of 1.15 held one-call replies a median 93 ms;
+    with four calls at a time it errs short, and without a factor 2-3 of 32 answers ran dry
+    for 20-200 ms (BENCHMARKS.md, "Chunks that grow").
+    """
+
+    window: int = 8
+    low: float = 0.7
+    high: float = 1.6
+    min_forecast_s: float = 0.1  # shorter forecasts are noise over a ratio
+    ratios: deque[float] = field(default_factory=deque)
+
+    def observe(self, forecast_s: float, actual_s: float) -> None:
+        if forecast_s >= self.min_forecast_s and actual_s >= 0:
+            self.ratios.append(actual_s / forecast_s)
+            while len(self.ratios) > self.window:
+                self.ratios.popleft()
+
+    def safety(self) -> float:
+        """1.0 until a few replies have been measured."""
+        if len(self.ratios) < 3:
+            return 1.0
+        return min(max(max(self.ratios), self.low), self.high)
+
+
+FORECAST_ERRORS = ForecastErrors()
+
+
+@dataclass
 class PlayoutGate:
     """Holds a reply's first chunk while its second would come too late, then lets everything through.
 
     ``safety`` scales the forecast production time and ``margin_s`` is added to it. A forecast
-    lateness under ``min_hold_s`` is not held: a pause that short between two clauses sounds like
-    one, and the forecast errs long (with one call, a 0.1 s margin and 1.1 safety held a median
-    275 ms that the second chunk did not need).
+    lateness under ``min_hold_s`` is not held: the forecast errs long (with one call, a 0.1 s
+    margin and 1.1 safety held a median 275 ms that the second chunk did not need). It was 0.3 s,
+    as a pause that short between two clauses sounds like one; but with four calls three of 20
+    answers then ran dry for 20-200 ms after their first clause, and a held first chunk now
+    goes as soon as a fresher forecast says the second is in time, so a short hold costs little.
     """
 
     lengths: ReplyLengths = field(default_factory=lambda: REPLY_LENGTHS)
+    errors: ForecastErrors = field(default_factory=lambda: FORECAST_ERRORS)
     chunk_chars: int = 50
-    safety: float = 1.0
+    safety: float | None = None  # None: learned, ``errors.safety()``
     margin_s: float = 0.0
-    min_hold_s: float = 0.3
+    min_hold_s: float = 0.1
     max_hold_s: float = 1.5
     clock: Callable[[], float] = time.monotonic
     released: bool = False
@@ -82,6 +123,7 @@ class PlayoutGate:
     _first_token_at: float | None = None
     _chunk_started_at: float | None = None
     _after_first: tuple[float, int] | None = None  # (time, text characters) as the first chunk went to TTS
+    _forecast: tuple[float, float] | None = None  # (time, production s) as the first chunk's audio was complete
 
     def token(self, text: str) -> list:
         """Text from the LLM, as it arrives: its first piece starts the text clock. While the first
@@ -115,9 +157,16 @@ class PlayoutGate:
         """A chunk's audio is complete: decide, and return what may be played now."""
         self._chunks += 1
         self._audio_chars += chars
+        now = self.clock()
         if self._chunk_started_at is not None:
-            self._tts_s += self.clock() - self._chunk_started_at
+            self._tts_s += now - self._chunk_started_at
             self._chunk_started_at = None
+        if self._chunks == 1:
+            production = self.production_s()
+            if production is not None and production != float("inf"):
+                self._forecast = (now, production)
+        elif self._chunks == 2 and self._forecast is not None:
+            self.errors.observe(self._forecast[1], now - self._forecast[0])
         return self._decide()
 
     def hold_s(self) -> float:
@@ -138,17 +187,26 @@ class PlayoutGate:
 
     def shortfall_s(self) -> float:
         """How late the second chunk would be if the first started playing now (<= 0: in time)."""
+        production = self.production_s()
+        if production is None:
+            return -self._audio_s  # nothing more to come
+        safety = self.errors.safety() if self.safety is None else self.safety
+        return production * safety + self.margin_s - self._audio_s
+
+    def production_s(self) -> float | None:
+        """The forecast time from now until the second chunk's audio is complete: its missing text
+        at the LLM's rate, then its synthesis at the TTS's pace (inf: nothing measured yet; None:
+        no more chunks)."""
         if self._audio_s <= 0 or self._audio_chars <= 0 or self._first_token_at is None:
-            return float("inf")  # nothing measured yet
+            return float("inf")
         per_char = self._audio_s / self._audio_chars
         total = self._text_chars if self._text_done else max(self._text_chars, self.lengths.typical_chars)
         size = min(self.chunk_chars, total - self._audio_chars)
         if size <= 0:
-            return -self._audio_s  # nothing more to come
+            return None
         missing = self._audio_chars + size - self._text_chars
         text_s = missing / max(self._text_rate(), 1e-3) if missing > 0 else 0.0
-        tts_s = size * per_char * self._tts_s / self._audio_s
-        return (text_s + tts_s) * self.safety + self.margin_s - self._audio_s
+        return text_s + size * per_char * self._tts_s / self._audio_s
 
     def _text_rate(self) -> float:
         """Characters per second the LLM makes: since its first token, or since the first chunk

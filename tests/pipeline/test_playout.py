@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 
 import numpy as np
+import pytest
 
 from pipeline.frames import AudioFrame
-from pipeline.playout import REPLY_LENGTHS, PlayoutGate, ReplyLengths
+from pipeline.playout import FORECAST_ERRORS, REPLY_LENGTHS, ForecastErrors, PlayoutGate, ReplyLengths
 from pipeline.session import CallSession, SessionConfig
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
 
@@ -24,8 +25,8 @@ class Clock:
 LONG = "Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays."
 
 
-def gate(clock: Clock, typical_chars: float = 100.0) -> PlayoutGate:
-    return PlayoutGate(lengths=ReplyLengths(typical_chars), clock=clock)
+def gate(clock: Clock, typical_chars: float = 100.0, errors: ForecastErrors | None = None) -> PlayoutGate:
+    return PlayoutGate(lengths=ReplyLengths(typical_chars), errors=errors or ForecastErrors(), clock=clock)
 
 
 def first_chunk(g: PlayoutGate, clock: Clock, text: str, started_at: float, done_at: float, audio_s: float,
@@ -124,7 +125,7 @@ def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
     def played(min_hold_s: float) -> list:
         clock = Clock()
         g = gate(clock)
-        g.min_hold_s = min_hold_s
+        g.min_hold_s, g.safety = min_hold_s, 1.0
         # The TTS at 0.5 s per second of audio: the next chunk is ~0.2 s late.
         out = first_chunk(g, clock, LONG, 0.0, 0.75, 1.5, 22)
         assert 0.1 < g.shortfall_s() < 0.3
@@ -254,3 +255,63 @@ async def test_what_the_gate_releases_for_a_reply_being_cancelled_is_dropped():
     assert session._out.empty()
     with contextlib.suppress(asyncio.CancelledError):
         await reply
+
+
+def test_a_second_chunk_forecast_barely_in_time_is_held_a_little():
+    """The forecast production time is scaled by ``safety``: with four calls, second chunks
+    forecast just in time came 20-200 ms late (BENCHMARKS.md, "Chunks that grow")."""
+    def play(safety: float) -> tuple[list, PlayoutGate]:
+        clock = Clock()
+        g = gate(clock)
+        g.safety = safety
+        g.token("x" * 60)  # the whole reply: 60 characters, 20 in the first chunk
+        assert g.text_done() == []  # nothing measured yet
+        g.chunk_started()
+        clock.now = 0.485  # 1 s of audio in 0.485 s: the other 40 characters take 0.97 s
+        g.audio(["f1"], 1.0)
+        return g.chunk_done(20), g
+
+    assert play(1.0)[0] == ["f1"]  # 30 ms to spare: played at once
+    out, g = play(1.15)
+    assert out == [] and 0.1 < g.hold_s() < 0.13
+
+
+def test_forecast_errors_set_the_safety_from_the_latest_replies():
+    errors = ForecastErrors(window=4)
+    assert errors.safety() == 1.0
+    errors.observe(1.0, 1.3)
+    errors.observe(0.05, 5.0)  # too short a forecast to say anything
+    errors.observe(1.0, 1.1)
+    assert errors.safety() == 1.0  # not yet three replies
+    errors.observe(2.0, 1.0)
+    assert errors.safety() == pytest.approx(1.3)  # the worst of the latest
+    for _ in range(4):
+        errors.observe(1.0, 0.2)
+    assert errors.safety() == errors.low  # forecasts that erred long, within bounds
+    for _ in range(3):
+        errors.observe(0.5, 5.0)
+    assert errors.safety() == errors.high
+
+
+def test_a_gate_learns_how_its_forecasts_turned_out():
+    """The second chunk took twice its forecast: the next replies' forecasts are doubled."""
+    errors = ForecastErrors()
+    for _ in range(3):
+        clock = Clock()
+        g = gate(clock, errors=errors)
+        g.token("x" * 60)
+        g.text_done()  # the whole reply: the second chunk is its other 40 characters
+        assert first_chunk(g, clock, "", 0.0, 0.25, 1.0, 20) == ["f1"]  # forecast 0.5 s: in time
+        assert g.production_s() == pytest.approx(0.5)
+        clock.now += 0.75
+        g.audio(["f2"], 2.0)
+        g.chunk_done(40)
+    assert errors.safety() == pytest.approx(1.5)
+    fresh, learned = gate(Clock()), gate(Clock(), errors=errors)
+    for g in (fresh, learned):
+        first_chunk(g, g.clock, "x" * 60, 0.0, 0.3, 1.0, 20)
+    assert learned.shortfall_s() > fresh.shortfall_s()
+
+
+def test_the_process_wide_errors_start_fresh_in_each_test():
+    assert not FORECAST_ERRORS.ratios and PlayoutGate().errors is FORECAST_ERRORS
