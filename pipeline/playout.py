@@ -70,7 +70,7 @@ class ForecastErrors:
     """
 
     window: int = 8
-    low: float = 0.7
+    low: float = 1.0  # never trust a forecast more than as made: load can arrive at any reply
     high: float = 1.6
     min_forecast_s: float = 0.1  # shorter forecasts are noise over a ratio
     ratios: deque[float] = field(default_factory=deque)

@@ -554,8 +554,8 @@ class CallSession:
                     self._stage(caller, "first_token", t0)
                     for chunk in chunker.push(delta):
                         self._stage(caller, "first_chunk", t0)
-                        if gate is not None:
-                            gate.chunk_chars = chunker.next_max_chars  # what the next chunk may be
+                        if gate is not None:  # the second chunk's size: at most the bound, then exact
+                            gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
                         reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
                         spoken.append(chunk)
                         reply.text = " ".join(spoken)
