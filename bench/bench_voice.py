@@ -6,8 +6,8 @@ calls with 1 and then N concurrent callers. Each caller waits out the greeting, 
 from the last voiced frame it sent to the first non-silent reply frame it receives (20 ms
 resolution, as on a phone line); the server's call record gives the stage breakdown.
 
-    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5
-    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 5 --persona anna   # its prompt and FAQ
+    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 8
+    .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 8 --persona anna   # its prompt and FAQ
     .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
     .venv/bin/python bench/bench_voice.py --ab-chunks --calls 4 --rounds 8   # growing chunks or sentences
@@ -281,6 +281,9 @@ async def main(args) -> dict:
             results["ab_nice"] = await ab(url, args.rounds, None, a, b, renicer(groups), calls=args.calls[-1])
             return results
         for n in args.calls:
+            if (n * args.rounds) % len(QUESTIONS):
+                print(f"  note: {args.rounds} rounds of {n} call(s) ask the {len(QUESTIONS)} questions unequally "
+                      "often; their p50 is not comparable with a balanced run", flush=True)
             rows = []
             for r in range(args.rounds):
                 print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
@@ -354,7 +357,10 @@ if __name__ == "__main__":
                    help="alternate the calls' STT model (ids from /v1/models), the last --calls value at a time")
     p.add_argument("--ab-pause-ms", type=int, nargs=2, metavar=("A", "B"),
                    help="alternate the speculative pause (ms), the last --calls value at a time")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=8,
+                   help="rounds of calls; one call at a time asks each question equally often only when "
+                        "this is a multiple of 4 (the questions' replies open with clauses of different "
+                        "lengths: 5 rounds ask the first twice and gave a p50 150-250 ms lower than 8)")
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
     set_packet_ms(str(a.packet_ms))
