@@ -131,8 +131,19 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
             "answer_gaps": next((t.get("gaps", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []),
             "answer_chunk_ms": next((t.get("chunk_ms", []) for t in record["turns"][2:]
                                      if t["speaker"] == "assistant"), []),
+            "answer_chunk_chars": next((t.get("chunk_chars", []) for t in record["turns"][2:]
+                                        if t["speaker"] == "assistant"), []),
             "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
             "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), "")}
+
+
+def chunk_texts(reply: str, chars: list[int]) -> list[str]:
+    """The reply cut back into the chunks it was spoken in (the record joins them with spaces)."""
+    out, at = [], 0
+    for n in chars:
+        out.append(reply[at:at + n])
+        at += n + 1
+    return out
 
 
 # Each replica group's processes, by what their command lines say (the LLM's vLLM processes too).
@@ -291,7 +302,8 @@ async def main(args) -> dict:
                 for row in batch:
                     if row["answer_gaps"]:
                         print(f"    answer ran dry {row['answer_gaps']} (chunks ms {row['answer_chunk_ms']}, "
-                              f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]})", flush=True)
+                              f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]}): "
+                              f"{chunk_texts(row['reply'], row['answer_chunk_chars'])}", flush=True)
                 rows += batch
             v2v = [x["v2v_s"] for x in rows if x["v2v_s"] is not None]
             stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]])

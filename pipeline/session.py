@@ -116,9 +116,11 @@ class TurnRecord:
     detected_s: float | None = None  # caller turns: when the end of the turn was decided
     gap_ms: int = 0  # assistant turns: silences the caller heard inside this reply (underruns)
     # assistant turns, to tell where a reply ran dry: each silence as [ms of the reply played
-    # before it, its ms], and each chunk's audio in ms (their running sum marks chunk boundaries)
+    # before it, its ms], each chunk's audio in ms (their running sum marks chunk boundaries)
+    # and its characters (a chunk of numbers or times is spoken longer than its length says)
     gaps: list[list[int]] = field(default_factory=list)
     chunk_ms: list[int] = field(default_factory=list)
+    chunk_chars: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -557,6 +559,7 @@ class CallSession:
                         if gate is not None:  # the second chunk's size: at most the bound, then exact
                             gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
                         reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
+                        reply.chunk_chars.append(len(chunk))
                         spoken.append(chunk)
                         reply.text = " ".join(spoken)
             if gate is not None:
@@ -564,6 +567,7 @@ class CallSession:
             for chunk in chunker.flush():
                 self._stage(caller, "first_chunk", t0)
                 reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
+                reply.chunk_chars.append(len(chunk))
                 spoken.append(chunk)
                 reply.text = " ".join(spoken)
             if gate is not None:

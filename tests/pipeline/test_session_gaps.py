@@ -49,6 +49,7 @@ async def test_a_reply_that_stalls_mid_way_is_one_gap_of_about_the_stall(transcr
     (played_ms, gap_ms), = reply.gaps
     assert gap_ms == reply.gap_ms
     assert len(reply.chunk_ms) == 2 and all(ms > 0 for ms in reply.chunk_ms)
+    assert reply.chunk_chars == [len(FIRST), len(SECOND)]
     assert abs(played_ms - reply.chunk_ms[0]) <= 40  # frames round each chunk up to 20 ms
 
 

@@ -59,6 +59,8 @@ async def test_call_over_websocket(cluster, api_key, packet_frames, chunks):
     assert record["turns"][2]["text"]  # the LLM's reply was spoken
     answer = record["turns"][2]
     assert answer["chunk_ms"] and all(ms > 0 for ms in answer["chunk_ms"])  # audio per chunk, in order
+    assert len(answer["chunk_chars"]) == len(answer["chunk_ms"])  # and its text's length: the text, cut back
+    assert sum(answer["chunk_chars"]) + len(answer["chunk_chars"]) - 1 == len(answer["text"])
     assert all(len(gap) == 2 and gap[1] > 0 for gap in answer["gaps"])  # where it ran dry, if it did
     assert set(record["turns"][1]["timings_ms"]) >= {"transcript", "first_token", "first_audio", "first_frame"}
     assert len(reply) > 8000 * 2 * 2  # the greeting and the answer came back as audio
