@@ -75,11 +75,12 @@ class ForecastErrors:
     min_forecast_s: float = 0.1  # shorter forecasts are noise over a ratio
     ratios: deque[float] = field(default_factory=deque)
 
+    def __post_init__(self) -> None:
+        self.ratios = deque(self.ratios, maxlen=self.window)
+
     def observe(self, forecast_s: float, actual_s: float) -> None:
         if forecast_s >= self.min_forecast_s and actual_s >= 0:
             self.ratios.append(actual_s / forecast_s)
-            while len(self.ratios) > self.window:
-                self.ratios.popleft()
 
     def safety(self) -> float:
         """1.0 until a few replies have been measured."""

@@ -549,27 +549,26 @@ class CallSession:
         live(start_reply)
         chunker, spoken = ClauseChunker(self.config.chunker), []
         gate = PlayoutGate() if self.config.playout_hold else None
+
+        async def speak(chunk: str) -> None:
+            self._stage(caller, "first_chunk", t0)
+            reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
+            reply.chunk_chars.append(len(chunk))
+            spoken.append(chunk)
+            reply.text = " ".join(spoken)
         try:
             async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
                                                             gate, spec)) as deltas:
                 async for delta in deltas:
                     self._stage(caller, "first_token", t0)
                     for chunk in chunker.push(delta):
-                        self._stage(caller, "first_chunk", t0)
                         if gate is not None:  # the second chunk's size: at most the bound, then exact
                             gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
-                        reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
-                        reply.chunk_chars.append(len(chunk))
-                        spoken.append(chunk)
-                        reply.text = " ".join(spoken)
+                        await speak(chunk)
             if gate is not None:
                 self._emit_all(gate.text_done(), spec)
             for chunk in chunker.flush():
-                self._stage(caller, "first_chunk", t0)
-                reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
-                reply.chunk_chars.append(len(chunk))
-                spoken.append(chunk)
-                reply.text = " ".join(spoken)
+                await speak(chunk)
             if gate is not None:
                 self._emit_all(gate.release(), spec)  # the whole reply is ready
                 REPLY_LENGTHS.observe(len(reply.text))
