@@ -8,7 +8,7 @@ resolution, as on a phone line); the server's call record gives the stage breakd
 
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 8
     .venv/bin/python bench/bench_voice.py --calls 1 4 --rounds 8 --persona anna   # its prompt and FAQ
-    .venv/bin/python bench/bench_voice.py --ab-first-chunk --rounds 6   # A/B, side by side
+    .venv/bin/python bench/bench_voice.py --ab-first-chunk phrase clause --rounds 8   # A/B, side by side
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
     .venv/bin/python bench/bench_voice.py --ab-chunks --calls 4 --rounds 8   # growing chunks or sentences
     .venv/bin/python bench/bench_voice.py --ab-stt-model whisper-base whisper-tiny.en --calls 1 --rounds 6
@@ -146,6 +146,11 @@ def chunk_texts(reply: str, chars: list[int]) -> list[str]:
     return out
 
 
+def first_chunk(row: dict) -> str:
+    """The text a reply's first frame waited for: its first chunk."""
+    return next(iter(chunk_texts(row["reply"], row["answer_chunk_chars"])), "")
+
+
 # Each replica group's processes, by what their command lines say (the LLM's vLLM processes too).
 GROUPS = {"llm": lambda line: "VLLM::" in line or ("ServeReplica" in line and "LLM" in line),
           "stt": lambda line: "ServeReplica" in line and "STTServer" in line,
@@ -220,8 +225,8 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
             rows[value] += batch
             print(f"  round {r + 1} {param or 'variant'}={value}: {[row['v2v_s'] for row in batch]} "
                   f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]} "
-                  f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]}",
-                  flush=True)
+                  f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]} "
+                  f"first chunks {[first_chunk(row) for row in batch]}", flush=True)
             for row in batch:
                 if row["answer_gaps"]:
                     print(f"    {param or 'variant'}={value} answer ran dry {row['answer_gaps']} "
@@ -248,6 +253,8 @@ async def main(args) -> dict:
     url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
     if args.persona:
         url += f"&persona={args.persona}"  # its prompt, lines, voice and FAQ (the modem's calls have one)
+    if args.url_extra:
+        url += "&" + args.url_extra.lstrip("&")
     from cli.local_access import local_api_key_async
 
     url += f"&api_key={await local_api_key_async()}"
@@ -257,8 +264,9 @@ async def main(args) -> dict:
         if args.ab_speculation:
             results["ab_speculation"] = await ab(url, args.rounds, "speculate", "true", "false")
             return results
-        if args.ab_first_chunk:
-            results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", "eager", "clause")
+        if args.ab_first_chunk is not None:
+            a, b = args.ab_first_chunk or ("eager", "clause")
+            results["ab_first_chunk"] = await ab(url, args.rounds, "first_chunk", a, b)
             return results
         if args.ab_chunks:
             results["ab_chunks"] = await ab(url, args.rounds, "chunks", "growing", "sentences", calls=args.calls[-1])
@@ -299,6 +307,8 @@ async def main(args) -> dict:
             for r in range(args.rounds):
                 print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
                 batch = await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
+                print(f"    v2v {[round(row['v2v_s'] * 1000) if row['v2v_s'] else None for row in batch]} "
+                      f"first chunks {[first_chunk(row) for row in batch]}", flush=True)
                 for row in batch:
                     if row["answer_gaps"]:
                         print(f"    answer ran dry {row['answer_gaps']} (chunks ms {row['answer_chunk_ms']}, "
@@ -345,8 +355,9 @@ if __name__ == "__main__":
                         "session's built-in prompt")
     p.add_argument("--ab-speculation", action="store_true",
                    help="1 call: alternate rounds with and without speculative end of turn, same cluster")
-    p.add_argument("--ab-first-chunk", action="store_true",
-                   help="alternate first_chunk=eager|clause, one call at a time, instead of --calls")
+    p.add_argument("--ab-first-chunk", nargs="*", metavar="RULE",
+                   help="alternate two first_chunk rules (default: eager clause; also phrase), one call at a "
+                        "time, instead of --calls")
     p.add_argument("--packet-ms", type=int, default=20,
                    help="caller audio per WebSocket message (a multiple of 20 ms; the end of speech is "
                         "timed from the frame it ends in, so packetising delay counts in voice-to-voice)")
@@ -373,6 +384,9 @@ if __name__ == "__main__":
                    help="rounds of calls; one call at a time asks each question equally often only when "
                         "this is a multiple of 4 (the questions' replies open with clauses of different "
                         "lengths: 5 rounds ask the first twice and gave a p50 150-250 ms lower than 8)")
+    p.add_argument("--url-extra", default="",
+                   help="more WebSocket parameters for every call, e.g. 'pause_ms=80&first_chunk=phrase' "
+                        "(the A/B's own parameter still alternates)")
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
     set_packet_ms(str(a.packet_ms))
