@@ -20,6 +20,14 @@ in 6 of 32 answers, and a 4.8 s sentence behind a 1.8 s one in another (BENCHMAR
 that grow").
 A trailing ``.`` is held until the next character shows it is not a decimal
 point or an abbreviation ("3.5", "т.е.", "Dr.").
+
+With ``first_phrase_min_chars``, a first clause that runs long is cut before the first word
+that opens a phrase (a preposition or conjunction: "with", "to", "because", "и", "чтобы"…)
+at that many characters or more: "I'm not familiar" / "with the local area,". Replies that open
+without a short clause ("I'm here to assist with any project or task.") otherwise make the
+caller wait for the LLM's whole first sentence and its synthesis. A chunk cut inside a sentence
+is synthesised with a comma after it (``for_speech``), so the voice pauses there as at a
+phrase's end instead of falling as at a full stop.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ from dataclasses import dataclass
 
 SENTENCE_END = ".!?…"
 CLAUSE_END = ",;:—–"
+# Words a phrase opens with, before which a long first clause may be cut (English and Russian).
+PHRASE_OPENERS = frozenset(
+    "with without for to and but or because so if when while until unless in on at about from into"
+    " than that which who where whether after before since through during like as"
+    " и но а или что чтобы если когда пока потому поэтому где который которая которое которые"
+    " в во на с со для по о об до после из у к за при без".split())
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.е", "т.д", "т.п", "г", "ул", "д",
                  "им", "др", "стр"}
 
@@ -38,6 +52,8 @@ ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.�
 class ChunkerConfig:
     first_min_chars: int = 8
     first_max_words: int | None = None  # None: the first chunk waits for a boundary
+    # A first clause this long or longer may be cut before a phrase opener (None: never)
+    first_phrase_min_chars: int | None = None
     min_chars: int = 24
     max_chars: int = 160
     growth: float | None = 2.0  # a later chunk's length, at most, over the chunk before it (None: max_chars)
@@ -50,6 +66,11 @@ class ChunkerConfig:
     def eager(cls) -> ChunkerConfig:
         """The first chunk also goes after six words when no clause of 8 characters came first."""
         return cls(first_max_words=6)
+
+    @classmethod
+    def phrase(cls) -> ChunkerConfig:
+        """The first chunk also goes before a phrase opener, from 8 characters, when no clause came first."""
+        return cls(first_phrase_min_chars=8)
 
 
 class ClauseChunker:
@@ -95,7 +116,10 @@ class ClauseChunker:
         limit, over = self._limit(), self.next_max_chars
         # Past the limit: a sentence that ends within a quarter more is still taken whole (no
         # "clinic." left on its own), else the cut is at the last clause boundary, else at a space.
+        phrase = self._phrase_cut(buf[:over]) if self._emitted == 0 and cfg.first_phrase_min_chars else None
         for i, ch in enumerate(buf[:over]):  # never past it, however much text came at once
+            if phrase is not None and i >= phrase:
+                return phrase  # a phrase opener comes before any boundary
             nxt = buf[i + 1] if i + 1 < len(buf) else None
             if ch in SENTENCE_END:
                 if nxt is None:
@@ -122,7 +146,21 @@ class ClauseChunker:
             return space if space > 0 else limit
         return None
 
+    def _phrase_cut(self, buf: str) -> int | None:
+        """Where a long first clause may end: before the first whole phrase opener from
+        ``first_phrase_min_chars`` characters on."""
+        for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf):
+            if m.start() >= self.config.first_phrase_min_chars and m.group(1).lower() in PHRASE_OPENERS:
+                return m.start()
+        return None
+
     @staticmethod
     def _abbreviation(before: str) -> bool:
         word = re.split(r"\s", before)[-1].lower().strip("(\"'«")
         return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def for_speech(chunk: str) -> str:
+    """A chunk as it is synthesised: one cut inside a sentence (it ends in a word) gets a comma, which
+    the voice's phonemizer reads as a phrase end, so the pause before the next chunk sounds like one."""
+    return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk

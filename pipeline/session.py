@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from infra import metrics
 from infra.logging import get_logger
-from pipeline.chunker import ChunkerConfig, ClauseChunker
+from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.line_audio import LINE_AUDIO, LineAudioCache
@@ -552,7 +552,8 @@ class CallSession:
 
         async def speak(chunk: str) -> None:
             self._stage(caller, "first_chunk", t0)
-            reply.chunk_ms.append(await self._speak_chunk(chunk, caller, t0, spec, gate, opens=not spoken))
+            reply.chunk_ms.append(await self._speak_chunk(for_speech(chunk), caller, t0, spec, gate,
+                                                          opens=not spoken))
             reply.chunk_chars.append(len(chunk))
             spoken.append(chunk)
             reply.text = " ".join(spoken)

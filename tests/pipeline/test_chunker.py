@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.chunker import ChunkerConfig, ClauseChunker
+from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
 
 TEXT = ("Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
         "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!")
@@ -96,3 +96,38 @@ def test_nothing_is_lost_or_reordered():
 def test_no_boundary_still_bounded():
     out = chunks("word " * 100, 7)
     assert all(len(c) <= 160 for c in out) and len(out) >= 3
+
+
+def test_a_long_first_clause_is_cut_before_a_phrase_opener():
+    """Replies that open without a short clause start before their whole first sentence is written."""
+    phrase = ChunkerConfig.phrase()
+    assert chunks("I'm here to assist with any project or task. Ask away.", 3, phrase) == [
+        "I'm here", "to assist with any project or task.", "Ask away."]
+    assert chunks("I'm sorry for any inconvenience, and thank you.", 3, phrase)[0] == "I'm sorry"
+    assert chunks("I can help with that.", 3, phrase) == ["I can help", "with that."]
+    assert chunks("Yes, I can do it.", 3, phrase) == ["Yes, I can do it."]  # "I can" is under 8 characters
+    assert chunks("I'm not familiar with the local area, but I can help.", 2, phrase) == [
+        "I'm not familiar", "with the local area, but I can help."]
+    assert chunks("Мы работаем каждый день с девяти утра до шести вечера.", 4, phrase) == [
+        "Мы работаем каждый день", "с девяти утра до шести вечера."]
+    # a short clause still comes first, and an opener only counts as a whole word
+    assert chunks("I'm Anna, a friendly phone secretary.", 2, phrase) == ["I'm Anna,", "a friendly phone secretary."]
+    assert chunks("We are open tomorrow morning.", 1, phrase) == ["We are open tomorrow morning."]
+    # the default waits for the clause
+    assert chunks("I'm here to assist with any project or task.", 3) == ["I'm here to assist with any project or task."]
+
+
+@given(st.lists(st.sampled_from(["word", "with", "и", "to,", "two.", "a", "because", "end!"]), max_size=60),
+       st.integers(min_value=1, max_value=20))
+def test_phrase_cuts_lose_nothing_whatever_the_token_size(words, step):
+    text = " ".join(words)
+    out = chunks(text, step, ChunkerConfig.phrase())
+    assert " ".join(out).split() == text.split()
+    assert out == chunks(text, 1, ChunkerConfig.phrase())
+
+
+def test_a_chunk_cut_inside_a_sentence_is_spoken_as_a_phrase():
+    assert for_speech("I'm not familiar") == "I'm not familiar,"
+    assert for_speech("Мы работаем каждый день") == "Мы работаем каждый день,"
+    for done in ("I'm Anna,", "Of course!", "until six.", "Правда?", "10:00...", ""):
+        assert for_speech(done) == done

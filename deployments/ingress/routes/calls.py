@@ -13,7 +13,8 @@ Protocol (also in the README):
   first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 120, a
   multiple of 20 below the 600 ms end of turn; otherwise the socket closes with code 1008) and
   ``first_chunk`` (``clause``, the default: the reply's first clause of 8 characters or more;
-  ``eager``: that clause or the first six words, whichever comes first), ``chunks``
+  ``eager``: that clause or the first six words, whichever comes first; ``phrase``: that clause,
+  or from 8 characters the words before a phrase opener such as "with" or "because"), ``chunks``
   (``growing``, the default: each later chunk at most twice as long as the one before it,
   so that it is made while that one plays; ``sentences``: whole sentences up to 160 characters)
   and ``playout``
@@ -54,6 +55,8 @@ from pipeline.session import CallSession, SessionConfig
 from pipeline.turns import TurnConfig
 
 router = APIRouter(tags=["calls"])
+# ``first_chunk``: how a reply's first chunk is cut (pipeline/chunker.py)
+FIRST_CHUNK_RULES = {"clause": ChunkerConfig, "eager": ChunkerConfig.eager, "phrase": ChunkerConfig.phrase}
 
 
 def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
@@ -74,7 +77,7 @@ def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
                       stt_model: str | None = None, echo_guard: bool = False, speculate: bool = True,
-                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager"] = "clause",
+                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager", "phrase"] = "clause",
                       chunks: Literal["growing", "sentences"] = "growing",
                       playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
@@ -116,7 +119,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=turn,
-                                chunker=replace(ChunkerConfig.eager() if first_chunk == "eager" else ChunkerConfig(),
+                                chunker=replace(FIRST_CHUNK_RULES[first_chunk](),
                                                 **({"growth": None} if chunks == "sentences" else {})),
                                 playout_hold=playout == "hold"),
         call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
