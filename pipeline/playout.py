@@ -93,6 +93,49 @@ FORECAST_ERRORS = ForecastErrors()
 
 
 @dataclass
+class SynthesisTimes:
+    """How long the TTS takes to make a chunk: a fixed cost plus a pace per second of audio, fitted
+    (least squares) to the last ``window`` chunks of every reply in the process.
+
+    A reply's only measurement when the gate decides is its first chunk, which is short; on its
+    own it says the pace is its whole time over its audio. But a chunk's time is mostly fixed cost
+    (the handle's round trip, the voice's per-utterance work): on the CPU profile "I'm Anna,"
+    (0.7 s of audio) took 64 ms through the TTS handle and a 2.5 s clause 150 ms. Scaled by audio
+    alone, a 60-character second chunk was forecast at 0.8 s of synthesis instead of 0.3 s, and
+    with one call the gate held replies 230-450 ms that did not need it (BENCHMARKS.md).
+    """
+
+    window: int = 32
+    min_samples: int = 8
+    min_spread_s: float = 1.0  # the chunks' audio must differ this much for a slope to mean anything
+    samples: deque[tuple[float, float]] = field(default_factory=deque)  # (audio s, synthesis s)
+
+    def __post_init__(self) -> None:
+        self.samples = deque(self.samples, maxlen=self.window)
+
+    def observe(self, audio_s: float, synthesis_s: float) -> None:
+        if audio_s > 0 and synthesis_s >= 0:
+            self.samples.append((audio_s, synthesis_s))
+
+    def model(self) -> tuple[float, float] | None:
+        """(fixed s, s per s of audio), or None while too few or too alike chunks have been seen."""
+        if len(self.samples) < self.min_samples:
+            return None
+        audio = [a for a, _ in self.samples]
+        if max(audio) - min(audio) < self.min_spread_s:
+            return None
+        n = len(self.samples)
+        mean_a, mean_w = sum(audio) / n, sum(w for _, w in self.samples) / n
+        var = sum((a - mean_a) ** 2 for a in audio)
+        pace = max(0.0, sum((a - mean_a) * (w - mean_w) for a, w in self.samples) / var)
+        fixed = min(max(mean_w - pace * mean_a, 0.0), min(w for _, w in self.samples))
+        return fixed, pace
+
+
+SYNTHESIS_TIMES = SynthesisTimes()
+
+
+@dataclass
 class PlayoutGate:
     """Holds a reply's first chunk while its second would come too late, then lets everything through.
 
@@ -106,6 +149,7 @@ class PlayoutGate:
 
     lengths: ReplyLengths = field(default_factory=lambda: REPLY_LENGTHS)
     errors: ForecastErrors = field(default_factory=lambda: FORECAST_ERRORS)
+    synthesis: SynthesisTimes = field(default_factory=lambda: SYNTHESIS_TIMES)
     chunk_chars: int = 50
     safety: float | None = None  # None: learned, ``errors.safety()``
     margin_s: float = 0.0
@@ -123,6 +167,8 @@ class PlayoutGate:
     _text_done: bool = False
     _first_token_at: float | None = None
     _chunk_started_at: float | None = None
+    _chunk_audio_from: float = 0.0  # audio produced when the chunk being synthesised started
+    _done_audio_s: float = 0.0  # audio of the chunks whose synthesis is complete
     _after_first: tuple[float, int] | None = None  # (time, text characters) as the first chunk went to TTS
     _forecast: tuple[float, float] | None = None  # (time, production s) as the first chunk's audio was complete
 
@@ -143,6 +189,7 @@ class PlayoutGate:
     def chunk_started(self) -> None:
         """A chunk goes to the TTS now (its pace is timed from here)."""
         self._chunk_started_at = self.clock()
+        self._chunk_audio_from = self._audio_s
         if self._after_first is None:
             self._after_first = (self._chunk_started_at, self._text_chars)
 
@@ -161,7 +208,9 @@ class PlayoutGate:
         now = self.clock()
         if self._chunk_started_at is not None:
             self._tts_s += now - self._chunk_started_at
+            self.synthesis.observe(self._audio_s - self._chunk_audio_from, now - self._chunk_started_at)
             self._chunk_started_at = None
+        self._done_audio_s = self._audio_s
         if self._chunks == 1:
             production = self.production_s()
             if production is not None and production != float("inf"):
@@ -207,7 +256,20 @@ class PlayoutGate:
             return None
         missing = self._audio_chars + size - self._text_chars
         text_s = missing / max(self._text_rate(), 1e-3) if missing > 0 else 0.0
-        return text_s + size * per_char * self._tts_s / self._audio_s
+        return text_s + self._synthesis_s(size * per_char)
+
+    def _synthesis_s(self, audio_s: float) -> float:
+        """How long the TTS will take to make ``audio_s`` of audio: the process's model of a chunk's
+        time (fixed + pace), scaled by how this reply's chunks fared against it (its load);
+        without a model, this reply's own time per second of audio."""
+        model = self.synthesis.model()
+        if model is None:
+            return audio_s * self._tts_s / self._audio_s
+        fixed, pace = model
+        expected = self._chunks * fixed + pace * self._done_audio_s  # what the model says this reply's chunks took
+        if expected <= 0:
+            return audio_s * self._tts_s / self._audio_s
+        return (fixed + pace * audio_s) * self._tts_s / expected
 
     def _text_rate(self) -> float:
         """Characters per second the LLM makes: since its first token, or since the first chunk

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.playout import FORECAST_ERRORS
+from pipeline.playout import FORECAST_ERRORS, SYNTHESIS_TIMES
 
 
 @pytest.fixture(autouse=True)
-def _fresh_forecast_errors():
+def _fresh_playout_learning():
     FORECAST_ERRORS.ratios.clear()
+    SYNTHESIS_TIMES.samples.clear()
     yield
     FORECAST_ERRORS.ratios.clear()
+    SYNTHESIS_TIMES.samples.clear()

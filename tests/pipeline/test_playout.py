@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from pipeline.frames import AudioFrame
-from pipeline.playout import FORECAST_ERRORS, REPLY_LENGTHS, ForecastErrors, PlayoutGate, ReplyLengths
+from pipeline.playout import (
+    FORECAST_ERRORS,
+    REPLY_LENGTHS,
+    SYNTHESIS_TIMES,
+    ForecastErrors,
+    PlayoutGate,
+    ReplyLengths,
+    SynthesisTimes,
+)
 from pipeline.session import CallSession, SessionConfig
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
 
@@ -25,8 +33,10 @@ class Clock:
 LONG = "Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays."
 
 
-def gate(clock: Clock, typical_chars: float = 100.0, errors: ForecastErrors | None = None) -> PlayoutGate:
-    return PlayoutGate(lengths=ReplyLengths(typical_chars), errors=errors or ForecastErrors(), clock=clock)
+def gate(clock: Clock, typical_chars: float = 100.0, errors: ForecastErrors | None = None,
+         synthesis: SynthesisTimes | None = None) -> PlayoutGate:
+    return PlayoutGate(lengths=ReplyLengths(typical_chars), errors=errors or ForecastErrors(),
+                       synthesis=synthesis or SynthesisTimes(), clock=clock)
 
 
 def first_chunk(g: PlayoutGate, clock: Clock, text: str, started_at: float, done_at: float, audio_s: float,
@@ -315,3 +325,52 @@ def test_a_gate_learns_how_its_forecasts_turned_out():
 
 def test_the_process_wide_errors_start_fresh_in_each_test():
     assert not FORECAST_ERRORS.ratios and PlayoutGate().errors is FORECAST_ERRORS
+    assert not SYNTHESIS_TIMES.samples and PlayoutGate().synthesis is SYNTHESIS_TIMES
+
+
+def test_synthesis_times_fit_a_fixed_cost_and_a_pace():
+    times = SynthesisTimes()
+    for audio in (0.7, 2.5, 1.2, 4.0, 0.9, 3.1, 1.8, 2.2):
+        assert times.model() is None or len(times.samples) >= times.min_samples
+        times.observe(audio, 0.05 + 0.04 * audio)
+    fixed, pace = times.model()
+    assert fixed == pytest.approx(0.05) and pace == pytest.approx(0.04)
+    times.observe(0.0, 1.0)  # no audio: nothing learned
+    assert len(times.samples) == 8
+
+
+def test_synthesis_times_need_enough_different_chunks():
+    alike = SynthesisTimes()
+    for _ in range(10):
+        alike.observe(1.0, 0.1)
+    assert alike.model() is None  # every chunk the same length: no slope to tell
+    few = SynthesisTimes()
+    for audio in (0.5, 3.0, 5.0):
+        few.observe(audio, 0.1 * audio)
+    assert few.model() is None
+    odd = SynthesisTimes()  # times that fall with length (noise): no negative pace, a fixed cost within reason
+    for audio, took in ((0.5, 0.4), (1.0, 0.35), (2.0, 0.3), (3.0, 0.25)) * 2:
+        odd.observe(audio, took)
+    fixed, pace = odd.model()
+    assert pace == 0.0 and 0.0 <= fixed <= 0.25
+
+
+def test_a_short_first_chunk_does_not_make_the_next_one_look_slow():
+    """Mostly fixed cost: "I'm Anna," took 0.14 s for 0.7 s of audio, but 60 more characters are not
+    0.2 s per second of their audio. With the fitted cost the reply plays at once; scaled by audio alone it waits."""
+    times = SynthesisTimes()
+    for audio in (0.7, 2.5, 1.2, 4.0, 0.9, 3.1, 1.8, 2.2):
+        times.observe(audio, 0.08 + 0.05 * audio)
+    fitted, alone = Clock(), Clock()
+    for clock, synthesis in ((fitted, times), (alone, SynthesisTimes())):
+        g = gate(clock, synthesis=synthesis)
+        g.chunk_chars = 60
+        g.token("I'm Anna, a friendly phone secretary, working in a busy office today.")  # text is ahead
+        assert first_chunk(g, clock, "", 0.2, 0.34, 0.7, 9) == ([] if synthesis is not times else ["f1"])
+    # the next chunk's synthesis, as forecast: fixed + pace x its audio, scaled by how this reply's
+    # own chunk fared against the model (here it took longer: a loaded TTS)
+    g = gate(Clock(), synthesis=times)
+    first_chunk(g, g.clock, "x" * 200, 0.0, 0.2, 1.0, 10)
+    assert times.samples[-1] == (1.0, pytest.approx(0.2))  # each chunk teaches the model
+    fixed, pace = times.model()
+    assert g.production_s() == pytest.approx((fixed + pace * 5.0) * 0.2 / (fixed + pace * 1.0))  # 50 characters
