@@ -13,21 +13,24 @@ reply that opens so starts 250-300 ms sooner than when it waits for 12 (BENCHMAR
 Each later chunk is at most ``growth`` times as long as the one before it (at least
 ``2 * min_chars``, at most ``max_chars``): at a sentence end if one comes first, else at a clause
 boundary past half that, else (when a quarter more has come with no sentence end) at its last
-clause boundary, or its last space. A chunk is synthesised while the one
+clause boundary, or before its last phrase opener past half of it, or at its last space whose
+word does not lean on the next ("the assistant", not "of the"). A chunk is synthesised while the one
 before it plays, and Piper returns a sentence's audio only when all of it is made; with four
 calls on two cores a whole sentence behind "I'm Anna," (0.7 s of audio) came 0.1-0.8 s too late
 in 6 of 32 answers, and a 4.8 s sentence behind a 1.8 s one in another (BENCHMARKS.md, "Chunks
-that grow").
+that grow"). The floor is 32 characters, not 48: the playout gate forecasts the second chunk at
+its bound, and 60 characters behind "I'm Anna," held one-call replies 200-450 ms for a second
+chunk ("a friendly phone secretary.") that came in time (BENCHMARKS.md, session 14).
 A trailing ``.`` is held until the next character shows it is not a decimal
 point or an abbreviation ("3.5", "т.е.", "Dr.").
 
-With ``first_phrase_min_chars``, a first clause that runs long is cut before the first word
-that opens a phrase (a preposition or conjunction: "with", "to", "because", "и", "чтобы"…)
-at that many characters or more: "I'm not familiar" / "with the local area,". Replies that open
-without a short clause ("I'm here to assist with any project or task.") otherwise make the
-caller wait for the LLM's whole first sentence and its synthesis. A chunk cut inside a sentence
-is synthesised with a comma after it (``for_speech``), so the voice pauses there as at a
-phrase's end instead of falling as at a full stop.
+With ``first_phrase_min_chars`` (the default; ``clause()`` turns it off), a first clause that
+runs long is cut before the first word that opens a phrase (a preposition or conjunction:
+"with", "to", "because", "и", "чтобы"…) at that many characters or more: "I'm not familiar" /
+"with the local area,". Replies that open without a short clause ("I'm here to assist with
+any project or task.") otherwise make the caller wait for the LLM's whole first sentence and
+its synthesis. A chunk cut inside a sentence is synthesised with a comma after it
+(``for_speech``), so the voice pauses there as at a phrase's end, not as at a full stop.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ PHRASE_OPENERS = frozenset(
     " than that which who where whether after before since through during like as"
     " и но а или что чтобы если когда пока потому поэтому где который которая которое которые"
     " в во на с со для по о об до после из у к за при без".split())
+# Words that lean on the word after them: a chunk cut at a space does not end with one ("… of the").
+CLINGERS = PHRASE_OPENERS | frozenset("a an the of my your our their his her its this these those very not no"
+                                      " не ни мой моя мои наш наша наши ваш ваша ваши этот эта эти".split())
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.е", "т.д", "т.п", "г", "ул", "д",
                  "им", "др", "стр"}
 
@@ -53,8 +59,8 @@ class ChunkerConfig:
     first_min_chars: int = 8
     first_max_words: int | None = None  # None: the first chunk waits for a boundary
     # A first clause this long or longer may be cut before a phrase opener (None: never)
-    first_phrase_min_chars: int | None = None
-    min_chars: int = 24
+    first_phrase_min_chars: int | None = 8
+    min_chars: int = 16
     max_chars: int = 160
     growth: float | None = 2.0  # a later chunk's length, at most, over the chunk before it (None: max_chars)
 
@@ -63,14 +69,20 @@ class ChunkerConfig:
             raise ValueError(f"growth must be at least 1 (or None), got {self.growth}")
 
     @classmethod
+    def clause(cls) -> ChunkerConfig:
+        """The first chunk waits for a clause of 8 characters (or the sentence's end)."""
+        return cls(first_phrase_min_chars=None)
+
+    @classmethod
     def eager(cls) -> ChunkerConfig:
         """The first chunk also goes after six words when no clause of 8 characters came first."""
-        return cls(first_max_words=6)
+        return cls(first_max_words=6, first_phrase_min_chars=None)
 
     @classmethod
     def phrase(cls) -> ChunkerConfig:
-        """The first chunk also goes before a phrase opener, from 8 characters, when no clause came first."""
-        return cls(first_phrase_min_chars=8)
+        """The default: the first chunk also goes before a phrase opener, from 8 characters, when no
+        clause came first."""
+        return cls()
 
 
 class ClauseChunker:
@@ -103,6 +115,33 @@ class ClauseChunker:
             if chunk:
                 self._emitted, self._last_chars = self._emitted + 1, len(chunk)
                 yield chunk
+
+    @property
+    def pending_chars(self) -> int:
+        """Characters received and not yet cut into a chunk."""
+        return len(self._buf.strip())
+
+    def cut_now(self) -> str | None:
+        """The text so far, up to its best boundary, as a chunk at once: for when the reply's queued
+        audio is about to run out before the sentence ends. The best boundary is the last clause
+        end or phrase opener, else the last space whose word does not lean on the next;
+        it leaves a word still being written in the buffer, and a chunk is at least
+        ``first_min_chars`` long. None if there is no such boundary yet."""
+        buf, least = self._buf, self.config.first_min_chars
+        clause = max((i + 1 for i in range(least - 1, len(buf) - 1)
+                      if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
+        opener = max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf)
+                      if m.start() >= least and m.group(1).lower() in PHRASE_OPENERS), default=0)
+        cut = max(clause, opener)  # the latest natural boundary: the most audio to queue
+        if not cut:
+            spaces = [m.start() for m in re.finditer(r"\s", buf) if m.start() >= least]
+            cut = next((at for at in reversed(spaces)
+                        if re.sub(r"\W", "", buf[:at].rsplit(None, 1)[-1]).lower() not in CLINGERS), 0)
+        if not cut:
+            return None
+        chunk, self._buf = buf[:cut].strip(), buf[cut:].lstrip()
+        self._emitted, self._last_chars = self._emitted + 1, len(chunk)
+        return chunk
 
     def flush(self) -> Iterator[str]:
         chunk, self._buf = self._buf.strip(), ""
@@ -142,15 +181,33 @@ class ClauseChunker:
                           if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
             if clause:
                 return clause
-            space = buf.rfind(" ", 0, limit)
-            return space if space > 0 else limit
+            opener = max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[:limit + 1])
+                          if m.start() >= limit // 2 and m.group(1).lower() in PHRASE_OPENERS), default=0)
+            if opener:
+                return opener  # "I can help you" / "with booking an appointment", not "… booking an"
+            return self._space_cut(buf, limit)
         return None
+
+    @staticmethod
+    def _space_cut(buf: str, limit: int) -> int:
+        """The last space before ``limit`` whose word before it does not lean on the next one (not
+        "… of the" but "… the assistant"), if one is past half of it; else the last space."""
+        spaces = [m.start() for m in re.finditer(r"\s", buf[:limit])]
+        for at in reversed(spaces):
+            if at < limit // 2:
+                break
+            word = re.sub(r"\W", "", buf[:at].rsplit(None, 1)[-1]).lower() if buf[:at].strip() else ""
+            if word and word not in CLINGERS:
+                return at
+        return spaces[-1] if spaces and spaces[-1] > 0 else limit
 
     def _phrase_cut(self, buf: str) -> int | None:
         """Where a long first clause may end: before the first whole phrase opener from
-        ``first_phrase_min_chars`` characters on."""
-        for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf):
-            if m.start() >= self.config.first_phrase_min_chars and m.group(1).lower() in PHRASE_OPENERS:
+        ``first_phrase_min_chars`` characters on, once the word after it shows that the clause
+        does not end there ("Our clinic opens at nine." stays whole: no "at nine." alone)."""
+        for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s+(\S+)\s)", buf):
+            if (m.start() >= self.config.first_phrase_min_chars and m.group(1).lower() in PHRASE_OPENERS
+                    and m.group(2)[-1] not in SENTENCE_END + CLAUSE_END):
                 return m.start()
         return None
 

@@ -26,9 +26,10 @@ class TurnConfig:
     max_turn_s: float = 20.0
     pre_roll_ms: int = 200
     # Silence after which the session starts answering speculatively (None: never). 120 rather
-    # than 200 ms: −113 ms voice-to-voice with one call, no cost seen with four (BENCHMARKS.md);
-    # a pause that turns out to be mid-sentence only wastes the work started on it.
-    pause_ms: int | None = 120
+    # than 200 ms: −113 ms voice-to-voice with one call, no cost seen with four; 80 rather than
+    # 120: the transcript 63 ms sooner, paired −102 ms (BENCHMARKS.md). A pause that turns out
+    # to be mid-sentence only wastes the work started on it.
+    pause_ms: int | None = 80
 
     def __post_init__(self) -> None:
         # Silence is counted in whole frames, and a pause must come before the turn's end.

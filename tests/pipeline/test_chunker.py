@@ -12,7 +12,8 @@ from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
 
 TEXT = ("Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
         "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!")
-EXPECTED = ["Hello!", "Our clinic is open from 9.30 to 18.00,", "Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
+EXPECTED = ["Hello!", "Our clinic is open from 9.30 to 18.00,", "Monday to Friday.", "Dr. Smith is in today,",
+            "and tomorrow.",
             "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
 SENTENCES = ["Hello!", "Our clinic is open from 9.30 to 18.00, Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
              "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
@@ -39,12 +40,16 @@ def test_later_chunks_grow_from_the_one_before():
                                 "working in a busy office in the city's Westside.", "I can help."]
     assert chunks(reply, 3, ChunkerConfig(growth=None)) == [
         "I'm Anna,", "a friendly phone secretary, working in a busy office in the city's Westside.", "I can help."]
-    # no clause boundary: at the last space before the limit (2 x 24 characters after a short chunk)
+    # no clause boundary (at least 2 x 16 characters after a short chunk): before a phrase opener, else
+    # at a space whose word does not lean on the next one ("of the")
     out = chunks("Hello! I am the assistant of the dental clinic on Baker street and I can book you in any day.", 4)
-    assert out == ["Hello!", "I am the assistant of the dental clinic on", "Baker street and I can book you in any day."]
+    assert out == ["Hello!", "I am the assistant", "of the dental clinic", "on Baker street and I can book you in any day."]
+    assert chunks("Sure, I can help you with booking an appointment for Friday at ten in the morning.", 3,
+                  ChunkerConfig.phrase())[:3] == ["Sure, I can help you", "with booking an appointment",
+                                                  "for Friday at ten in the morning."]
     # a sentence that ends within a quarter past the limit stays whole (no "клиники." on its own)
-    assert chunks("Здравствуйте! Меня зовут Анна, я секретарь стоматологической клиники. Чем могу помочь?", 5) == [
-        "Здравствуйте!", "Меня зовут Анна, я секретарь стоматологической клиники.", "Чем могу помочь?"]
+    assert chunks("Здравствуйте! Я секретарь стоматологической клиники. Чем могу помочь?", 5) == [
+        "Здравствуйте!", "Я секретарь стоматологической клиники.", "Чем могу помочь?"]  # 38 > 32, within 40
 
 
 @given(st.lists(st.sampled_from(["word", "два", "one,", "two.", "три;", "a", "longerword", "end!"]), max_size=120),
@@ -75,15 +80,19 @@ def test_first_chunk_is_eager_at_a_clause():
     assert chunks("Да, конечно. Приходите в пятницу.", 2)[0] == "Да, конечно."  # "Да," alone is too short
     assert chunks("I'm Anna, a friendly phone secretary.", 2) == ["I'm Anna,", "a friendly phone secretary."]
     assert chunks("Конечно, записываю вас на пятницу.", 3)[0] == "Конечно,"
-    assert chunks("Sure, we open at nine.", 2) == ["Sure, we open at nine."]  # "Sure," would be spoken alone
+    clause = ChunkerConfig.clause()
+    assert chunks("Sure, we open at nine.", 2, clause) == ["Sure, we open at nine."]  # "Sure," would be alone
+    assert chunks("Sure, we open at nine.", 2) == ["Sure, we open at nine."]  # the word after "at" ends it
+    assert chunks("Sure, we open at nine tomorrow.", 2) == ["Sure, we open", "at nine tomorrow."]
 
 
 def test_first_chunk_without_a_boundary_goes_after_a_few_words():
     out = chunks("We are open every day from nine in the morning until six in the evening.", 3, ChunkerConfig.eager())
     assert out == ["We are open every day from", "nine in the morning until six in the evening."]
-    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3)
+    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3,
+                    ChunkerConfig.clause())
     assert clause == ["We are open every day from nine in the morning until six in the evening."]
-    assert chunks("Sure, I can book you in.", 3)[0] == "Sure, I can book you in."
+    assert chunks("Sure, I can book you in.", 3, ChunkerConfig.clause())[0] == "Sure, I can book you in."
 
 
 def test_nothing_is_lost_or_reordered():
@@ -104,17 +113,20 @@ def test_a_long_first_clause_is_cut_before_a_phrase_opener():
     assert chunks("I'm here to assist with any project or task. Ask away.", 3, phrase) == [
         "I'm here", "to assist with any project or task.", "Ask away."]
     assert chunks("I'm sorry for any inconvenience, and thank you.", 3, phrase)[0] == "I'm sorry"
-    assert chunks("I can help with that.", 3, phrase) == ["I can help", "with that."]
+    assert chunks("I can help with that.", 3, phrase) == ["I can help with that."]  # "that." ends it
+    assert chunks("I can help with that today.", 3, phrase) == ["I can help", "with that today."]
     assert chunks("Yes, I can do it.", 3, phrase) == ["Yes, I can do it."]  # "I can" is under 8 characters
     assert chunks("I'm not familiar with the local area, but I can help.", 2, phrase) == [
-        "I'm not familiar", "with the local area, but I can help."]
+        "I'm not familiar", "with the local area,", "but I can help."]
     assert chunks("Мы работаем каждый день с девяти утра до шести вечера.", 4, phrase) == [
         "Мы работаем каждый день", "с девяти утра до шести вечера."]
     # a short clause still comes first, and an opener only counts as a whole word
     assert chunks("I'm Anna, a friendly phone secretary.", 2, phrase) == ["I'm Anna,", "a friendly phone secretary."]
     assert chunks("We are open tomorrow morning.", 1, phrase) == ["We are open tomorrow morning."]
-    # the default waits for the clause
-    assert chunks("I'm here to assist with any project or task.", 3) == ["I'm here to assist with any project or task."]
+    # the clause rule waits for the clause
+    assert chunks("I'm here to assist with any project or task.", 3, ChunkerConfig.clause()) == [
+        "I'm here to assist with any project or task."]
+    assert phrase == ChunkerConfig()  # the default
 
 
 @given(st.lists(st.sampled_from(["word", "with", "и", "to,", "two.", "a", "because", "end!"]), max_size=60),

@@ -138,11 +138,11 @@ def test_a_pause_is_reported_early_and_voided_by_more_speech():
     assert kinds.count(SpeechResumed) >= 1 and kinds[-2:] == [SpeechPaused, TurnEnded]
     first_pause = next(e for e in events if isinstance(e, SpeechPaused))
     resumed = next(e for e in events if isinstance(e, SpeechResumed))
-    assert first_pause.detected_s < resumed.at_s
+    assert first_pause.detected_s <= resumed.at_s  # reported at the end of a frame, resumed in a later one
     last_pause, turn = events[-2], events[-1]
     assert last_pause.ended_s == turn.ended_s and last_pause.audio == turn.audio
-    assert abs((last_pause.detected_s - last_pause.ended_s) - 0.12) < 0.03  # pause_ms after the last voice
-    assert turn.detected_s - last_pause.detected_s >= 0.38
+    assert abs((last_pause.detected_s - last_pause.ended_s) - 0.08) < 0.03  # pause_ms after the last voice
+    assert turn.detected_s - last_pause.detected_s >= 0.42
 
 
 def test_pauses_can_be_switched_off():

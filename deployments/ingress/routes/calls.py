@@ -10,11 +10,11 @@ Protocol (also in the README):
   default: the one the profile routes the language to; an unknown one closes with code 1008),
   ``echo_guard`` (default false: browsers cancel echo themselves; set it for clients that play
   the reply into an open microphone), ``speculate`` (default true: start answering at the
-  first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 120, a
+  first short pause, release at the end of the turn), ``pause_ms`` (that pause: default 80, a
   multiple of 20 below the 600 ms end of turn; otherwise the socket closes with code 1008) and
-  ``first_chunk`` (``clause``, the default: the reply's first clause of 8 characters or more;
-  ``eager``: that clause or the first six words, whichever comes first; ``phrase``: that clause,
-  or from 8 characters the words before a phrase opener such as "with" or "because"), ``chunks``
+  ``first_chunk`` (``phrase``, the default: the reply's first clause of 8 characters or more,
+  or from 8 characters the words before a phrase opener such as "with" or "because";
+  ``clause``: only that clause; ``eager``: that clause or the first six words), ``chunks``
   (``growing``, the default: each later chunk at most twice as long as the one before it,
   so that it is made while that one plays; ``sentences``: whole sentences up to 160 characters)
   and ``playout``
@@ -56,7 +56,7 @@ from pipeline.turns import TurnConfig
 
 router = APIRouter(tags=["calls"])
 # ``first_chunk``: how a reply's first chunk is cut (pipeline/chunker.py)
-FIRST_CHUNK_RULES = {"clause": ChunkerConfig, "eager": ChunkerConfig.eager, "phrase": ChunkerConfig.phrase}
+FIRST_CHUNK_RULES = {"clause": ChunkerConfig.clause, "eager": ChunkerConfig.eager, "phrase": ChunkerConfig.phrase}
 
 
 def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
@@ -77,7 +77,7 @@ def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
 async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
                       persona: str | None = None, language: str | None = None, voice: str | None = None,
                       stt_model: str | None = None, echo_guard: bool = False, speculate: bool = True,
-                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager", "phrase"] = "clause",
+                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager", "phrase"] = "phrase",
                       chunks: Literal["growing", "sentences"] = "growing",
                       playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
     try:
