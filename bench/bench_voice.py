@@ -133,6 +133,8 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
                                      if t["speaker"] == "assistant"), []),
             "answer_chunk_chars": next((t.get("chunk_chars", []) for t in record["turns"][2:]
                                         if t["speaker"] == "assistant"), []),
+            # chunks cut before their sentence ended because the answer's queued audio ran low
+            "forced_cuts": sum(t.get("forced_cuts", 0) for t in record["turns"] if t["speaker"] == "assistant"),
             "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
             "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), "")}
 
@@ -239,6 +241,7 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
                           k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
                           for k in STAGES},
                       "calls_with_reply_gaps": f"{sum(1 for x in xs if x['reply_gaps'])}/{len(xs)}",
+                      "forced_cuts": sum(x["forced_cuts"] for x in xs),
                       "reply_gap_ms": sum(x["reply_gap_ms"] for x in xs)}
     pairs = [(x["v2v_s"], y["v2v_s"]) for x, y in zip(rows[a], rows[b], strict=True) if x["v2v_s"] and y["v2v_s"]]
     out[f"{a}_minus_{b}_median_ms"] = round(statistics.median([x - y for x, y in pairs]) * 1000)
@@ -333,6 +336,7 @@ async def main(args) -> dict:
                 "calls_with_reply_gaps": sum(1 for x in rows if x["reply_gaps"]),
                 "reply_gaps": sum(x["reply_gaps"] for x in rows),
                 "reply_gap_ms": sum(x["reply_gap_ms"] for x in rows),
+                "forced_cuts": sum(x["forced_cuts"] for x in rows),
                 "gap_ms_by_reply": [x["gap_ms_by_reply"] for x in rows],
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],
                 # what was answered: the first chunk's length is what the first reply frame waits for

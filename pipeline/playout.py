@@ -258,6 +258,13 @@ class PlayoutGate:
         text_s = missing / max(self._text_rate(), 1e-3) if missing > 0 else 0.0
         return text_s + self._synthesis_s(size * per_char)
 
+    def synthesis_s(self, chars: int) -> float:
+        """How long the TTS will take to make ``chars`` more characters of this reply (0.0 until a
+        chunk's audio is complete: nothing to forecast from)."""
+        if self._done_audio_s <= 0 or self._audio_chars <= 0:
+            return 0.0
+        return self._synthesis_s(chars * self._audio_s / self._audio_chars)
+
     def _synthesis_s(self, audio_s: float) -> float:
         """How long the TTS will take to make ``audio_s`` of audio: the process's model of a chunk's
         time (fixed + pace), scaled by how this reply's chunks fared against it (its load);

@@ -87,6 +87,11 @@ class SessionConfig:
     # long, at most 1.5 s), so that the answer does not go silent after its first clause
     # (pipeline/playout.py); off: every reply plays as soon as its audio exists.
     playout_hold: bool = True
+    # Low-water mark: once a reply plays, if its queued audio would run out before the text so far
+    # could be synthesised with this much to spare, that text is cut at its best boundary and
+    # spoken at once instead of waiting for the sentence to end (None: never). The gate covers
+    # the first chunk; this covers the rest, where four calls ran dry (BENCHMARKS.md, session 14).
+    low_water_s: float | None = 0.3
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
     # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
     # room for the reply. Older exchanges are dropped first; see pipeline/history.py.
@@ -121,6 +126,7 @@ class TurnRecord:
     gaps: list[list[int]] = field(default_factory=list)
     chunk_ms: list[int] = field(default_factory=list)
     chunk_chars: list[int] = field(default_factory=list)
+    forced_cuts: int = 0  # chunks cut before their sentence ended because the audio ran low
 
 
 @dataclass
@@ -472,6 +478,15 @@ class CallSession:
                 gate.hold_s(), lambda: self._emit_released(gate.release(), spec, reply))
         return round(made * 1000 / bytes_per_s)
 
+    def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending_chars: int) -> bool:
+        """A playing reply's queued audio would run out before the text waiting for its sentence's
+        end could be synthesised, with ``low_water_s`` to spare (not while the gate holds it, or
+        the turn it answers may still go on: nothing is playing then)."""
+        if (self.config.low_water_s is None or gate is None or not gate.released or not pending_chars
+                or (spec is not None and not spec.confirmed)):
+            return False
+        return self._queued_s(gate, spec) < gate.synthesis_s(pending_chars) + self.config.low_water_s
+
     def _queued_s(self, gate: PlayoutGate | None, spec: _Speculation | None) -> float:
         """Seconds of this reply's audio made and not yet played: what the caller hears before
         the next chunk is needed (held frames play before it too, once released)."""
@@ -565,6 +580,10 @@ class CallSession:
                     for chunk in chunker.push(delta):
                         if gate is not None:  # the second chunk's size: at most the bound, then exact
                             gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
+                        await speak(chunk)
+                    if spoken and self._running_low(gate, spec, chunker.pending_chars) and (
+                            chunk := chunker.cut_now()):
+                        reply.forced_cuts += 1
                         await speak(chunk)
             if gate is not None:
                 self._emit_all(gate.text_done(), spec)

@@ -374,3 +374,43 @@ def test_a_short_first_chunk_does_not_make_the_next_one_look_slow():
     assert times.samples[-1] == (1.0, pytest.approx(0.2))  # each chunk teaches the model
     fixed, pace = times.model()
     assert g.production_s() == pytest.approx((fixed + pace * 5.0) * 0.2 / (fixed + pace * 1.0))  # 50 characters
+
+
+class SlowTailResponder(ScriptedResponder):
+    """Two short sentences at once, then a long one a word every 0.25 s: the LLM slowed by other calls."""
+
+    HEAD = ("Our clinic opens at nine. ", "We close at six. ")
+    TAIL = "On Saturdays we open at ten in the morning and close at two in the afternoon for lunch."
+
+    async def reply(self, messages):
+        self.calls.append(messages)
+        for piece in self.HEAD:
+            yield piece
+        for word in self.TAIL.split():
+            await asyncio.sleep(0.25)
+            yield word + " "
+
+
+async def slow_tail_call(low_water_s: float | None) -> CallSession:
+    session = CallSession(FixedTranscriber(), SlowTailResponder([]), PacedToneSynthesizer(),
+                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0,
+                                        low_water_s=low_water_s))
+    session.start()
+    line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
+    await line.run(14.0)
+    await session.close()
+    assert [t.speaker for t in session.record.turns] == ["assistant", "caller", "assistant"], session.record.turns
+    return session
+
+
+async def test_a_reply_running_low_speaks_the_text_it_has_instead_of_waiting_for_the_sentence(monkeypatch):
+    """Waiting for the long sentence's end (or its bound) leaves the caller in silence while it is
+    written; cutting at its best boundary each time the queued audio runs low keeps it playing."""
+    monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)
+    waiting, cutting = await slow_tail_call(None), await slow_tail_call(0.3)
+    text = " ".join([*(h.strip() for h in SlowTailResponder.HEAD), SlowTailResponder.TAIL])
+    assert waiting.record.turns[-1].text.split() == cutting.record.turns[-1].text.split() == text.split()
+    assert waiting.record.turns[-1].forced_cuts == 0 and waiting.record.reply_gap_ms >= 400, waiting.record
+    reply = cutting.record.turns[-1]
+    assert reply.forced_cuts >= 1, reply
+    assert cutting.record.reply_gap_ms <= waiting.record.reply_gap_ms / 2, (cutting.record, waiting.record)

@@ -29,7 +29,8 @@ class StallingResponder(ScriptedResponder):
 
 async def call(transcriber, synthesizer, responder) -> CallSession:
     session = CallSession(transcriber, responder, synthesizer,
-                          SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded."))
+                          SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.",
+                                        low_water_s=None))  # chunks as written: the gap stays where the stall is
     session.start()
     line = PhoneLine(session, [Utterance(3.5, say("When do you open?"))])
     await line.run(14.0)
