@@ -72,8 +72,10 @@ def _transient(exc: BaseException) -> bool:
 
     A first token that takes longer than ``first_token_timeout_s`` (a replica being replaced, an
     overloaded engine) goes to the cloud at once: retrying would only make the caller wait more.
+    A cancellation (a barge-in, a speculative reply voided by more speech) is not a failure: it
+    was retried, so the reply went on asking the engine for nobody and its task did not end.
     """
-    return not isinstance(exc, InvalidRequestError | TimeoutError)
+    return isinstance(exc, Exception) and not isinstance(exc, InvalidRequestError | TimeoutError)
 
 
 def last_user_text(messages: list[dict[str, str]]) -> str:
@@ -182,9 +184,12 @@ class PersonaResponder:
                         first = await asyncio.wait_for(gen.__anext__(), self.config.first_token_timeout_s)
                     except StopAsyncIteration:
                         first = None
-                    except TimeoutError:
+                    except (TimeoutError, asyncio.CancelledError):
+                        # Too slow, or nobody is listening any more (a barge-in, a speculative
+                        # reply voided by more speech): cancelling the await alone leaves the
+                        # engine generating the whole reply for nobody.
                         if hasattr(gen, "cancel"):
-                            gen.cancel()  # do not let the engine generate for nobody
+                            gen.cancel()
                         raise
                     return first, gen
         except AdapterUnavailableError as exc:

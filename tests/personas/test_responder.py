@@ -212,3 +212,35 @@ async def test_a_slow_first_token_goes_to_the_cloud_without_retrying(cloud, clou
     r = PersonaResponder(llm, None, cloud, None, ResponderConfig(local_attempts=3, first_token_timeout_s=0.1))
     deltas = await reply(r)
     assert text(deltas) == REPLY and len(llm.calls) == 1
+
+
+async def test_a_reply_abandoned_before_its_first_token_stops_the_engine():
+    """A barge-in, or a speculative reply voided by more speech, while the model is still on its
+    prompt: the Serve request is cancelled, not left generating the whole reply for nobody."""
+    class Stream:
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            await asyncio.sleep(5)  # still on the prompt
+            raise StopAsyncIteration
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    class PromptBoundLLM(ScriptedLLM):
+        def remote(self, messages, options, request_id=None, adapter=None):
+            self.calls.append(adapter)
+            self.stream = Stream()
+            return self.stream
+
+    llm = PromptBoundLLM()
+    task = asyncio.create_task(reply(responder(llm)))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(llm.calls) == 1 and llm.stream.cancelled
