@@ -7,12 +7,11 @@ in-process deployments (tests, benchmarks) or anything else that speaks them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from deployments.llm.engine import SamplingOptions
 from infra.audio import pcm16_to_float, resample
 
 
@@ -66,24 +65,6 @@ class HandleTranscriber:
         audio = resample(pcm16_to_float(pcm), sample_rate, 16000).astype(np.float32)
         result = await self.handle.transcribe.remote(audio, language, self.model)
         return result["text"]
-
-
-class HandleResponder:
-    """LLMServer.chat over a streaming handle: text deltas."""
-
-    def __init__(self, handle: Any, max_tokens: int = 120, temperature: float = 0.3, top_p: float = 1.0) -> None:
-        self.handle = handle
-        self.options = asdict(SamplingOptions(max_tokens=max_tokens, temperature=temperature, top_p=top_p))
-
-    def with_sampling(self, max_tokens: int, temperature: float, top_p: float = 1.0) -> HandleResponder:
-        """The same LLM with a persona's sampling defaults."""
-        return HandleResponder(self.handle, max_tokens, temperature, top_p)
-
-    async def reply(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
-        gen = self.handle.options(stream=True).chat.remote(messages, self.options)
-        async for delta in gen:
-            if delta["text"]:
-                yield delta["text"]
 
 
 class HandleSynthesizer:

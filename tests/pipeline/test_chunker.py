@@ -143,3 +143,31 @@ def test_a_chunk_cut_inside_a_sentence_is_spoken_as_a_phrase():
     assert for_speech("Мы работаем каждый день") == "Мы работаем каждый день,"
     for done in ("I'm Anna,", "Of course!", "until six.", "Правда?", "10:00...", ""):
         assert for_speech(done) == done
+
+
+def test_cut_now_speaks_the_text_so_far_at_its_best_boundary():
+    c = ClauseChunker()
+    assert list(c.push("I'm Anna. ")) == ["I'm Anna."]
+    assert list(c.push("On Saturdays we open at ten in the morn")) == []
+    assert c.pending_chars == len("On Saturdays we open at ten in the morn")
+    assert c.cut_now() == "On Saturdays we open at ten"  # before "in", the last opener; "morn" is still coming
+    assert list(c.push("ing, and close at two. ")) == ["in the morning, and close at two."]
+    c = ClauseChunker()
+    assert [*c.push("Yes. ")] == ["Yes."]
+    assert [*c.push("Absolutely, of the ")] == [] and c.cut_now() == "Absolutely,"  # a clause end
+    assert c.cut_now() is None  # "of the" leans on what comes next
+    c = ClauseChunker()
+    assert [*c.push("Yes. ")] == ["Yes."]
+    assert [*c.push("maybe")] == [] and c.cut_now() is None  # a word still being written
+
+
+@given(st.lists(st.sampled_from(["word", "with", "и", "to,", "the", "a", "because", "long-word"]), max_size=40),
+       st.integers(min_value=0, max_value=300))
+def test_cut_now_loses_nothing(words, at):
+    text = " ".join(words)
+    c = ClauseChunker()
+    out = [*c.push(text[:at])]
+    forced = c.cut_now()
+    out += ([forced] if forced else []) + [*c.push(text[at:])] + [*c.flush()]
+    assert " ".join(out).split() == text.split()
+    assert forced is None or len(forced) >= c.config.first_min_chars
