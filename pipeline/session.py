@@ -8,7 +8,8 @@ caller frame), which makes behaviour replayable. What it does:
 - detects the caller's turns (VAD + end of turn), transcribes, streams the LLM's reply through the
   clause chunker into TTS, and queues 20 ms frames, so the first audio leaves before the LLM ends;
 - under load, holds a reply's first chunk briefly when its second would come too late to follow
-  it without a silence (``pipeline/playout.py``);
+  it without a silence (``pipeline/playout.py``), and once a reply plays, speaks the text it has
+  (cut at its best boundary) when the queued audio runs low before the sentence ends;
 - works speculatively: at the first short pause (``turn.pause_ms``) it starts transcribing and
   answering the audio so far, holding the result; the end of the turn releases it, more speech
   throws it away. The end-of-turn wait then overlaps the work instead of preceding it;

@@ -176,16 +176,20 @@ class SlowResponder(ScriptedResponder):
             yield word + " "
 
 
-async def run_call(transcriber, synthesizer, hold: bool) -> CallSession:
-    session = CallSession(transcriber, SlowResponder([]), synthesizer,
-                          SessionConfig(greeting="Hello.", recording_notice="", playout_hold=hold,
-                                        silence_prompt_s=30.0))
+async def one_answer(transcriber, responder, synthesizer, asked_at_s: float = 1.5, **config) -> CallSession:
+    """A call that asks one question and hears one answer; ``config``: the session's settings."""
+    session = CallSession(transcriber, responder, synthesizer,
+                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0, **config))
     session.start()
-    line = PhoneLine(session, [Utterance(1.5, say("When do you open?"))])
+    line = PhoneLine(session, [Utterance(asked_at_s, say("When do you open?"))])
     await line.run(14.0)
     await session.close()
     assert [t.speaker for t in session.record.turns] == ["assistant", "caller", "assistant"], session.record.turns
     return session
+
+
+async def run_call(transcriber, synthesizer, hold: bool) -> CallSession:
+    return await one_answer(transcriber, SlowResponder([]), synthesizer, playout_hold=hold)
 
 
 async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_once(transcriber, synthesizer,
@@ -392,15 +396,8 @@ class SlowTailResponder(ScriptedResponder):
 
 
 async def slow_tail_call(low_water_s: float | None) -> CallSession:
-    session = CallSession(FixedTranscriber(), SlowTailResponder([]), PacedToneSynthesizer(),
-                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0,
-                                        low_water_s=low_water_s))
-    session.start()
-    line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
-    await line.run(14.0)
-    await session.close()
-    assert [t.speaker for t in session.record.turns] == ["assistant", "caller", "assistant"], session.record.turns
-    return session
+    return await one_answer(FixedTranscriber(), SlowTailResponder([]), PacedToneSynthesizer(), 1.0,
+                            low_water_s=low_water_s)
 
 
 async def test_a_reply_running_low_speaks_the_text_it_has_instead_of_waiting_for_the_sentence(monkeypatch):
