@@ -128,15 +128,8 @@ class ClauseChunker:
         it leaves a word still being written in the buffer, and a chunk is at least
         ``first_min_chars`` long. None if there is no such boundary yet."""
         buf, least = self._buf, self.config.first_min_chars
-        clause = max((i + 1 for i in range(least - 1, len(buf) - 1)
-                      if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
-        opener = max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf)
-                      if m.start() >= least and m.group(1).lower() in PHRASE_OPENERS), default=0)
-        cut = max(clause, opener)  # the latest natural boundary: the most audio to queue
-        if not cut:
-            spaces = [m.start() for m in re.finditer(r"\s", buf) if m.start() >= least]
-            cut = next((at for at in reversed(spaces)
-                        if re.sub(r"\W", "", buf[:at].rsplit(None, 1)[-1]).lower() not in CLINGERS), 0)
+        cut = max(_last_clause_end(buf, least, len(buf) - 1), _last_opener(buf, least, len(buf)))
+        cut = cut or _last_loose_space(buf, least, len(buf))  # the latest natural boundary: the most audio
         if not cut:
             return None
         chunk, self._buf = buf[:cut].strip(), buf[cut:].lstrip()
@@ -177,29 +170,16 @@ class ClauseChunker:
             if len(words) >= cfg.first_max_words:
                 return words[cfg.first_max_words - 1].end() - 1
         if len(buf) > over:
-            clause = max((i + 1 for i in range(cfg.first_min_chars - 1, limit)
-                          if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
-            if clause:
-                return clause
-            opener = max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[:limit + 1])
-                          if m.start() >= limit // 2 and m.group(1).lower() in PHRASE_OPENERS), default=0)
-            if opener:
-                return opener  # "I can help you" / "with booking an appointment", not "… booking an"
-            return self._space_cut(buf, limit)
+            # the last clause end; else before the last phrase opener past half the limit ("I can
+            # help you" / "with booking an appointment"); else at the last space past half of it
+            # whose word does not lean on the next ("the assistant", not "of the"); else any space
+            cut = (_last_clause_end(buf, cfg.first_min_chars, limit) or _last_opener(buf, limit // 2, limit)
+                   or _last_loose_space(buf, limit // 2, limit))
+            if cut:
+                return cut
+            space = buf.rfind(" ", 0, limit)
+            return space if space > 0 else limit
         return None
-
-    @staticmethod
-    def _space_cut(buf: str, limit: int) -> int:
-        """The last space before ``limit`` whose word before it does not lean on the next one (not
-        "… of the" but "… the assistant"), if one is past half of it; else the last space."""
-        spaces = [m.start() for m in re.finditer(r"\s", buf[:limit])]
-        for at in reversed(spaces):
-            if at < limit // 2:
-                break
-            word = re.sub(r"\W", "", buf[:at].rsplit(None, 1)[-1]).lower() if buf[:at].strip() else ""
-            if word and word not in CLINGERS:
-                return at
-        return spaces[-1] if spaces and spaces[-1] > 0 else limit
 
     def _phrase_cut(self, buf: str) -> int | None:
         """Where a long first clause may end: before the first whole phrase opener from
@@ -221,3 +201,26 @@ def for_speech(chunk: str) -> str:
     """A chunk as it is synthesised: one cut inside a sentence (it ends in a word) gets a comma, which
     the voice's phonemizer reads as a phrase end, so the pause before the next chunk sounds like one."""
     return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk
+
+
+def _last_clause_end(buf: str, lo: int, hi: int) -> int:
+    """Where the last clause ending at ``lo`` characters or more, before ``hi``, ends (0: none)."""
+    return max((i + 1 for i in range(lo - 1, min(hi, len(buf) - 1))
+                if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
+
+
+def _last_opener(buf: str, lo: int, hi: int) -> int:
+    """The space before the last whole phrase opener that starts between ``lo`` and ``hi`` (0: none)."""
+    return max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[:hi + 1])
+                if m.start() >= lo and m.group(1).lower() in PHRASE_OPENERS), default=0)
+
+
+def _last_loose_space(buf: str, lo: int, hi: int) -> int:
+    """The last space between ``lo`` and ``hi`` whose word before it does not lean on the next (0: none)."""
+    for m in reversed(list(re.finditer(r"\s", buf[:hi]))):
+        if m.start() < lo:
+            break
+        before = buf[:m.start()].split()
+        if before and re.sub(r"\W", "", before[-1]).lower() not in CLINGERS:
+            return m.start()
+    return 0
