@@ -102,7 +102,7 @@ class SynthesisTimes:
     (the handle's round trip, the voice's per-utterance work): on the CPU profile "I'm Anna,"
     (0.7 s of audio) took 64 ms through the TTS handle and a 2.5 s clause 150 ms. Scaled by audio
     alone, a 60-character second chunk was forecast at 0.8 s of synthesis instead of 0.3 s, and
-    with one call the gate held replies 230-450 ms that did not need it (BENCHMARKS.md).
+    with one call the gate held replies 200-450 ms that did not need it (BENCHMARKS.md).
     """
 
     window: int = 32
