@@ -111,9 +111,7 @@ class ClauseChunker:
             cut = self._find_cut()
             if cut is None:
                 return
-            chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:].lstrip()
-            if chunk:
-                self._emitted, self._last_chars = self._emitted + 1, len(chunk)
+            if chunk := self._take(cut):
                 yield chunk
 
     @property
@@ -130,17 +128,18 @@ class ClauseChunker:
         buf, least = self._buf, self.config.first_min_chars
         cut = max(_last_clause_end(buf, least, len(buf) - 1), _last_opener(buf, least, len(buf)))
         cut = cut or _last_loose_space(buf, least, len(buf))  # the latest natural boundary: the most audio
-        if not cut:
-            return None
-        chunk, self._buf = buf[:cut].strip(), buf[cut:].lstrip()
-        self._emitted, self._last_chars = self._emitted + 1, len(chunk)
-        return chunk
+        return self._take(cut) if cut else None
 
     def flush(self) -> Iterator[str]:
-        chunk, self._buf = self._buf.strip(), ""
+        if chunk := self._take(len(self._buf)):
+            yield chunk
+
+    def _take(self, cut: int) -> str:
+        """The buffer up to ``cut`` as a chunk (empty if only spaces), counted as the latest one."""
+        chunk, self._buf = self._buf[:cut].strip(), self._buf[cut:].lstrip()
         if chunk:
             self._emitted, self._last_chars = self._emitted + 1, len(chunk)
-            yield chunk
+        return chunk
 
     def _find_cut(self) -> int | None:
         buf, cfg = self._buf, self.config

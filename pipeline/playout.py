@@ -109,8 +109,7 @@ class SynthesisTimes:
     min_samples: int = 8
     min_spread_s: float = 1.0  # the chunks' audio must differ this much for a slope to mean anything
     samples: deque[tuple[float, float]] = field(default_factory=deque)  # (audio s, synthesis s)
-    _fitted: tuple[tuple[int, int], tuple[float, float] | None] | None = None  # (samples seen, model)
-    _seen: int = 0
+    _fitted: tuple[tuple[float, float] | None] | None = None  # the model as last fitted; None: fit again
 
     def __post_init__(self) -> None:
         self.samples = deque(self.samples, maxlen=self.window)
@@ -118,14 +117,18 @@ class SynthesisTimes:
     def observe(self, audio_s: float, synthesis_s: float) -> None:
         if audio_s > 0 and synthesis_s >= 0:
             self.samples.append((audio_s, synthesis_s))
-            self._seen += 1
+            self._fitted = None
+
+    def clear(self) -> None:
+        self.samples.clear()
+        self._fitted = None
 
     def model(self) -> tuple[float, float] | None:
         """(fixed s, s per s of audio), or None while too few or too alike chunks have been seen.
         Fitted again only after a new chunk (it is asked on every token of a reply)."""
-        if self._fitted is None or self._fitted[0] != (self._seen, len(self.samples)):
-            self._fitted = ((self._seen, len(self.samples)), self._fit())
-        return self._fitted[1]
+        if self._fitted is None:
+            self._fitted = (self._fit(),)
+        return self._fitted[0]
 
     def _fit(self) -> tuple[float, float] | None:
         if len(self.samples) < self.min_samples:

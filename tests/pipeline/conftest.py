@@ -10,7 +10,7 @@ from pipeline.playout import FORECAST_ERRORS, SYNTHESIS_TIMES
 @pytest.fixture(autouse=True)
 def _fresh_playout_learning():
     FORECAST_ERRORS.ratios.clear()
-    SYNTHESIS_TIMES.samples.clear()
+    SYNTHESIS_TIMES.clear()
     yield
     FORECAST_ERRORS.ratios.clear()
-    SYNTHESIS_TIMES.samples.clear()
+    SYNTHESIS_TIMES.clear()
