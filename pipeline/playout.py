@@ -33,9 +33,10 @@ Until the LLM has finished, the reply's length is the typical length of recent r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -148,14 +149,42 @@ SYNTHESIS_TIMES = SynthesisTimes()
 
 
 @dataclass
+class ReplyLoad:
+    """How many replies this process is making at this moment (shared per process, like the
+    forecasts' errors: its calls share the machine's cores).
+
+    Alone, a reply's forecast errs long and a small forecast lateness is not worth a hold; with
+    others being made beside it, the cores it was measured on are shared from one moment to the
+    next and its forecast errs short: four calls ran dry 20-100 ms after a first chunk that the
+    gate had let play with a forecast lateness under 0.1 s (BENCHMARKS.md, session 14).
+    """
+
+    active: int = 0
+
+    @contextlib.contextmanager
+    def making(self) -> Iterator[None]:
+        """Counts one reply while it is being made (its LLM text and its chunks' synthesis)."""
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+
+REPLY_LOAD = ReplyLoad()
+
+
+@dataclass
 class PlayoutGate:
     """Holds a reply's first chunk while its second would come too late, then lets everything through.
 
-    ``safety`` scales the forecast production time and ``margin_s`` is added to it. A forecast
-    lateness under ``min_hold_s`` is not held: the forecast errs long (with one call, a 0.1 s
-    margin and 1.1 safety held a median 275 ms that the second chunk did not need). It was 0.3 s,
-    as a pause that short between two clauses sounds like one; but with four calls three of 20
-    answers then ran dry for 20-200 ms after their first clause, and a held first chunk now
+    ``safety`` scales the forecast production time and ``margin_s`` is added to it. When this
+    reply is the only one being made (``load``), a forecast lateness under ``min_hold_s`` is not
+    held: alone, the forecast errs long (with one call, a 0.1 s margin and 1.1 safety held a
+    median 275 ms that the second chunk did not need). It was 0.3 s, as a pause that short
+    between two clauses sounds like one; but with four calls three of 20 answers then ran dry
+    for 20-200 ms after their first clause, and at 0.1 s one in 96 still did. So while other
+    replies are being made, any lateness over ``busy_min_hold_s`` is held: a held first chunk
     goes as soon as a fresher forecast says the second is in time, so a short hold costs little.
     """
 
@@ -166,7 +195,9 @@ class PlayoutGate:
     safety: float | None = None  # None: learned, ``errors.safety()``
     margin_s: float = 0.0
     min_hold_s: float = 0.1
+    busy_min_hold_s: float = 0.0  # instead of ``min_hold_s`` while other replies are being made
     max_hold_s: float = 1.5
+    load: ReplyLoad = field(default_factory=lambda: REPLY_LOAD)
     clock: Callable[[], float] = time.monotonic
     released: bool = False
     held: list = field(default_factory=list)
@@ -303,6 +334,11 @@ class PlayoutGate:
     def _decide(self) -> list:
         if self.released:
             return []
-        if self._chunks >= 2 or self.shortfall_s() < self.min_hold_s:
+        if self._chunks >= 2 or self.shortfall_s() < self.tolerance_s():
             return self.release()  # the second chunk is here, or will be in time
         return []
+
+    def tolerance_s(self) -> float:
+        """The forecast lateness a first chunk plays with: ``min_hold_s`` while this is the only reply
+        being made, ``busy_min_hold_s`` while others are made beside it (it counts itself)."""
+        return self.min_hold_s if self.load.active <= 1 else self.busy_min_hold_s

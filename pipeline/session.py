@@ -42,7 +42,7 @@ from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.line_audio import LINE_AUDIO, LineAudioCache
-from pipeline.playout import REPLY_LENGTHS, PlayoutGate
+from pipeline.playout import REPLY_LENGTHS, REPLY_LOAD, PlayoutGate
 from pipeline.recording import CallRecorder
 from pipeline.services import Allowance, Responder, Synthesizer, Transcriber
 from pipeline.turns import SpeechPaused, SpeechResumed, SpeechStarted, TurnConfig, TurnDetector, TurnEnded
@@ -84,9 +84,10 @@ class SessionConfig:
     echo_window_ms: int = 300
     turn: TurnConfig = field(default_factory=TurnConfig)
     chunker: ChunkerConfig = field(default_factory=ChunkerConfig)  # how soon the first words are spoken
-    # Hold a reply's first chunk while its second is forecast to come 0.3 s late or more (for that
-    # long, at most 1.5 s), so that the answer does not go silent after its first clause
-    # (pipeline/playout.py); off: every reply plays as soon as its audio exists.
+    # Hold a reply's first chunk while its second is forecast to come late (0.1 s or more when it is
+    # the only reply being made; any lateness while others are; for that long, at most 1.5 s), so
+    # that the answer does not go silent after its first clause (pipeline/playout.py); off: every
+    # reply plays as soon as its audio exists.
     playout_hold: bool = True
     # Low-water mark: once a reply plays, if its queued audio would run out before the text so far
     # could be synthesised with this much to spare, that text is cut at its best boundary and
@@ -573,39 +574,40 @@ class CallSession:
             reply.chunk_chars.append(len(chunk))
             spoken.append(chunk)
             reply.text = " ".join(spoken)
-        try:
-            async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
-                                                            gate, spec)) as deltas:
-                async for delta in deltas:
-                    self._stage(caller, "first_token", t0)
-                    for chunk in chunker.push(delta):
-                        if gate is not None:  # the second chunk's size: at most the bound, then exact
-                            gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
-                        await speak(chunk)
-                    if spoken and self._running_low(gate, spec, chunker.pending_chars) and (
-                            chunk := chunker.cut_now()):
-                        reply.forced_cuts += 1
-                        await speak(chunk)
-            if gate is not None:
-                self._emit_all(gate.text_done(), spec)
-            for chunk in chunker.flush():
-                await speak(chunk)
-            if gate is not None:
-                self._emit_all(gate.release(), spec)  # the whole reply is ready
-                REPLY_LENGTHS.observe(len(reply.text))
-        except asyncio.CancelledError:
-            if gate is not None:
-                gate.cancel_timer()  # what is held is dropped with the reply
-            reply.interrupted = True
-            if spoken and (spec is None or spec.confirmed):
-                self.history.append({"role": "assistant", "content": " ".join(spoken)})
-            raise
-        except Exception as exc:
-            if gate is not None:
-                self._emit_all(gate.release(), spec)  # what was made is still said, then the apology
-            if spec is not None and not spec.confirmed:
-                await spec.event.wait()
-            return await self._apologise(exc)
+        with REPLY_LOAD.making():  # other calls' gates see this reply's load
+            try:
+                async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
+                                                                gate, spec)) as deltas:
+                    async for delta in deltas:
+                        self._stage(caller, "first_token", t0)
+                        for chunk in chunker.push(delta):
+                            if gate is not None:  # the second chunk's size: at most the bound, then exact
+                                gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
+                            await speak(chunk)
+                        if spoken and self._running_low(gate, spec, chunker.pending_chars) and (
+                                chunk := chunker.cut_now()):
+                            reply.forced_cuts += 1
+                            await speak(chunk)
+                if gate is not None:
+                    self._emit_all(gate.text_done(), spec)
+                for chunk in chunker.flush():
+                    await speak(chunk)
+                if gate is not None:
+                    self._emit_all(gate.release(), spec)  # the whole reply is ready
+                    REPLY_LENGTHS.observe(len(reply.text))
+            except asyncio.CancelledError:
+                if gate is not None:
+                    gate.cancel_timer()  # what is held is dropped with the reply
+                reply.interrupted = True
+                if spoken and (spec is None or spec.confirmed):
+                    self.history.append({"role": "assistant", "content": " ".join(spoken)})
+                raise
+            except Exception as exc:
+                if gate is not None:
+                    self._emit_all(gate.release(), spec)  # what was made is still said, then the apology
+                if spec is not None and not spec.confirmed:
+                    await spec.event.wait()
+                return await self._apologise(exc)
         if spec is not None and not spec.confirmed:
             await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})

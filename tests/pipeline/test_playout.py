@@ -12,10 +12,12 @@ from pipeline.frames import AudioFrame
 from pipeline.playout import (
     FORECAST_ERRORS,
     REPLY_LENGTHS,
+    REPLY_LOAD,
     SYNTHESIS_TIMES,
     ForecastErrors,
     PlayoutGate,
     ReplyLengths,
+    ReplyLoad,
     SynthesisTimes,
 )
 from pipeline.session import CallSession, SessionConfig
@@ -143,6 +145,35 @@ def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
 
     assert played(0.3) == ["f1"]
     assert played(0.0) == []
+
+
+def test_a_small_lateness_is_played_alone_but_held_while_other_replies_are_made():
+    """With other replies made beside it, a forecast errs short: four calls ran dry 20-100 ms after
+    first chunks that played with a forecast lateness under ``min_hold_s``."""
+    def played(others: int) -> tuple[list, PlayoutGate]:
+        clock, load = Clock(), ReplyLoad()
+        g = gate(clock)
+        g.safety, g.load = 1.0, load
+        with contextlib.ExitStack() as making:
+            for _ in range(1 + others):  # this reply, and the others
+                making.enter_context(load.making())
+            # The TTS at 0.45 s per second of audio: the next chunk (3.4 s) is ~0.05 s late.
+            out = first_chunk(g, clock, LONG, 0.0, 0.68, 1.5, 22)
+            assert 0.0 < g.shortfall_s() < g.min_hold_s
+            return out, g
+
+    assert played(0)[0] == ["f1"]
+    out, g = played(3)
+    assert out == [] and 0.0 < g.hold_s() < 0.1
+
+
+def test_reply_load_counts_a_reply_until_it_ends_however_it_ends():
+    load = ReplyLoad()
+    with load.making(), load.making():
+        assert load.active == 2
+    with pytest.raises(RuntimeError), load.making():
+        raise RuntimeError("the LLM failed")
+    assert load.active == 0
 
 
 def test_nothing_is_released_before_a_chunk_is_measured():
@@ -411,3 +442,23 @@ async def test_a_reply_running_low_speaks_the_text_it_has_instead_of_waiting_for
     reply = cutting.record.turns[-1]
     assert reply.forced_cuts >= 1, reply
     assert cutting.record.reply_gap_ms <= waiting.record.reply_gap_ms / 2, (cutting.record, waiting.record)
+
+
+class LoadWatchingResponder(ScriptedResponder):
+    """Notes how many replies the process is making while it writes, and that its own is one."""
+
+    seen: list[int]
+
+    async def reply(self, messages):
+        self.seen = getattr(self, "seen", [])
+        async for piece in super().reply(messages):
+            self.seen.append(REPLY_LOAD.active)
+            yield piece
+
+
+async def test_a_reply_counts_as_load_while_it_is_made_and_not_after():
+    responder = LoadWatchingResponder(["We open at nine, and we close at six."])
+    before = REPLY_LOAD.active
+    await one_answer(FixedTranscriber(), responder, PacedToneSynthesizer(), 1.0)
+    assert responder.seen and set(responder.seen) == {before + 1}
+    assert REPLY_LOAD.active == before
