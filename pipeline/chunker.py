@@ -50,6 +50,9 @@ PHRASE_OPENERS = frozenset(
 # Words that lean on the word after them: a chunk cut at a space does not end with one ("… of the").
 CLINGERS = PHRASE_OPENERS | frozenset("a an the of my your our their his her its this these those very not no"
                                       " не ни мой моя мои наш наша наши ваш ваша ваши этот эта эти".split())
+# Letters' worth of speech in one digit (``spoken_chars``): with the CPU profile's voice a digit
+# took 4.5-13 letters' time in nine phrases with numbers (phone numbers, times, prices), median 6.
+DIGIT_CHARS = 6
 ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.е", "т.д", "т.п", "г", "ул", "д",
                  "им", "др", "стр"}
 
@@ -115,19 +118,24 @@ class ClauseChunker:
                 yield chunk
 
     @property
-    def pending_chars(self) -> int:
-        """Characters received and not yet cut into a chunk."""
-        return len(self._buf.strip())
+    def pending_text(self) -> str:
+        """Text received and not yet cut into a chunk."""
+        return self._buf.strip()
 
     def cut_now(self) -> str | None:
         """The text so far, up to its best boundary, as a chunk at once: for when the reply's queued
         audio is about to run out before the sentence ends. The best boundary is the last clause
-        end or phrase opener, else the last space whose word does not lean on the next;
-        it leaves a word still being written in the buffer, and a chunk is at least
-        ``first_min_chars`` long. None if there is no such boundary yet."""
+        end or phrase opener, else the last space whose word does not lean on the next, else the
+        last hyphen after two groups of digits (a phone number is said group by group; the
+        hyphen itself is not spoken); it leaves a word still being written in the buffer, and a
+        chunk is at least ``first_min_chars`` long. None if there is no such boundary yet."""
         buf, least = self._buf, self.config.first_min_chars
         cut = max(_last_clause_end(buf, least, len(buf) - 1), _last_opener(buf, least, len(buf)))
         cut = cut or _last_loose_space(buf, least, len(buf))  # the latest natural boundary: the most audio
+        if not cut and (hyphen := _last_digit_hyphen(buf, least)):
+            chunk = self._take(hyphen)  # "at 1-800" now, "299-9299." when it is written
+            self._buf = self._buf.removeprefix("-")
+            return chunk
         return self._take(cut) if cut else None
 
     def flush(self) -> Iterator[str]:
@@ -196,6 +204,14 @@ class ClauseChunker:
         return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
+def spoken_chars(text: str) -> int:
+    """``text``'s length in letters' worth of speech: a digit counts ``DIGIT_CHARS``, since it is
+    said as a word ("nine", "hundred"). The playout gate and the low-water check forecast audio
+    and its synthesis from characters; counted plainly, "at 1-800-299-9299." looked like a
+    second of audio and was 5.4 s (BENCHMARKS.md, session 15)."""
+    return len(text) + (DIGIT_CHARS - 1) * sum(ch.isdigit() for ch in text)
+
+
 def for_speech(chunk: str) -> str:
     """A chunk as it is synthesised: one cut inside a sentence (it ends in a word) gets a comma, which
     the voice's phonemizer reads as a phrase end, so the pause before the next chunk sounds like one."""
@@ -212,6 +228,13 @@ def _last_opener(buf: str, lo: int, hi: int) -> int:
     """The space before the last whole phrase opener that starts between ``lo`` and ``hi`` (0: none)."""
     return max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[:hi + 1])
                 if m.start() >= lo and m.group(1).lower() in PHRASE_OPENERS), default=0)
+
+
+def _last_digit_hyphen(buf: str, lo: int) -> int:
+    """Where the last hyphen after two or more groups of digits ("1-800-", not the range "9-18"),
+    at ``lo`` characters or more, is (0: none)."""
+    return max((m.start() for m in re.finditer(r"(?<=\d)-(?=\d)", buf)
+                if m.start() >= lo and re.search(r"\d-\d+$", buf[:m.start()])), default=0)
 
 
 def _last_loose_space(buf: str, lo: int, hi: int) -> int:

@@ -39,6 +39,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from pipeline.chunker import spoken_chars
+
 
 @dataclass
 class ReplyLengths:
@@ -221,7 +223,7 @@ class PlayoutGate:
         chunk will be in time."""
         if self._first_token_at is None:
             self._first_token_at = self.clock()
-        self._text_chars += len(text)
+        self._text_chars += spoken_chars(text)
         return self._decide() if self._chunks and self.held else []
 
     def text_done(self) -> list:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from infra import metrics
 from infra.logging import get_logger
-from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
+from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech, spoken_chars
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.line_audio import LINE_AUDIO, LineAudioCache
@@ -471,7 +471,7 @@ class CallSession:
                 self._emit(frame, spec)
         frames = list(self._framer.flush())
         if gate is not None:
-            frames = gate.audio(frames, 0.0) + gate.chunk_done(len(text))
+            frames = gate.audio(frames, 0.0) + gate.chunk_done(spoken_chars(text))
         self._emit_all(frames, spec)
         if gate is not None and not gate.released and gate.timer is None:
             # Held: it plays when the next chunk is ready or when the forecast hold is over.
@@ -480,14 +480,14 @@ class CallSession:
                 gate.hold_s(), lambda: self._emit_released(gate.release(), spec, reply))
         return round(made * 1000 / bytes_per_s)
 
-    def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending_chars: int) -> bool:
+    def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending: str) -> bool:
         """A playing reply's queued audio would run out before the text waiting for its sentence's
         end could be synthesised, with ``low_water_s`` to spare (not while the gate holds it, or
         the turn it answers may still go on: nothing is playing then)."""
-        if (self.config.low_water_s is None or gate is None or not gate.released or not pending_chars
+        if (self.config.low_water_s is None or gate is None or not gate.released or not pending
                 or (spec is not None and not spec.confirmed)):
             return False
-        return self._queued_s(gate, spec) < gate.synthesis_s(pending_chars) + self.config.low_water_s
+        return self._queued_s(gate, spec) < gate.synthesis_s(spoken_chars(pending)) + self.config.low_water_s
 
     def _queued_s(self, gate: PlayoutGate | None, spec: _Speculation | None) -> float:
         """Seconds of this reply's audio made and not yet played: what the caller hears before
@@ -582,9 +582,9 @@ class CallSession:
                         self._stage(caller, "first_token", t0)
                         for chunk in chunker.push(delta):
                             if gate is not None:  # the second chunk's size: at most the bound, then exact
-                                gate.chunk_chars = len(chunk) if len(spoken) == 1 else chunker.next_max_chars
+                                gate.chunk_chars = spoken_chars(chunk) if len(spoken) == 1 else chunker.next_max_chars
                             await speak(chunk)
-                        if spoken and self._running_low(gate, spec, chunker.pending_chars) and (
+                        if spoken and self._running_low(gate, spec, chunker.pending_text) and (
                                 chunk := chunker.cut_now()):
                             reply.forced_cuts += 1
                             await speak(chunk)
@@ -594,7 +594,7 @@ class CallSession:
                     await speak(chunk)
                 if gate is not None:
                     self._emit_all(gate.release(), spec)  # the whole reply is ready
-                    REPLY_LENGTHS.observe(len(reply.text))
+                    REPLY_LENGTHS.observe(spoken_chars(reply.text))
             except asyncio.CancelledError:
                 if gate is not None:
                     gate.cancel_timer()  # what is held is dropped with the reply

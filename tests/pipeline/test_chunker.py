@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech
+from pipeline.chunker import DIGIT_CHARS, ChunkerConfig, ClauseChunker, for_speech, spoken_chars
 
 TEXT = ("Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
         "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!")
@@ -149,7 +149,7 @@ def test_cut_now_speaks_the_text_so_far_at_its_best_boundary():
     c = ClauseChunker()
     assert list(c.push("I'm Anna. ")) == ["I'm Anna."]
     assert list(c.push("On Saturdays we open at ten in the morn")) == []
-    assert c.pending_chars == len("On Saturdays we open at ten in the morn")
+    assert c.pending_text == "On Saturdays we open at ten in the morn"
     assert c.cut_now() == "On Saturdays we open at ten"  # before "in", the last opener; "morn" is still coming
     assert list(c.push("ing, and close at two. ")) == ["in the morning, and close at two."]
     c = ClauseChunker()
@@ -171,3 +171,36 @@ def test_cut_now_loses_nothing(words, at):
     out += ([forced] if forced else []) + [*c.push(text[at:])] + [*c.flush()]
     assert " ".join(out).split() == text.split()
     assert forced is None or len(forced) >= c.config.first_min_chars
+
+
+def test_a_digit_counts_as_the_word_it_is_said_as():
+    assert spoken_chars("Call us now.") == len("Call us now.")
+    assert spoken_chars("at 1-800") == len("at 1-800") + 4 * (DIGIT_CHARS - 1)
+    assert spoken_chars("в 9:30") == len("в 9:30") + 3 * (DIGIT_CHARS - 1)
+    assert spoken_chars("") == 0
+
+
+def test_cut_now_says_a_phone_number_group_by_group():
+    """A number written digit by digit has no space to cut at: the groups written so far are said
+    while the rest comes (the hyphen is not spoken: the chunk's comma is the pause)."""
+    c = ClauseChunker()
+    assert [*c.push("Sure. ")] == ["Sure."]
+    assert [*c.push("Call us at 1-800-29")] == []
+    assert c.cut_now() == "Call us at 1-800"  # "29" may be "299": a group still being written stays
+    assert for_speech("Call us at 1-800") == "Call us at 1-800,"
+    assert [*c.push("9-9299. ")] == ["299-9299."]
+    c = ClauseChunker()
+    assert [*c.push("Sure. ")] == ["Sure."]
+    assert [*c.push("Open at 9-18")] == [] and c.cut_now() is None  # a range ("from 9 to 18"), not groups
+
+
+@given(st.lists(st.integers(min_value=0, max_value=9999), min_size=1, max_size=5),
+       st.integers(min_value=0, max_value=40))
+def test_cut_now_keeps_every_digit_group_whole(groups, at):
+    text = "Please call us at " + "-".join(str(g) for g in groups) + ". "
+    c = ClauseChunker()
+    out = [*c.push(text[:at])]
+    forced = c.cut_now()
+    out += ([forced] if forced else []) + [*c.push(text[at:])] + [*c.flush()]
+    said = " ".join(out).replace("-", " ").split()
+    assert said == text.replace("-", " ").split()

@@ -8,6 +8,7 @@ import contextlib
 import numpy as np
 import pytest
 
+from pipeline.chunker import spoken_chars
 from pipeline.frames import AudioFrame
 from pipeline.playout import (
     FORECAST_ERRORS,
@@ -174,6 +175,22 @@ def test_reply_load_counts_a_reply_until_it_ends_however_it_ends():
     with pytest.raises(RuntimeError), load.making():
         raise RuntimeError("the LLM failed")
     assert load.active == 0
+
+
+def test_a_number_is_forecast_as_long_as_it_is_said():
+    """"at 1-800-299-9299." is 18 characters and five seconds of speech: counted as letters, its
+    audio and synthesis were forecast at a third of that, and the reply ran dry before it."""
+    def production(reply: str) -> float:
+        clock = Clock()
+        g = gate(clock)
+        g.safety = 1.0
+        first_chunk(g, clock, reply, 0.0, 0.1, 0.6, spoken_chars("Call us,"))
+        g.text_done()
+        return g.production_s()
+
+    number, words = production("Call us, at 1-800-299-9299."), production("Call us, at the front desk.")
+    assert len("Call us, at 1-800-299-9299.") == len("Call us, at the front desk.")
+    assert number > 2 * words
 
 
 def test_nothing_is_released_before_a_chunk_is_measured():
