@@ -126,16 +126,13 @@ class ClauseChunker:
         """The text so far, up to its best boundary, as a chunk at once: for when the reply's queued
         audio is about to run out before the sentence ends. The best boundary is the last clause
         end or phrase opener, else the last space whose word does not lean on the next, else the
-        last hyphen after two groups of digits (a phone number is said group by group; the
-        hyphen itself is not spoken); it leaves a word still being written in the buffer, and a
+        just after the last hyphen that follows two groups of digits (a phone number is said group
+        by group; ``for_speech`` says the hyphen as a pause); it leaves a word still being written in the buffer, and a
         chunk is at least ``first_min_chars`` long. None if there is no such boundary yet."""
         buf, least = self._buf, self.config.first_min_chars
         cut = max(_last_clause_end(buf, least, len(buf) - 1), _last_opener(buf, least, len(buf)))
         cut = cut or _last_loose_space(buf, least, len(buf))  # the latest natural boundary: the most audio
-        if not cut and (hyphen := _last_digit_hyphen(buf, least)):
-            chunk = self._take(hyphen)  # "at 1-800" now, "299-9299." when it is written
-            self._buf = self._buf.removeprefix("-")
-            return chunk
+        cut = cut or _last_digit_hyphen(buf, least)  # "at 1-800-" now, "299-9299." when it is written
         return self._take(cut) if cut else None
 
     def flush(self) -> Iterator[str]:
@@ -213,9 +210,21 @@ def spoken_chars(text: str) -> int:
 
 
 def for_speech(chunk: str) -> str:
-    """A chunk as it is synthesised: one cut inside a sentence (it ends in a word) gets a comma, which
-    the voice's phonemizer reads as a phrase end, so the pause before the next chunk sounds like one."""
+    """A chunk as it is synthesised: one cut inside a sentence (it ends in a word, or in the hyphen
+    after a group of digits) gets a comma, which the voice's phonemizer reads as a phrase end, so
+    the pause before the next chunk sounds like one."""
+    if re.search(r"\d-$", chunk):
+        return f"{chunk[:-1]},"
     return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk
+
+
+def joined(chunks: list[str]) -> str:
+    """The reply as written, from its chunks: spaces between them, except after a chunk that ends
+    in a number's hyphen ("1-800-" + "299-9299." is "1-800-299-9299.")."""
+    text = ""
+    for chunk in chunks:
+        text += chunk if not text or re.search(r"\d-$", text) else f" {chunk}"
+    return text
 
 
 def _last_clause_end(buf: str, lo: int, hi: int) -> int:
@@ -231,9 +240,9 @@ def _last_opener(buf: str, lo: int, hi: int) -> int:
 
 
 def _last_digit_hyphen(buf: str, lo: int) -> int:
-    """Where the last hyphen after two or more groups of digits ("1-800-", not the range "9-18"),
-    at ``lo`` characters or more, is (0: none)."""
-    return max((m.start() for m in re.finditer(r"(?<=\d)-(?=\d)", buf)
+    """Just after the last hyphen that follows two or more groups of digits ("1-800-", not the
+    range "9-18"), at ``lo`` characters or more (0: none)."""
+    return max((m.end() for m in re.finditer(r"(?<=\d)-(?=\d)", buf)
                 if m.start() >= lo and re.search(r"\d-\d+$", buf[:m.start()])), default=0)
 
 

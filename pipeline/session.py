@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from infra import metrics
 from infra.logging import get_logger
-from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech, spoken_chars
+from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech, joined, spoken_chars
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.line_audio import LINE_AUDIO, LineAudioCache
@@ -573,7 +573,7 @@ class CallSession:
                                                           opens=not spoken))
             reply.chunk_chars.append(len(chunk))
             spoken.append(chunk)
-            reply.text = " ".join(spoken)
+            reply.text = joined(spoken)
         with REPLY_LOAD.making():  # other calls' gates see this reply's load
             try:
                 async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
@@ -600,7 +600,7 @@ class CallSession:
                     gate.cancel_timer()  # what is held is dropped with the reply
                 reply.interrupted = True
                 if spoken and (spec is None or spec.confirmed):
-                    self.history.append({"role": "assistant", "content": " ".join(spoken)})
+                    self.history.append({"role": "assistant", "content": joined(spoken)})
                 raise
             except Exception as exc:
                 if gate is not None:
