@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import statistics
@@ -133,6 +134,9 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
                                      if t["speaker"] == "assistant"), []),
             "answer_chunk_chars": next((t.get("chunk_chars", []) for t in record["turns"][2:]
                                         if t["speaker"] == "assistant"), []),
+            # how long the playout gate held the answer's first chunk, and what let it play
+            "answer_hold": next(([t.get("hold_ms", 0), t.get("hold_end")] for t in record["turns"][2:]
+                                 if t["speaker"] == "assistant"), None),
             # chunks cut before their sentence ended because the answer's queued audio ran low
             "forced_cuts": sum(t.get("forced_cuts", 0) for t in record["turns"] if t["speaker"] == "assistant"),
             "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
@@ -311,10 +315,12 @@ async def main(args) -> dict:
                 print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
                 batch = await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
                 print(f"    v2v {[round(row['v2v_s'] * 1000) if row['v2v_s'] else None for row in batch]} "
-                      f"first chunks {[first_chunk(row) for row in batch]}", flush=True)
+                      f"first chunks {[first_chunk(row) for row in batch]} "
+                      f"held {[row['answer_hold'] for row in batch]}", flush=True)
                 for row in batch:
                     if row["answer_gaps"]:
-                        print(f"    answer ran dry {row['answer_gaps']} (chunks ms {row['answer_chunk_ms']}, "
+                        print(f"    answer ran dry {row['answer_gaps']} (held {row['answer_hold']}, "
+                              f"chunks ms {row['answer_chunk_ms']}, "
                               f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]}): "
                               f"{chunk_texts(row['reply'], row['answer_chunk_chars'])}", flush=True)
                 rows += batch
@@ -337,6 +343,9 @@ async def main(args) -> dict:
                 "reply_gaps": sum(x["reply_gaps"] for x in rows),
                 "reply_gap_ms": sum(x["reply_gap_ms"] for x in rows),
                 "forced_cuts": sum(x["forced_cuts"] for x in rows),
+                # what let each answer's first chunk play, and the answers' median hold (0 when none)
+                "hold_ends": dict(collections.Counter(x["answer_hold"][1] for x in rows if x["answer_hold"])),
+                "hold_ms_median": statistics.median([x["answer_hold"][0] for x in rows if x["answer_hold"]] or [0]),
                 "gap_ms_by_reply": [x["gap_ms_by_reply"] for x in rows],
                 "transcripts": sorted({x["transcript"] for x in rows})[:4],
                 # what was answered: the first chunk's length is what the first reply frame waits for

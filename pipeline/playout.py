@@ -202,6 +202,10 @@ class PlayoutGate:
     load: ReplyLoad = field(default_factory=lambda: REPLY_LOAD)
     clock: Callable[[], float] = time.monotonic
     released: bool = False
+    # What let the first chunk play ("at_once", "forecast", "second_chunk", "timer", "end": the
+    # reply was complete or stopped) and how long it was held: the call record keeps both.
+    released_by: str | None = None
+    held_for_s: float = 0.0
     held: list = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None  # the session's release after the hold, if holding
     _chunks: int = 0  # chunks whose audio is complete
@@ -216,6 +220,7 @@ class PlayoutGate:
     _done_audio_s: float = 0.0  # audio of the chunks whose synthesis is complete
     _after_first: tuple[float, int] | None = None  # (time, text characters) as the first chunk went to TTS
     _forecast: tuple[float, float] | None = None  # (time, production s) as the first chunk's audio was complete
+    _held_at: float | None = None  # when the first chunk's audio was complete and held
 
     def token(self, text: str) -> list:
         """Text from the LLM, as it arrives: its first piece starts the text clock. While the first
@@ -268,9 +273,12 @@ class PlayoutGate:
         """How long to hold from now, at most: the forecast lateness, capped."""
         return min(max(self.shortfall_s(), 0.0), self.max_hold_s)
 
-    def release(self) -> list:
-        """Everything still held (the hold is over, the reply is complete, or it stops)."""
-        self.released = True
+    def release(self, by: str = "end") -> list:
+        """Everything still held (the hold is over, the reply is complete, or it stops); ``by``: why."""
+        if not self.released:
+            self.released, self.released_by = True, by
+            if self._held_at is not None:
+                self.held_for_s = self.clock() - self._held_at
         self.cancel_timer()
         out, self.held = self.held, []
         return out
@@ -336,8 +344,12 @@ class PlayoutGate:
     def _decide(self) -> list:
         if self.released:
             return []
-        if self._chunks >= 2 or self.shortfall_s() < self.tolerance_s():
-            return self.release()  # the second chunk is here, or will be in time
+        if self._chunks >= 2:
+            return self.release("second_chunk")
+        if self.shortfall_s() < self.tolerance_s():  # the second chunk will be in time
+            return self.release("at_once" if self._held_at is None else "forecast")
+        if self._held_at is None:
+            self._held_at = self.clock()
         return []
 
     def tolerance_s(self) -> float:

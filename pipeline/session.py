@@ -129,6 +129,10 @@ class TurnRecord:
     chunk_ms: list[int] = field(default_factory=list)
     chunk_chars: list[int] = field(default_factory=list)
     forced_cuts: int = 0  # chunks cut before their sentence ended because the audio ran low
+    # assistant turns: how long the playout gate held the first chunk, and what let it play
+    # (pipeline/playout.py: "at_once", "forecast", "second_chunk", "timer" or "end")
+    hold_ms: int = 0
+    hold_end: str | None = None
 
 
 @dataclass
@@ -477,7 +481,7 @@ class CallSession:
             # Held: it plays when the next chunk is ready or when the forecast hold is over.
             reply = asyncio.current_task()
             gate.timer = asyncio.get_running_loop().call_later(
-                gate.hold_s(), lambda: self._emit_released(gate.release(), spec, reply))
+                gate.hold_s(), lambda: self._emit_released(gate.release("timer"), spec, reply))
         return round(made * 1000 / bytes_per_s)
 
     def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending: str) -> bool:
@@ -594,6 +598,7 @@ class CallSession:
                     await speak(chunk)
                 if gate is not None:
                     self._emit_all(gate.release(), spec)  # the whole reply is ready
+                    reply.hold_ms, reply.hold_end = round(gate.held_for_s * 1000), gate.released_by
                     REPLY_LENGTHS.observe(spoken_chars(reply.text))
             except asyncio.CancelledError:
                 if gate is not None:

@@ -193,6 +193,20 @@ def test_a_number_is_forecast_as_long_as_it_is_said():
     assert number > 2 * words
 
 
+def test_the_gate_says_how_long_it_held_and_what_let_the_reply_play():
+    clock = Clock()
+    g = gate(clock)
+    g.token("Sure, we open at nine. We close at six in the evening.")
+    assert first_chunk(g, clock, "", 0.3, 0.6, 1.5, 22) == ["f1"]
+    assert (g.released_by, g.held_for_s) == ("at_once", 0.0)
+    late = gate(clock := Clock())
+    assert first_chunk(late, clock, "Hello", 0.0, 0.4, 0.5, 5) == []  # slow text, slow TTS: held
+    clock.now = 0.65
+    assert late.release("timer") == ["f1"] and late.released_by == "timer"
+    assert late.held_for_s == pytest.approx(0.25)
+    assert late.release("end") == [] and late.released_by == "timer"  # the first reason stays
+
+
 def test_nothing_is_released_before_a_chunk_is_measured():
     g = gate(Clock())
     g.token("Hello")
@@ -253,6 +267,9 @@ async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_onc
     first = next(t for t in immediate.record.turns if t.speaker == "caller")
     # It waited for more of the reply: its first frame left later than when played at once.
     assert caller.timings_ms["first_frame"] > first.timings_ms["first_frame"]
+    answer, unheld = held.record.turns[-1], immediate.record.turns[-1]
+    assert answer.hold_ms > 0 and answer.hold_end in ("forecast", "second_chunk", "timer"), answer
+    assert (unheld.hold_ms, unheld.hold_end) == (0, None)  # no gate
 
 
 class FixedTranscriber:
