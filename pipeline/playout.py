@@ -15,10 +15,12 @@ the LLM's text rate (since its first token or, if faster, while the first chunk 
 synthesised); the TTS's pace (seconds of synthesis, queueing included, per second of audio);
 seconds of audio per character. Then:
 
-- ready before the first chunk has been played, or less than ``min_hold_s`` after: play now (one
-  call: the LLM outruns the TTS, which outruns playback);
-- late by ``s``: hold the first chunk ``s`` (at most ``max_hold_s``), or until the second chunk
-  is ready, or until a fresher forecast says it will be in time, whichever comes first; then play.
+- ready before the first chunk has been played, or less than ``min_hold_s`` after (while this is
+  the only reply being made; any lateness counts while others are): play now (one call: the
+  LLM outruns the TTS, which outruns playback);
+- late by ``s``: hold the first chunk until a fresher forecast says the second will be in time
+  (one is made with every new piece of text, and when ``s`` has passed), or until the second
+  chunk is ready, or for ``max_hold_s`` at most; then play.
 
 The first forecast is made from the reply's slowest part (the LLM's first tokens), so while the
 chunk is held every new piece of text forecasts again: with one call, a short first clause
@@ -270,8 +272,21 @@ class PlayoutGate:
         return self._decide()
 
     def hold_s(self) -> float:
-        """How long to hold from now, at most: the forecast lateness, capped."""
-        return min(max(self.shortfall_s(), 0.0), self.max_hold_s)
+        """How long to hold from now, at most: the forecast lateness, capped by what is left of
+        ``max_hold_s`` since the hold began."""
+        left = self.max_hold_s - (self.clock() - self._held_at if self._held_at is not None else 0.0)
+        return max(min(self.shortfall_s(), left), 0.0)
+
+    def hold_over(self) -> list:
+        """The hold's timer is up: everything held, unless a forecast made now still says the second
+        chunk would be late and ``max_hold_s`` has not passed (then nothing: hold ``hold_s()`` more).
+        The timer was set from the forecast of its moment; text that came since, or did not, may
+        say otherwise, and played now the first chunk would run dry for that lateness."""
+        if self.released:
+            return []
+        if self.hold_s() > 0 and self.shortfall_s() >= self.tolerance_s():
+            return []
+        return self.release("timer")
 
     def release(self, by: str = "end") -> list:
         """Everything still held (the hold is over, the reply is complete, or it stops); ``by``: why."""

@@ -479,10 +479,21 @@ class CallSession:
         self._emit_all(frames, spec)
         if gate is not None and not gate.released and gate.timer is None:
             # Held: it plays when the next chunk is ready or when the forecast hold is over.
-            reply = asyncio.current_task()
-            gate.timer = asyncio.get_running_loop().call_later(
-                gate.hold_s(), lambda: self._emit_released(gate.release("timer"), spec, reply))
+            self._hold(gate, spec, asyncio.current_task())
         return round(made * 1000 / bytes_per_s)
+
+    def _hold(self, gate: PlayoutGate, spec: _Speculation | None, reply: asyncio.Task | None) -> None:
+        """Time the held first chunk's hold: when it is over, the gate forecasts again and either
+        lets the chunk play or says how much longer (at least a frame, so a forecast a hair late
+        does not spin)."""
+        def over() -> None:
+            gate.timer = None
+            frames = gate.hold_over()
+            if gate.released:
+                self._emit_released(frames, spec, reply)
+            else:
+                self._hold(gate, spec, reply)
+        gate.timer = asyncio.get_running_loop().call_later(max(gate.hold_s(), FRAME_MS / 1000), over)
 
     def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending: str) -> bool:
         """A playing reply's queued audio would run out before the text waiting for its sentence's
@@ -598,7 +609,6 @@ class CallSession:
                     await speak(chunk)
                 if gate is not None:
                     self._emit_all(gate.release(), spec)  # the whole reply is ready
-                    reply.hold_ms, reply.hold_end = round(gate.held_for_s * 1000), gate.released_by
                     REPLY_LENGTHS.observe(spoken_chars(reply.text))
             except asyncio.CancelledError:
                 if gate is not None:
@@ -613,6 +623,9 @@ class CallSession:
                 if spec is not None and not spec.confirmed:
                     await spec.event.wait()
                 return await self._apologise(exc)
+            finally:
+                if gate is not None and gate.released:  # a reply cut short by a hang-up too
+                    reply.hold_ms, reply.hold_end = round(gate.held_for_s * 1000), gate.released_by
         if spec is not None and not spec.confirmed:
             await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})

@@ -134,6 +134,30 @@ def test_the_hold_is_the_forecast_lateness_but_never_more_than_max_hold_s():
     assert g.hold_s() == 0.5
 
 
+def test_when_the_hold_is_over_a_forecast_made_then_decides():
+    """The timer is set from the forecast of its moment. When it is up and no text has come since
+    (the LLM is busy with other calls), the second chunk is as late as ever: hold on, up to the cap."""
+    clock = Clock()
+    g = gate(clock)
+    # 22 characters at once, then nothing; their 1.5 s of audio made in 0.4 s: the next 50
+    # characters, forecast at the 46 characters a second so far, would be ~0.5 s late.
+    assert first_chunk(g, clock, "Sure, we open at nine,", 0.08, 0.48, 1.5, 22) == []
+    first = g.hold_s()
+    assert 0.3 < first < 0.7
+    clock.now += first
+    assert g.hold_over() == [] and not g.released  # no text since: still late
+    assert 0 < g.hold_s() <= g.max_hold_s - first
+    assert g.token(" and we close at six in the evening on weekdays, and at two on Saturdays.") == ["f1"]
+    assert g.released_by == "forecast"
+    # Nothing comes, ever: the hold ends at the cap.
+    stalled = gate(clock := Clock())
+    first_chunk(stalled, clock, "Sure, we open at nine,", 0.08, 0.48, 1.5, 22)
+    clock.now = 0.48 + stalled.max_hold_s
+    assert stalled.hold_s() == 0.0 and stalled.hold_over() == ["f1"] and stalled.released_by == "timer"
+    assert stalled.held_for_s == pytest.approx(stalled.max_hold_s)
+    assert stalled.hold_over() == []  # once
+
+
 def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
     def played(min_hold_s: float) -> list:
         clock = Clock()
