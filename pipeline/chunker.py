@@ -125,10 +125,11 @@ class ClauseChunker:
     def cut_now(self) -> str | None:
         """The text so far, up to its best boundary, as a chunk at once: for when the reply's queued
         audio is about to run out before the sentence ends. The best boundary is the last clause
-        end or phrase opener, else the last space whose word does not lean on the next, else the
-        just after the last hyphen that follows two groups of digits (a phone number is said group
-        by group; ``for_speech`` says the hyphen as a pause); it leaves a word still being written in the buffer, and a
-        chunk is at least ``first_min_chars`` long. None if there is no such boundary yet."""
+        end or phrase opener, else the last space whose word does not lean on the next, else just
+        after the last hyphen that follows two groups of digits (a phone number is said group by
+        group; ``for_speech`` says the hyphen as a pause). It leaves a word still being written in
+        the buffer, and a chunk is at least ``first_min_chars`` long. None if there is no such
+        boundary yet."""
         buf, least = self._buf, self.config.first_min_chars
         cut = max(_last_clause_end(buf, least, len(buf) - 1), _last_opener(buf, least, len(buf)))
         cut = cut or _last_loose_space(buf, least, len(buf))  # the latest natural boundary: the most audio

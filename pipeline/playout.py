@@ -363,7 +363,7 @@ class PlayoutGate:
             return self.release("second_chunk")
         if self.shortfall_s() < self.tolerance_s():  # the second chunk will be in time
             return self.release("at_once" if self._held_at is None else "forecast")
-        if self._held_at is None:
+        if self._held_at is None and self._chunks:  # (the LLM may finish before the first chunk is made)
             self._held_at = self.clock()
         return []
 

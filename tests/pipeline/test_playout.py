@@ -229,6 +229,12 @@ def test_the_gate_says_how_long_it_held_and_what_let_the_reply_play():
     assert late.release("timer") == ["f1"] and late.released_by == "timer"
     assert late.held_for_s == pytest.approx(0.25)
     assert late.release("end") == [] and late.released_by == "timer"  # the first reason stays
+    # A short reply written whole before its only chunk is made: played at once, never held.
+    short = gate(clock := Clock())
+    short.token("I'm here.")
+    assert short.text_done() == []
+    assert first_chunk(short, clock, "", 0.1, 0.4, 0.8, 9) == ["f1"]
+    assert (short.released_by, short.held_for_s) == ("at_once", 0.0)
 
 
 def test_nothing_is_released_before_a_chunk_is_measured():
