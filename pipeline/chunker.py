@@ -210,11 +210,15 @@ def spoken_chars(text: str) -> int:
     return len(text) + (DIGIT_CHARS - 1) * sum(ch.isdigit() for ch in text)
 
 
+# A chunk cut just after a number's hyphen ("Call us at 1-800-"): said with a pause, glued to the next.
+_ENDS_IN_NUMBER_HYPHEN = re.compile(r"\d-$")
+
+
 def for_speech(chunk: str) -> str:
     """A chunk as it is synthesised: one cut inside a sentence (it ends in a word, or in the hyphen
     after a group of digits) gets a comma, which the voice's phonemizer reads as a phrase end, so
     the pause before the next chunk sounds like one."""
-    if re.search(r"\d-$", chunk):
+    if _ENDS_IN_NUMBER_HYPHEN.search(chunk):
         return f"{chunk[:-1]},"
     return f"{chunk}," if chunk and chunk[-1].isalnum() else chunk
 
@@ -224,7 +228,7 @@ def joined(chunks: list[str]) -> str:
     in a number's hyphen ("1-800-" + "299-9299." is "1-800-299-9299.")."""
     text = ""
     for chunk in chunks:
-        text += chunk if not text or re.search(r"\d-$", text) else f" {chunk}"
+        text += chunk if not text or _ENDS_IN_NUMBER_HYPHEN.search(text) else f" {chunk}"
     return text
 
 
