@@ -50,13 +50,14 @@ def measure(model: str) -> dict:
     """Runs inside the child process: one engine, speed then perplexity."""
     import yaml
 
-    from deployments.llm.engine import VLLMConfig
+    from deployments.llm.engine import VLLMConfig, resolve_env_value
+    from infra.cpu_features import usable_cpus
     from infra.settings import get_settings
 
     spec = yaml.safe_load(PROFILE.read_text())["applications"][0]["args"]["llm"]
     config = VLLMConfig.from_dict({**spec, "nice": 0})  # alone on the machine: no one to yield to
     for k, v in config.env.items():
-        os.environ.setdefault(k, str(v))
+        os.environ.setdefault(k, resolve_env_value(str(v), usable_cpus()))
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=str(get_settings().resolve_model_path(model)), **config.resolved_engine_args())
@@ -101,9 +102,12 @@ def main() -> None:
                    "ms_per_token_min": min(x["ms_per_token_min"] for x in rs),
                    "perplexity": rs[0]["perplexity"], "greedy_reply": rs[0]["greedy_reply"]}
                for m, rs in runs.items()}
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    from infra.cpu_features import detect
+
+    cpu = detect().as_log()
+    print(json.dumps({"cpu": cpu, **summary}, indent=2, ensure_ascii=False))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"summary": summary, "runs": runs}, indent=2, ensure_ascii=False))
+    Path(args.out).write_text(json.dumps({"cpu": cpu, "summary": summary, "runs": runs}, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -104,3 +104,13 @@ def test_persona_seeds_parse_and_use_the_profiles_voices(profile):
     assert {p.name for p in personas} >= {"anna", "marina"}
     assert {p.voice for p in personas} <= voices, (voices, [p.voice for p in personas])
     assert args["modem"]["ingress"]["persona"] in {p.name for p in personas}
+
+
+def test_the_llm_fallback_is_a_checkpoint_that_models_prepare_builds():
+    """The CPU profile's fallback for processors its int8 path was not run on must exist after set-up."""
+    from provisioning.cpu_models import STEPS
+
+    llm = yaml.safe_load(PROFILES[1].read_text())["applications"][0]["args"]["llm"]
+    built = {step.directory for step in STEPS}
+    assert llm["path"] in built and llm["cpu_fallback"]["path"] in built
+    assert llm["env"]["VLLM_CPU_OMP_THREADS_BIND"] == "{last_cpu}"  # no core number fixed for one machine

@@ -78,8 +78,10 @@ class LLMServer:
         log.info("llm.ready", model=self.config.model_id, load_s=round(time.monotonic() - t0, 2))
 
     async def model_info(self) -> dict:
+        plan = self.engine.plan
         return {"id": self.config.model_id, "max_model_len": self.engine.max_model_len,
-                "lora": self.config.lora_enabled, "max_adapters": self.config.max_adapters}
+                "lora": self.config.lora_enabled, "max_adapters": self.config.max_adapters,
+                "cpu_plan": plan.as_dict() if plan else None}
 
     async def loaded_adapters(self) -> list[int]:
         """The engine's registered adapter ids (to check eviction in tests and benchmarks)."""

@@ -12,7 +12,8 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from deployments.errors import InvalidRequestError
@@ -26,6 +27,8 @@ class VLLMConfig:
     engine_args: dict[str, Any] = field(default_factory=dict)
     default_max_tokens: int = 256
     env: dict[str, str] = field(default_factory=dict)
+    # What a CPU that cannot run ``path``'s kernels serves instead: {path, engine_args?} (cpu_plan.py).
+    cpu_fallback: dict[str, Any] | None = None
     max_adapters: int = 3  # distinct LoRA adapters per replica and per batch (Serve multiplexing)
     # CPU scheduling niceness of the replica and the engine processes it starts (0: unchanged).
     # When the models share cores, a niced LLM yields to STT and TTS, whose work is what the
@@ -92,6 +95,18 @@ class SamplingOptions:
     ignore_eos: bool = False
 
 
+def resolve_env_value(value: str, cpus: list[int]) -> str:
+    """Fill the profile's CPU placeholders from the CPUs this process may use.
+
+    ``{last_cpu}`` is the last of them (core 1 on a two-core machine, core 0 on one core), and
+    ``{all_cpus}`` their list (``0-15``): an OpenMP binding written for one machine would name a
+    core another machine does not have.
+    """
+    if "{" not in value:
+        return value
+    return value.replace("{last_cpu}", str(cpus[-1])).replace("{all_cpus}", ",".join(map(str, cpus)))
+
+
 def lower_priority(nice: int) -> int:
     """Make this process (and the processes it starts from now on) at least ``nice``; returns the niceness.
 
@@ -103,13 +118,20 @@ def lower_priority(nice: int) -> int:
 
 class VLLMChatEngine:
     def __init__(self, config: VLLMConfig, resolve_path=lambda p: p) -> None:
+        from infra.cpu_features import usable_cpus
+
+        cpus = usable_cpus()
         for k, v in config.env.items():
-            os.environ.setdefault(k, str(v))
+            os.environ.setdefault(k, resolve_env_value(str(v), cpus))
         if config.nice:
             lower_priority(config.nice)  # before the engine's processes start: they inherit it
         from vllm import AsyncEngineArgs
+        from vllm.platforms import current_platform
         from vllm.v1.engine.async_llm import AsyncLLM
 
+        self.plan = self._plan(config, resolve_path) if current_platform.is_cpu() else None
+        if self.plan is not None:
+            config = replace(config, path=self.plan.path, engine_args=self.plan.engine_args)
         path = str(resolve_path(config.path))
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise FileNotFoundError(f"LLM {config.model_id!r} not found at {path}: run `secretary models prepare`")
@@ -118,6 +140,19 @@ class VLLMChatEngine:
         self.engine = AsyncLLM.from_engine_args(args)
         self.max_model_len: int = self.engine.model_config.max_model_len
         self._tokenizer = None
+
+    @staticmethod
+    def _plan(config: VLLMConfig, resolve_path):
+        """The CPU's weights and kernel for this model (deployments/llm/cpu_plan.py), logged."""
+        from deployments.llm.cpu_plan import plan_cpu_llm
+        from infra.cpu_features import detect
+        from infra.logging import get_logger
+
+        cpu = detect()
+        plan = plan_cpu_llm(config.path, Path(resolve_path(config.path)), cpu, config.cpu_fallback,
+                            config.engine_args)
+        get_logger(__name__).info("llm.cpu_plan", model=config.model_id, **plan.as_dict(), cpu=cpu.as_log())
+        return plan
 
     async def tokenizer(self):
         if self._tokenizer is None:

@@ -7,7 +7,16 @@ profile's LLM ``env`` sets ``SECRETARY_CPU_LORA_OPS=grouped`` and the platform i
 GPU profile keeps vLLM's Triton kernels. It imports nothing heavy until it is asked to act, and
 it may run several times in one process (vLLM's contract for plugins).
 
-Three fixes, each asked for by the profile's LLM ``env``:
+Four fixes. The first applies on every CPU host, since the bug it mends crashes the engine;
+the others are asked for by the profile's LLM ``env``:
+
+- int8 with LoRA on a CPU without AMX: vLLM's oneDNN int8 kernel prepacks a layer's weight
+  and sets ``layer.weight = None``; the LoRA wrapper then asks that weight for its device and the
+  engine core dies (``'NoneType' object has no attribute 'device'``). vLLM's own unquantised
+  oneDNN path leaves an empty tensor instead, and so does :func:`keep_int8_weight_stub`. On AMX
+  machines vLLM takes its sgl kernels, which keep the weight, so the bug never showed there.
+  ``SECRETARY_CPU_ASSUME_NO_AMX=1`` makes vLLM's processes see no AMX, so a test can force the
+  oneDNN path on any machine (:func:`hide_amx`).
 
 - ``SECRETARY_CPU_LORA_OPS=grouped``: the CPU platform builds ``GroupedPunicaWrapperCPU``.
 - ``SECRETARY_VLLM_SPIN_S``: how long a reader of vLLM's shared-memory queue between the engine
@@ -53,7 +62,15 @@ def spin_nap_s() -> float | None:
 
 
 def register() -> None:
-    """Apply what the profile asks for (nothing by default)."""
+    """Apply the int8 fix on CPU hosts, and what the profile asks for (nothing else by default)."""
+    from vllm.platforms import current_platform
+
+    from infra.cpu_features import assume_no_amx
+
+    if current_platform.is_cpu():
+        if assume_no_amx():
+            hide_amx()
+        keep_int8_weight_stub()
     limit = spin_limit_s()
     if limit is not None:
         limit_spin(limit)
@@ -62,8 +79,6 @@ def register() -> None:
         nap_in_spin(nap)
     if not wanted():
         return
-    from vllm.platforms import current_platform
-
     if current_platform.is_cpu():
         type(current_platform).get_punica_wrapper = classmethod(lambda cls: GROUPED)
 
@@ -112,3 +127,40 @@ def nap_in_spin(seconds: float) -> None:
 
     nap.__secretary_nap_s__ = seconds
     shm_broadcast.sched_yield = nap
+
+
+def hide_amx() -> None:
+    """Make this process's torch report no AMX tiles, the check every vLLM CPU kernel choice makes.
+
+    For tests and for operators who want the portable path: an AMX machine then runs exactly what
+    an AMD EPYC or an older Xeon runs (oneDNN int8 and bf16 GEMMs). Idempotent."""
+    import torch
+
+    torch.cpu._is_amx_tile_supported = lambda: False
+
+
+def keep_int8_weight_stub() -> None:
+    """After vLLM's oneDNN int8 kernel prepacks a weight, leave an empty int8 tensor in its place.
+
+    The LoRA wrapper reads only the weight's device (``_get_lora_device``); the product uses the
+    prepacked copy inside the oneDNN handler, so the stub costs no memory. Idempotent: the wrapper
+    marks itself and is not wrapped again.
+    """
+    import torch
+    from vllm.model_executor.kernels.linear.scaled_mm import cpu as scaled_mm_cpu
+
+    cls = scaled_mm_cpu.CPUInt8ScaledMMLinearKernel
+    if getattr(cls.process_weights_for_onednn, "__secretary_stub__", False):
+        return
+    original = cls.process_weights_for_onednn
+
+    def process_weights_for_onednn(self, layer: torch.nn.Module) -> None:
+        name = self.layer_param_names[0]
+        device = getattr(layer, name).device
+        original(self, layer)
+        if getattr(layer, name, None) is None:
+            setattr(layer, name, torch.nn.Parameter(torch.empty(0, dtype=torch.int8, device=device),
+                                                    requires_grad=False))
+
+    process_weights_for_onednn.__secretary_stub__ = True
+    cls.process_weights_for_onednn = process_weights_for_onednn
