@@ -4,11 +4,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt | sha1sum | cut -c1-12)
-APT_PACKAGES := espeak-ng sox festival festvox-ru postgresql redis-server
+# Debian packages: the tests' speech tools (English and Russian), PostgreSQL and Redis; the demo
+# needs Redis only (usage metering and plan limits are part of the product it shows).
+TEST_APT := espeak-ng sox festival festvox-ru postgresql redis-server
+DEMO_APT := redis-server
 export RAY_AUTH_MODE ?= disabled
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv models system-deps test demo lint bench clean
+.PHONY: venv models system-deps demo-deps test demo lint bench clean
 
 venv: $(STAMP)
 
@@ -25,19 +28,26 @@ $(STAMP): pyproject.toml requirements/no-deps.txt
 models: venv
 	$(BIN)/secretary models prepare
 
-# Debian packages the tests need: test speech (English and Russian), PostgreSQL and Redis.
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Install the Debian packages named in $(1) that are missing (root), or say which to install.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(TEST_APT))
+
+demo-deps:
+	$(call apt_install,$(DEMO_APT))
 
 test: system-deps models
 	$(BIN)/pytest -ra --cov --cov-report=term --cov-report=xml:var/coverage.xml
 
-demo: models
+demo: demo-deps models
 	$(BIN)/secretary demo
 
 lint: venv

@@ -9,8 +9,8 @@ through the migrations in ``migrations/`` (``secretary db upgrade``), never ``cr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -86,12 +86,36 @@ def _alembic_config(url: str):
     return cfg
 
 
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """One migrating process at a time for a SQLite file (several apps start at once and each
+    migrates: without it one failed with ``table usage_ledger already exists``).
+
+    A lock file beside the database, held with ``flock``: the kernel lets it go if the holder dies.
+    PostgreSQL takes an advisory lock inside the migration's transaction (``migrations/env.py``).
+    """
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade_sync(url: str | None = None, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (idempotent)."""
+    """Apply migrations up to ``revision`` (idempotent, and safe when several processes run it at once)."""
     from alembic import command
 
-    _ensure_sqlite_dir(database_url(url))
-    command.upgrade(_alembic_config(database_url(url)), revision)
+    url = database_url(url)
+    _ensure_sqlite_dir(url)
+    with migration_lock(url):
+        command.upgrade(_alembic_config(url), revision)
 
 
 def downgrade_sync(url: str | None = None, revision: str = "base") -> None:

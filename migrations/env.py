@@ -17,12 +17,18 @@ from infra.database import Base
 
 config = context.config
 target_metadata = Base.metadata
+# pg_advisory_xact_lock's key: any fixed 64-bit number the application uses for nothing else.
+MIGRATION_LOCK_KEY = 0x5EC2E7A2
 
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several apps migrate as they start; the second waits here, then finds the schema at
+            # head (Alembic reads the version after this) and does nothing. Released at commit.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
 
 

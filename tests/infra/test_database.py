@@ -52,3 +52,22 @@ def test_db_upgrade_command(tmp_path, monkeypatch, capsys):
     finally:
         get_settings.cache_clear()
     assert "calls" in tables(path) and "database at head" in capsys.readouterr().out
+
+
+UPGRADE = "import sys; from infra.database import upgrade_sync; upgrade_sync(sys.argv[1])"
+
+
+def test_apps_that_migrate_a_new_database_at_once_both_succeed(db_url):
+    """The admin and billing apps both migrate as they start; on a new database one of them used to
+    fail with ``table usage_ledger already exists``. Four processes at once, as a slow start makes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", UPGRADE, db_url], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [(p.wait(120), p.stdout.read()) for p in procs]
+    for code, out in outputs:
+        assert code == 0, out[-2000:]
+    assert {"usage_ledger", "calls", "alembic_version"} <= table_names(db_url)
