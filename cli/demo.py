@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 from openai import OpenAI
 
-from cli.local_cluster import DEFAULT_MODEM_DIR, LocalCluster
+from cli.local_cluster import DEFAULT_MODEM_DIR, ClusterStartError, LocalCluster
 from infra.audio import decode_audio, float_to_pcm16, wav_bytes
 from infra.settings import PROJECT_ROOT
 from telephony.simulator.modem import SimConfig
@@ -92,14 +92,21 @@ def run_demo() -> int:
     _say("== secretary demo (CPU profile) ==")
     _say(f"modem simulator: AT {sim.modem.at_path}, audio {sim.modem.audio_path}")
     try:
-        started = cluster.start(progress=_say)
+        try:
+            started = cluster.start(progress=_say)
+        except ClusterStartError as exc:
+            _say(f"\nthe cluster did not start: {exc}")
+            return 1
         _say(f"cluster ready in {started:.1f} s; API at {cluster.base_url}/v1, admin at {cluster.base_url}/admin")
         from cli.local_access import local_api_key
 
         client = OpenAI(base_url=f"{cluster.base_url}/v1", api_key=local_api_key())
         models = client.models.list()
         _say("models: " + ", ".join(m.id for m in models.data))
-        chat_model = next(m.id for m in models.data if getattr(m, "kind", "chat") == "chat")
+        chat = next(m for m in models.data if getattr(m, "kind", "chat") == "chat")
+        chat_model = chat.id
+        if getattr(chat, "kernel", None):
+            _say(f"LLM {chat_model}: {chat.kernel} kernels{' (fallback checkpoint)' if chat.fallback else ''}")
         t0 = time.monotonic()
         reply = client.chat.completions.create(
             model=chat_model, messages=[{"role": "user", "content": "In one sentence, what does a phone secretary do?"}],

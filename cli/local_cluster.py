@@ -26,9 +26,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
+from cli.start_diagnosis import diagnose, explain, failed_deployments
 from infra.settings import PROJECT_ROOT
 
 DEFAULT_PROFILE = PROJECT_ROOT / "cluster" / "profiles" / "cpu.yaml"
@@ -101,11 +103,10 @@ class LocalCluster:
         self.proc = subprocess.Popen([self._serve_bin(), "run", str(self.profile)], cwd=PROJECT_ROOT, env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         progress(f"serve run {self.profile.relative_to(PROJECT_ROOT)} (log: {self.log_path})")
-        last = ""
+        last, next_check = "", t0 + 10.0
         while time.monotonic() - t0 < timeout_s:
             if (code := self.proc.poll()) is not None:
-                self.stop()
-                raise ClusterStartError(f"serve run exited with {code}:\n{self.log_tail()}")
+                self._fail(f"serve run exited with {code}", self.log_tail())
             try:
                 r = httpx.get(f"{self.base_url}/readyz", timeout=5)
                 if r.status_code == 200:
@@ -113,9 +114,19 @@ class LocalCluster:
                 last = r.text
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
+            if time.monotonic() >= next_check:  # a deployment Serve gave up on will not become ready
+                next_check = time.monotonic() + 5.0
+                failures = [f for f in failed_deployments() if f.status == "DEPLOY_FAILED"]
+                if failures:
+                    self._fail("a deployment failed to start", "\n".join(explain(f) for f in failures))
             time.sleep(1.0)
+        self._fail(f"the cluster was not ready after {timeout_s:.0f} s ({last[:200]})",
+                   diagnose() or self.log_tail(20))
+
+    def _fail(self, what: str, detail: str) -> NoReturn:
+        """Stop everything and raise with the cause: a few lines, and where the whole log is."""
         self.stop()
-        raise ClusterStartError(f"the cluster was not ready after {timeout_s:.0f} s ({last}):\n{self.log_tail()}")
+        raise ClusterStartError(f"{what}:\n{detail}\n(whole log: {self.log_path})")
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -32,10 +32,14 @@ def _models_tiny(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from cli.local_cluster import LocalCluster
+    from cli.local_cluster import ClusterStartError, LocalCluster
 
     cluster = LocalCluster(Path(args.profile))
-    elapsed = cluster.start(progress=print)
+    try:
+        elapsed = cluster.start(progress=print)
+    except ClusterStartError as exc:
+        print(f"the cluster did not start: {exc}", file=sys.stderr)
+        return 1
     print(f"ready in {elapsed:.1f} s at {cluster.base_url}/v1; Ctrl-C stops it")
     try:
         assert cluster.proc is not None

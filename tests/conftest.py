@@ -52,7 +52,12 @@ def cluster(fake_cloud, redis_server):
                           "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
                           "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
                           "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model", "SECRETARY_REDIS_URL": redis_server.url})
-    c.start(timeout_s=420)
+    from cli.local_cluster import ClusterStartError
+
+    try:
+        c.start(timeout_s=420)
+    except ClusterStartError as exc:  # the deployment's own cause, not the waiting loop's traceback
+        pytest.fail(f"the test cluster did not start: {exc}", pytrace=False)
     try:
         yield BASE_URL
     finally:

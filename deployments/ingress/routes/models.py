@@ -29,7 +29,9 @@ async def model_cards(models: Models, assistant: Personas, tenant: str | None) -
               "language": p.language, "status": p.status,
               "adapter": f"{p.adapter.name}@v{p.adapter.version}" if p.adapter else None}
              for p in await list_personas(assistant, tenant)]
-    cards += [_card(llm["id"], "chat")] + [_card(a, "chat") for a in models.config.llm_aliases]
+    plan = llm.get("cpu_plan")  # on the CPU profile: which kernel serves it here (deployments/llm/cpu_plan.py)
+    base = {**_card(llm["id"], "chat"), **({"kernel": plan["kernel"], "fallback": plan["fallback"]} if plan else {})}
+    cards += [base] + [_card(a, "chat") for a in models.config.llm_aliases]
     cards += [_card(m["id"], "transcription") for m in stt] + [_card("whisper-1", "transcription")]
     cards += [_card(m, "speech") for m in models.config.speech_models]
     return cards
