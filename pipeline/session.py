@@ -17,9 +17,12 @@ caller frame), which makes behaviour replayable. What it does:
   and cancels the in-flight LLM and TTS work; the interrupting turn is then answered;
 - echo guard: while we speak, caller audio quieter than ``echo_gate_dbfs`` is treated as silence
   (the modem path has no echo cancellation);
-- fillers and backchannels ("uh-huh", "угу") neither interrupt nor get an answer;
-- silence prompts, then a polite hang-up; goodbye detection; the persona's apology when a model
-  service fails;
+- what an utterance means depends on when it was said (``pipeline/caller_intent.py``):
+  hesitations ("um, uh uh") never get an answer; acknowledgements ("yes", "угу") said over a reply
+  neither interrupt nor get one, said after it they are an answer; speech over a reply barges in
+  only once its transcript shows it is more than that (or it goes on past ``barge_in_force_ms``);
+- silence prompts, then a polite hang-up; a closing goodbye ends the call (not the word "пока"
+  inside "подождите, пока я найду ручку"); the persona's apology when a model service fails;
 - the plan's minutes (an optional ``Allowance``): a call with no minutes left hears the limit
   notice instead of the greeting, and one that uses up the last of them hears it (whatever was
   playing stops) and ends; the call's duration is counted when it closes.
@@ -29,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 import uuid
 from collections import deque
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 
 from infra import metrics
 from infra.logging import get_logger
+from pipeline.caller_intent import Utterance, classify
 from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech, joined, spoken_chars
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
@@ -53,9 +56,6 @@ STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_fram
 STAGE_LATENCY = metrics.histogram("pipeline_stage_seconds", "End of caller speech to each stage", ("stage",))
 REPLY_GAPS = metrics.counter("call_reply_gaps_total", "Silences inside a reply: the next audio was not ready in time")
 
-FILLERS = {"uh-huh", "uh huh", "mm", "mhm", "mm-hmm", "hmm", "uh", "um", "umm", "yeah", "yes", "ok", "okay", "right",
-           "ага", "угу", "ну", "да", "мм", "ээ", "так"}
-GOODBYES = ("goodbye", "good bye", "bye", "до свидания", "всего доброго", "пока")
 
 
 @dataclass
@@ -76,6 +76,11 @@ class SessionConfig:
     silence_prompt_s: float = 7.0
     max_silence_prompts: int = 2
     barge_in_ms: int = 500
+    # Speech over a reply for barge_in_ms is transcribed first and barges in only if it is more
+    # than a hesitation or an acknowledgement; past barge_in_force_ms it barges in regardless (the
+    # caller is talking over us, whatever the transcript says). False: barge in at barge_in_ms.
+    barge_in_check: bool = True
+    barge_in_force_ms: int = 1500
     # Echo guard: while we speak, a caller frame counts only if it is louder than both this floor
     # and the loudest frame we played in the last echo_window_ms minus the echo return loss.
     echo_guard: bool = True  # off for clients that cancel echo themselves (browsers over WebSocket)
@@ -187,6 +192,9 @@ class CallSession:
         self._spec: _Speculation | None = None  # a reply prepared ahead of the end of the turn
         self._t = 0.0  # call audio time
         self._speech_started_at: float | None = None
+        self._utterance = 0  # counts the caller's utterances, so late work knows which one it was for
+        self._over_reply = False  # the current utterance began while the assistant was speaking
+        self._barge_check: asyncio.Task | None = None
         self._last_activity = 0.0
         self._silence_prompts = 0
         self._ending = False
@@ -290,6 +298,9 @@ class CallSession:
             if isinstance(event, SpeechStarted):
                 self._speech_started_at = self._t
                 self._last_activity = self._t
+                self._utterance += 1
+                self._over_reply = self.playing
+                self._barge_check = None
             elif isinstance(event, SpeechPaused):
                 self._speculate(event)
             elif isinstance(event, SpeechResumed):
@@ -298,12 +309,12 @@ class CallSession:
                 self._on_turn(event)
         if (self.detector.speaking and self.playing and self._speech_started_at is not None
                 and self.detector.voiced_s * 1000 >= self.config.barge_in_ms and not self._ending):
-            self._barge_in()
+            self._maybe_barge_in()
         self._check_silence()
 
     async def close(self, reason: str = "hangup") -> None:
         self._drop_speculation()
-        for task in (self._task, self._extending, self._warming):
+        for task in (self._task, self._extending, self._warming, self._barge_check):
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -366,14 +377,14 @@ class CallSession:
             spec.task.cancel()
             self._framer.clear()
         t0 = time.monotonic() - max(0.0, turn.detected_s - turn.ended_s)  # the caller's end of speech
-        self._task = asyncio.get_running_loop().create_task(self._respond(turn, t0))
+        self._task = asyncio.get_running_loop().create_task(self._respond(turn, t0, over_reply=self._over_reply))
 
     def _speculate(self, pause: SpeechPaused) -> None:
         if self.playing or self._ending or self._spec is not None:
             return
         spec = _Speculation(pause.ended_s)
         t0 = time.monotonic() - max(0.0, pause.detected_s - pause.ended_s)
-        spec.task = asyncio.get_running_loop().create_task(self._respond(pause, t0, spec))
+        spec.task = asyncio.get_running_loop().create_task(self._respond(pause, t0, spec, self._over_reply))
         self._spec = spec
 
     def _drop_speculation(self) -> None:
@@ -396,11 +407,37 @@ class CallSession:
                 break
         return dropped
 
+    def _maybe_barge_in(self) -> None:
+        """Speech over the reply: barge in, or first make sure it is more than "uh-huh"."""
+        cfg = self.config
+        if not cfg.barge_in_check or self.detector.voiced_s * 1000 >= cfg.barge_in_force_ms:
+            if self._barge_check is not None:
+                self._barge_check.cancel()
+            self._barge_in()
+        elif self._barge_check is None:
+            self._barge_check = asyncio.get_running_loop().create_task(
+                self._check_barge_in(self.detector.utterance_audio(), self._utterance))
+
+    async def _check_barge_in(self, audio: bytes, utterance: int) -> None:
+        """Transcribe the speech so far; barge in unless it is a hesitation or an acknowledgement."""
+        try:
+            text = await self.stt.transcribe(audio, self.config.sample_rate, self.config.language)
+            kind = classify(text, assistant_speaking=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no transcript: the caller is talking over us, so stop talking
+            log.info("pipeline.barge_in_check_failed", call_id=self.record.call_id, error=type(exc).__name__)
+            kind = Utterance.TURN
+        if (kind not in (Utterance.NOTHING, Utterance.BACKCHANNEL) and utterance == self._utterance
+                and self._speech_started_at is not None and self.playing and not self._ending):
+            self._barge_in()
+
     def _barge_in(self) -> None:
         dropped = self._stop_playback()
         self.record.barge_ins += 1
         self.record.barge_in_at_s.append(round(self._t, 3))
         self._speech_started_at = None  # one barge-in per caller utterance
+        self._over_reply = False  # what interrupted is a turn of its own, "yes, but…" included
         self._was_playing = False
         self._gap_frames = 0
         self._pending_first_frame = None
@@ -540,9 +577,10 @@ class CallSession:
             self._finish()
 
     async def _respond(self, turn_audio: TurnEnded | SpeechPaused, t0: float,
-                       spec: _Speculation | None = None) -> None:
+                       spec: _Speculation | None = None, over_reply: bool = False) -> None:
         """Answer one caller turn. With ``spec`` it runs ahead of the end of the turn: what it
-        records and says is held by the speculation and only appears once it is confirmed."""
+        records and says is held by the speculation and only appears once it is confirmed.
+        ``over_reply``: the caller began it while the assistant was speaking."""
         live = spec.when_live if spec is not None else (lambda fn: fn())
         try:
             text = (await self.stt.transcribe(turn_audio.audio, turn_audio.sample_rate, self.config.language)).strip()
@@ -552,9 +590,9 @@ class CallSession:
             if spec is not None and not spec.confirmed:
                 await spec.event.wait()  # only a confirmed turn may apologise
             return await self._apologise(exc)
-        normalised = re.sub(r"[^\w\s-]", "", text.lower()).strip()
-        if not normalised or normalised in FILLERS:
-            return  # silence, noise or a backchannel: no turn at all
+        kind = classify(text, assistant_speaking=over_reply)
+        if kind in (Utterance.NOTHING, Utterance.BACKCHANNEL):
+            return  # silence, noise, a hesitation, or "uh-huh" said over the reply: no turn at all
         caller = TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s,
                             detected_s=turn_audio.detected_s)
         self._stage(caller, "transcript", t0)
@@ -564,7 +602,7 @@ class CallSession:
                 caller.detected_s = spec.detected_s  # the turn's end as decided, not the pause
             self._commit_turn(caller)
         live(commit_caller)
-        if any(g in normalised for g in GOODBYES):
+        if kind is Utterance.GOODBYE:
             if spec is not None and not spec.confirmed:
                 await spec.event.wait()
             self._end_after(self.config.farewell, "caller_goodbye")

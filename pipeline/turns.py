@@ -108,6 +108,10 @@ class TurnDetector:
         """Seconds from the first voiced frame of the current utterance to its last voiced frame."""
         return max(0.0, self._last_voice_end - self._voice_start) if self._speaking else 0.0
 
+    def utterance_audio(self) -> bytes:
+        """The current utterance so far, pre-roll included (empty between utterances)."""
+        return bytes(self._audio) if self._speaking else b""
+
     def reset(self) -> None:
         self._pre.clear()
         self._voiced_run.clear()

@@ -91,7 +91,13 @@ def chat_model(openai_client) -> str:
 
 
 # In-process Whisper tiny.en and Piper, shared by the pipeline and telephony tests.
-from tests.local_engines import stt_engine, synthesizer, transcriber, tts_service  # noqa: E402, F401
+from tests.local_engines import (  # noqa: E402, F401
+    multilingual_stt_engine,
+    stt_engine,
+    synthesizer,
+    transcriber,
+    tts_service,
+)
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,13 @@ def stt_engine():
 
 
 @pytest.fixture(scope="session")
+def multilingual_stt_engine():
+    """Whisper base, the CPU profile's model for every language: Russian callers are transcribed in Russian."""
+    return build_engine(STT_ENGINES, {"engine": "faster-whisper", "config": {"models": [
+        {"id": "whisper-base", "path": "whisper-base", "languages": ["*"], "encoder_window_s": 10}]}})
+
+
+@pytest.fixture(scope="session")
 def tts_service():
     return SpeechService(build_engine(TTS_ENGINES, {"engine": "piper", "config": {"voices": [
         {"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}))
