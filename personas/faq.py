@@ -3,8 +3,10 @@
 Two ways to match, both strict on purpose (a wrong canned answer is worse than a generated one):
 
 - an exact trigger: the whole message, normalised (case, punctuation, spacing, ё), equals one of
-  the entry's triggers or its question. Never a substring in either direction: "hi" must not
-  trigger "Which hospital…", and a one-word message must not match every entry containing it;
+  the entry's triggers or its question, or does once a leading politeness wrapper is taken off
+  ("Подскажите, пожалуйста, часы работы" is the trigger "часы работы"). Never a substring in
+  either direction: "hi" must not trigger "Which hospital…", and a one-word message must not
+  match every entry containing it;
 - a semantic match: the message has at least ``min_words`` words, its embedding's cosine
   similarity with the entry's question (or one of its example phrasings) reaches
   ``threshold``, and it beats the next entry by ``margin`` (two near-equal entries mean the
@@ -59,11 +61,50 @@ BACKGROUND = [
 ]
 
 
+# How callers wrap a question without changing it: "Can you tell me…", "Подскажите, пожалуйста, …".
+# The wrapper weighs in the embedding as much as the question does ("Подскажите, пожалуйста, часы
+# работы" scored 0.61 against "Какие у вас часы работы?"), so a message is also scored without it,
+# and the better of the two counts. Only a leading wrapper goes; the question itself is never cut.
+_GREETING = (r"(?:hi|hello|good (?:morning|afternoon|evening)|excuse me|sorry|yes|ok(?:ay)?|so|and|well|"
+             r"здравствуйте|добрый (?:день|вечер)|алло|извините|да|а)")
+_ASKING = (r"(?:(?:can|could|would) you (?:please )?(?:tell|let) me(?: know)?|please tell me|tell me(?: please)?|"
+           r"i(?:'d| would) like to know|i want to know|i wanted to ask|i was wondering|do you know|may i ask|"
+           r"(?:не )?подскаж(?:ите|ете)|скажите|расскажите|я хотел[аи]? (?:бы )?(?:узнать|спросить)|"
+           r"хочу (?:узнать|спросить)|можно (?:узнать|спросить))")
+_WRAPPERS = re.compile(rf"^(?:{_GREETING}[,.!]?\s+|{_ASKING}(?:[,.!]?\s*(?:please|пожалуйста|мне))*[,.!:]?\s+)",
+                       re.IGNORECASE)
+
+
+def unwrapped(message: str) -> str:
+    """The message without a leading politeness wrapper ("" when nothing is left to ask)."""
+    text = message.strip()
+    for _ in range(4):  # "Здравствуйте, подскажите, пожалуйста, …"
+        cut = _WRAPPERS.sub("", text, count=1)
+        if cut == text:
+            break
+        text = cut
+    text = text.lstrip(" ,.-")
+    return text if text != message.strip() and text.strip(" ?!.") else ""
+
+
+_DETERMINERS = re.compile(r"^(?:(?:your|the|our|ваш[иа]?|у вас|ваше)\s+)+")
+
+
+def trigger_forms(message: str) -> set[str]:
+    """The normalised forms an exact trigger is compared with: the message, and the question it
+    wraps without its determiner ("Can you tell me your address?" -> "address")."""
+    forms = {normalise(message)}
+    if bare := unwrapped(message):
+        forms |= {normalise(bare), _DETERMINERS.sub("", normalise(bare))}
+    return forms - {""}
+
+
 @dataclass(frozen=True)
 class FaqConfig:
     threshold: float = 0.82  # centred cosine similarity (see the module's docstring)
     margin: float = 0.1
     min_words: int = 3
+    unwrap: bool = True  # also score the message without its politeness wrapper (see _WRAPPERS)
 
     @classmethod
     def from_dict(cls, d: dict | None) -> FaqConfig:
@@ -146,9 +187,11 @@ class FaqMatcher:
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
 
     async def _scores(self, persona: Persona, message: str) -> np.ndarray:
+        """Per entry, the best similarity of the message, or of the message without its wrapper."""
         vectors = await self._entry_vectors(persona.faq)
-        query = (await self._embed([message]))[0]
-        return np.array([float((m @ query).max()) for m in vectors])
+        bare = unwrapped(message) if self.config.unwrap else ""
+        queries = await self._embed([message, bare] if len(bare.split()) >= 2 else [message])
+        return np.array([float((m @ queries.T).max()) for m in vectors])
 
     async def warm(self, persona: Persona | None = None) -> None:
         """Load the model and embed the background and the persona's entries now, not during a call.
@@ -164,8 +207,9 @@ class FaqMatcher:
         if not persona.faq or not message.strip():
             return None
         text = normalise(message)
+        forms = trigger_forms(message) if self.config.unwrap else {text}
         for i, entry in enumerate(persona.faq):
-            if text in {normalise(t) for t in [entry.question, *entry.triggers]}:
+            if forms & {normalise(t) for t in [entry.question, *entry.triggers]}:
                 return FaqHit(i, entry, 1.0, "trigger")
         if len(text.split()) < self.config.min_words:
             return None

@@ -137,3 +137,32 @@ async def test_warming_up_embeds_the_background_and_the_entries_ahead_of_the_fir
     assert warmed > len(ANNA.faq)
     assert (await matcher.match(ANNA, "what does a dental checkup cost")).index == 2
     assert embedder.texts == warmed + 1  # only the caller's message was embedded during the "call"
+
+
+@pytest.mark.parametrize(("message", "bare"), [
+    ("Can you tell me your office opening hours?", "your office opening hours?"),
+    ("Hello, could you please tell me your address?", "your address?"),
+    ("Здравствуйте, подскажите, пожалуйста, адрес", "адрес"),
+    ("Не подскажете, сколько стоит осмотр?", "сколько стоит осмотр?"),
+    ("What are your opening hours?", ""), ("Скажите", ""), ("hours of", ""), ("Hello", ""),
+])
+def test_a_leading_politeness_wrapper_comes_off_and_nothing_else(message, bare):
+    from personas.faq import unwrapped
+
+    assert unwrapped(message) == bare
+
+
+async def test_a_wrapped_trigger_or_question_matches_and_a_wrapped_near_miss_does_not(matcher):
+    seed = persona("seed", "ru", [{"question": "Какие у вас часы работы?", "answer": "С 9 до 18.",
+                                   "triggers": ["часы работы"]},
+                                  {"question": "Где находится клиника?", "answer": "Ленина, 1.", "triggers": ["адрес"]}])
+    hit = await matcher.match(seed, "Подскажите, пожалуйста, часы работы")
+    assert hit is not None and hit.index == 0 and hit.how == "trigger"
+    hit = await matcher.match(seed, "Здравствуйте, скажите, пожалуйста, ваш адрес")
+    assert hit is not None and hit.index == 1 and hit.how == "trigger"
+    assert await FaqMatcher(matcher.embedder, FaqConfig(unwrap=False)).match(
+        seed, "Подскажите, пожалуйста, часы работы") is None  # what unwrapping adds
+    for near_miss in ("Подскажите, который час?", "Скажите, а вы кто?", "Can you tell me who owns the clinic?"):
+        assert await matcher.match(seed, near_miss) is None
+    hit = await matcher.match(ANNA, "Can you tell me your office opening hours?")  # the issue's own example
+    assert hit is not None and hit.index == 0
