@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt | sha1sum | cut -c1-12)
 # Debian packages: the tests' speech tools (English and Russian), PostgreSQL and Redis; the demo
-# needs Redis only (usage metering and plan limits are part of the product it shows).
+# needs Redis (usage metering and plan limits are part of the product it shows) and Festival's
+# Russian voice (the CPU profile's Russian TTS).
 TEST_APT := espeak-ng sox festival festvox-ru postgresql redis-server
-DEMO_APT := redis-server
+DEMO_APT := redis-server festival festvox-ru
 export RAY_AUTH_MODE ?= disabled
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

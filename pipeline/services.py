@@ -77,6 +77,10 @@ class HandleSynthesizer:
         """The same TTS with a persona's voice."""
         return HandleSynthesizer(self.handle, voice, self.speed)
 
+    async def voices(self) -> list[dict]:
+        """The voices the TTS serves (id, language, sample_rate, engine)."""
+        return await self.handle.voices.remote()
+
     @property
     def line_cache_key(self) -> tuple:
         """What this synthesizer's audio depends on besides text and rate (pipeline/line_audio.py)."""

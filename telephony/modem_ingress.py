@@ -311,13 +311,29 @@ class ModemIngress:
         base = persona.session_config() if persona is not None else {}
         return SessionConfig.from_dict({**base, **self.config.session}, **over)
 
-    def _services(self, persona: Persona | None) -> CallServices:
+    async def _voice(self, persona: Persona | None) -> str | None:
+        """The voice that speaks the persona's language (personas/voices.py); its own when the TTS
+        cannot say which voices it has, and, when none speaks it, its own with an error logged."""
+        voices = getattr(self.services.synthesizer, "voices", None)
+        if persona is None or voices is None:
+            return persona.voice if persona is not None else None
+        from personas.voices import NoVoiceForLanguage, choose_voice
+
+        try:
+            return choose_voice(persona.name, persona.language, persona.voice, await voices()).voice
+        except NoVoiceForLanguage as exc:
+            log.error("ingress.no_voice_for_language", persona=persona.name, error=str(exc))
+        except Exception as exc:  # the TTS did not answer: the persona's own voice, as before
+            log.warning("ingress.voices_unknown", error=type(exc).__name__)
+        return persona.voice
+
+    def _services(self, persona: Persona | None, voice: str | None = None) -> CallServices:
         s = self.services
         if persona is None:
             return s
         synthesizer, responder = s.synthesizer, s.responder
         if hasattr(synthesizer, "with_voice"):
-            synthesizer = synthesizer.with_voice(persona.voice)
+            synthesizer = synthesizer.with_voice(voice or persona.voice)
         if hasattr(responder, "for_persona"):  # FAQ, adapter, fallback and apology of this persona
             responder = responder.for_persona(persona)
         elif hasattr(responder, "with_sampling"):
@@ -335,7 +351,7 @@ class ModemIngress:
                 reason = call.remote_reason or "audio_unavailable"
                 return
             persona = await self._persona()
-            s = self._services(persona)
+            s = self._services(persona, await self._voice(persona))
             config = self._session_config(persona, call.greeting)
             allowance = self.allowance_for(call.call_id) if self.allowance_for is not None else None
             call.session = CallSession(s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id,

@@ -99,8 +99,9 @@ def test_persona_seeds_parse_and_use_the_profiles_voices(profile):
     args = profile["applications"][1]["args"]
     seed = ROOT / args["personas_seed"]
     personas = [Persona(**p) for p in yaml.safe_load(seed.read_text())["personas"]]
-    tts = profile["applications"][0]["args"]["tts"]["config"]
-    voices = {v["id"] for v in tts.get("voices", [])} | set(tts.get("speakers", {}))
+    tts = profile["applications"][0]["args"]["tts"]
+    configs = [e["config"] for e in tts["config"]["engines"]] if tts["engine"] == "router" else [tts["config"]]
+    voices = {v["id"] for c in configs for v in c.get("voices", [])} | {s for c in configs for s in c.get("speakers", {})}
     assert {p.name for p in personas} >= {"anna", "marina"}
     assert {p.voice for p in personas} <= voices, (voices, [p.voice for p in personas])
     assert args["modem"]["ingress"]["persona"] in {p.name for p in personas}

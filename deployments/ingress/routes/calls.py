@@ -108,6 +108,15 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         if stt_model not in known:
             await ws.close(code=1008, reason=f"unknown stt_model; one of: {', '.join(sorted(known))}"[:120])
             return
+    speaking = voice or models.config.default_voice
+    if found is not None and voice is None:
+        from personas.voices import NoVoiceForLanguage, choose_voice
+
+        try:
+            speaking = choose_voice(found.name, found.language, found.voice, await models.tts_voices()).voice
+        except NoVoiceForLanguage as exc:
+            await ws.close(code=1008, reason=str(exc)[:120])
+            return
     await ws.accept()
     await assistant.responder.warm(found)  # the FAQ's model now, not at the end of the caller's first turn
     lines = found.session_config() if found is not None else {"language": "en"}
@@ -116,7 +125,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
     call_id, gate = uuid.uuid4().hex, get_gate()
     session = CallSession(
         HandleTranscriber(models.stt, stt_model), assistant.responder.for_persona(found),
-        HandleSynthesizer(models.tts, voice or (found.voice if found else models.config.default_voice)),
+        HandleSynthesizer(models.tts, speaking),
         SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
                                 turn=turn,
                                 chunker=replace(FIRST_CHUNK_RULES[first_chunk](),
