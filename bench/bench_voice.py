@@ -12,6 +12,7 @@ resolution, as on a phone line); the server's call record gives the stage breakd
     .venv/bin/python bench/bench_voice.py --ab-playout --calls 4 --rounds 4   # A/B, four calls at a time
     .venv/bin/python bench/bench_voice.py --ab-chunks --calls 4 --rounds 8   # growing chunks or sentences
     .venv/bin/python bench/bench_voice.py --ab-stt-model whisper-base whisper-tiny.en --calls 1 --rounds 6
+    .venv/bin/python bench/bench_voice.py --language ru --calls 1 --rounds 8   # Festival callers, persona marina
 """
 
 from __future__ import annotations
@@ -39,13 +40,22 @@ from infra.audio import decode_audio, float_to_pcm16
 STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")
 QUESTIONS = ["What time do you open tomorrow?", "Can I book an appointment for Friday?",
              "Where is your office?", "Do you have parking?"]
+QUESTIONS_RU = ["Во сколько вы завтра открываетесь?", "Можно записаться к врачу на пятницу?",
+                "Сколько стоит чистка зубов?", "У вас есть парковка?"]
 FRAME = 320
 
 
 def speech(text: str) -> bytes:
+    """The caller's question: espeak for English, Festival's Russian voice for Russian (Cyrillic)."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "q.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True)
+        if any("а" <= c.lower() <= "я" for c in text):
+            src = Path(d) / "q.txt"
+            src.write_text(text, encoding="utf-8")
+            subprocess.run(["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", str(src), "-o", str(out)],
+                           check=True, capture_output=True)
+        else:
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True)
         return float_to_pcm16(decode_audio(out.read_bytes(), 8000).samples).tobytes()
 
 
@@ -257,7 +267,10 @@ async def main(args) -> dict:
     cluster = LocalCluster(args.profile) if args.profile else LocalCluster()
     print(f"starting the {args.profile or 'CPU-profile'} cluster …", flush=True)
     cluster.start()
-    url = cluster.base_url.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en"
+    url = cluster.base_url.replace("http://", "ws://") + f"/v1/calls/stream?sample_rate=8000&language={args.language}"
+    if args.language == "ru":
+        QUESTIONS[:] = QUESTIONS_RU  # every round asks these instead
+        args.persona = args.persona or "marina"
     if args.persona:
         url += f"&persona={args.persona}"  # its prompt, lines, voice and FAQ (the modem's calls have one)
     if args.url_extra:
@@ -360,6 +373,8 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--language", choices=["en", "ru"], default="en",
+                   help="ru: Russian questions (Festival's voice) to the persona marina unless --persona names another")
     p.add_argument("--profile", type=Path, default=None,
                    help="serve config to run instead of cluster/profiles/cpu.yaml (a variant under the "
                         "project, e.g. in var/, to compare runs of two profiles)")

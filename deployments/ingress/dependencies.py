@@ -35,6 +35,8 @@ class ModelHandles:
     tts: Any
     llm: Any
     config: IngressConfig
+    # Models for personas of other languages: {language: {"model_id", "handle"}} (deployments/app.py).
+    language_llms: dict[str, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -47,6 +49,10 @@ class ModelHandles:
 
     async def llm_info(self) -> dict:
         return await self._cached("llm", lambda: self.llm.model_info.remote())
+
+    def llm_for_model(self, model_id: str) -> Any | None:
+        """The handle of a language model named by its id (None: the default model, or no such model)."""
+        return next((e["handle"] for e in self.language_llms.values() if e["model_id"] == model_id), None)
 
     async def stt_models(self) -> list[dict]:
         return await self._cached("stt", lambda: self.stt.models.remote())
@@ -76,7 +82,8 @@ def bind_models(models: ModelHandles, assistant: Assistant | None = None) -> Non
     if assistant is None:
         from personas.responder import build_responder
 
-        responder = build_responder(models.llm, models.config.responder, models.config.cloud)
+        responder = build_responder(models.llm, models.config.responder, models.config.cloud,
+                                    language_llms={k: e["handle"] for k, e in models.language_llms.items()})
         assistant = Assistant(responder, responder.registry)
     _assistant = assistant
 

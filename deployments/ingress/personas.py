@@ -31,7 +31,7 @@ async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant,
                           tenant: str | None = None) -> Persona | None:
     """None for the base model (or an alias of it), the persona otherwise; 404 or 503 if unusable."""
     info = await call_model(models.llm_info())
-    if name == info["id"] or name in models.config.llm_aliases:
+    if name == info["id"] or name in models.config.llm_aliases or models.llm_for_model(name) is not None:
         return None
     try:
         persona = await _registry(assistant, tenant).get(name)

@@ -244,3 +244,17 @@ async def test_a_reply_abandoned_before_its_first_token_stops_the_engine():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(llm.calls) == 1 and llm.stream.cancelled
+
+
+async def test_a_persona_of_a_language_with_its_own_model_is_answered_by_it():
+    default, russian = ScriptedLLM("ok"), ScriptedLLM("ok")
+    r = PersonaResponder(default, None, None, None, ResponderConfig(local_attempts=1),
+                         language_llms={"ru": russian})
+    marina = ANNA.model_copy(update={"name": "marina", "language": "ru", "adapter": None})
+    assert text(await reply(r, marina)) == "Local model reply."
+    assert len(russian.calls) == 1 and default.calls == []
+    await reply(r, ANNA.model_copy(update={"language": "en-GB"}))  # no English model of its own: the default
+    await reply(r, marina.model_copy(update={"language": "ru-RU"}))  # a region falls back to its language
+    assert len(default.calls) == 1 and len(russian.calls) == 2
+    deltas = [d async for d in r.stream(MSGS, OPTS, None, llm=russian)]  # a base model chosen by name
+    assert text(deltas) == "Local model reply." and len(russian.calls) == 3

@@ -71,7 +71,8 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, assistan
         messages = [{"role": "system", "content": persona.system_prompt}, *messages]
     request_id = request.state.request_id
     first, rest = await first_and_rest(
-        assistant.responder.stream(messages, _options(body, persona), persona, request_id))
+        assistant.responder.stream(messages, _options(body, persona), persona, request_id,
+                                   models.llm_for_model(body.model) if persona is None else None))
     first = asdict(first) if first is not None else None
     rest = _as_dicts(rest)
     source = first["source"] if first else "local"

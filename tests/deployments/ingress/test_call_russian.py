@@ -74,3 +74,24 @@ async def test_the_russian_persona_speaks_with_a_russian_voice(http):
     r = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "nikolay", "input": "Добрый день!",
                                             "response_format": "wav"})
     assert r.status_code == 200 and len(r.content) > 16000
+
+
+def cyrillic_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum("а" <= c.lower() <= "я" or c.lower() == "ё" for c in letters) / max(1, len(letters))
+
+
+def test_a_russian_persona_is_answered_by_the_model_that_speaks_russian(http):
+    cards = {c["id"]: c for c in http.get("/v1/models").json()["data"]}
+    ru_model = next(c for c in cards.values() if c["kind"] == "chat" and c.get("language") == "ru")
+    assert cards["marina"]["parent"] == ru_model["id"] and cards["anna"]["parent"] != ru_model["id"]
+    r = http.post("/v1/chat/completions", json={
+        "model": "marina", "max_tokens": 40, "temperature": 0,
+        "messages": [{"role": "user", "content": "Можно записаться к стоматологу на пятницу?"}]})
+    assert r.status_code == 200 and r.headers["x-reply-source"] == "local", r.text
+    reply = r.json()["choices"][0]["message"]["content"]
+    assert cyrillic_share(reply) > 0.8, reply  # Russian, not SmolLM2's English or its broken Russian
+    # The model is also reachable by its own name, as a base model.
+    r = http.post("/v1/chat/completions", json={"model": ru_model["id"], "max_tokens": 20, "temperature": 0,
+                                                "messages": [{"role": "user", "content": "Привет! Как дела?"}]})
+    assert r.status_code == 200 and cyrillic_share(r.json()["choices"][0]["message"]["content"]) > 0.5, r.text

@@ -150,7 +150,8 @@ def test_health_and_readiness(http):
     assert http.get("/healthz").json() == {"status": "ok"}
     r = http.get("/readyz")
     assert r.status_code == 200
-    assert r.json()["checks"] == {"stt": "ok", "tts": "ok", "llm": "ok"}
+    # Every model deployment, the Russian personas' LLM included (the profile's language_llms).
+    assert r.json()["checks"] == {"stt": "ok", "tts": "ok", "llm": "ok", "llm-ru": "ok"}
     assert r.headers["x-request-id"]
 
 
