@@ -61,9 +61,10 @@ async def test_barge_in_stops_playback_and_the_next_turn_is_answered(transcriber
     interrupted = [t for t in session.record.turns if t.speaker == "assistant" and t.interrupted]
     assert interrupted and interrupted[0].text != LONG_REPLY
     # Playback stops at the frame where barge-in is detected (the issue allows 100 ms), and the
-    # detection comes barge_in_ms after the caller starts (plus espeak's lead-in and the VAD start).
+    # detection comes barge_in_ms after the caller starts (plus espeak's lead-in and the VAD start),
+    # plus the transcript that shows the speech is more than "uh-huh" (pipeline/caller_intent.py).
     (detected,) = session.record.barge_in_at_s
-    assert interrupt_at + 0.5 <= detected <= interrupt_at + 0.5 + 0.5
+    assert interrupt_at + 0.5 <= detected <= interrupt_at + 0.5 + 0.9
     times = line.audio_times()
     assert not [t for t in times if detected + 0.02 < t < detected + 1.0]
     callers = [t.text.lower() for t in session.record.turns if t.speaker == "caller"]

@@ -11,7 +11,7 @@ from infra.settings import get_settings
 from provisioning import cpu_models
 from provisioning.packages import MissingPackageError
 
-FAST_STEPS = tuple(s for s in cpu_models.STEPS if not s.directory.startswith("smollm2"))
+FAST_STEPS = tuple(s for s in cpu_models.STEPS if not s.directory.startswith(("smollm2", "qwen")))
 
 
 @pytest.fixture
@@ -76,3 +76,19 @@ def test_converted_smollm_is_a_clean_hf_directory():
     tok = AutoTokenizer.from_pretrained(d)
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert "assistant" in prompt
+
+
+def test_qwen_parts_that_do_not_join_into_the_known_gguf_are_refused(tmp_path, monkeypatch):
+    """A changed or truncated part must not become a model: size and sha256 of the joined GGUF are checked."""
+    parts = []
+    for i in range(6):
+        part = tmp_path / f"part0{i + 1}.bin"
+        part.write_bytes(b"GGUF" + bytes(100))
+        parts.append(part)
+    monkeypatch.setattr(cpu_models, "_qwen_parts", lambda: parts)
+    qwen = next(s for s in cpu_models.STEPS if s.directory == cpu_models.QWEN_DIR)
+    monkeypatch.setattr(cpu_models, "STEPS", (qwen,))
+    with pytest.raises(RuntimeError, match="expected 491400064 bytes"):
+        cpu_models.prepare_models(tmp_path / "models", progress=lambda _m: None)
+    assert not (tmp_path / "models" / cpu_models.QWEN_DIR).exists()
+    assert not list((tmp_path / "models").glob(".*.tmp"))  # nothing half-written is left

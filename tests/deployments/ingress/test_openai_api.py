@@ -169,4 +169,5 @@ def test_serve_status_reports_every_deployment_healthy(cluster):
     status = yaml.safe_load(out)["applications"]["secretary"]
     assert status["status"] == "RUNNING"
     assert {name: d["status"] for name, d in status["deployments"].items()} == {
-        "STTServer": "HEALTHY", "TTSServer": "HEALTHY", "LLMServer": "HEALTHY", "OpenAIIngress": "HEALTHY"}
+        "STTServer": "HEALTHY", "TTSServer": "HEALTHY", "LLMServer": "HEALTHY", "LLMServerRu": "HEALTHY",
+        "OpenAIIngress": "HEALTHY"}

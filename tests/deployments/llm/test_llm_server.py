@@ -65,5 +65,8 @@ async def test_closing_the_stream_early_aborts_the_request(llm_server):
 async def test_health_and_info(llm_server):
     await llm_server.check_health()
     assert await llm_server.ready() is True
-    assert await llm_server.model_info() == {"id": "tiny-llama", "max_model_len": 512, "lora": True,
-                                             "max_adapters": 2}
+    info = await llm_server.model_info()
+    assert info == {"id": "tiny-llama", "max_model_len": 512, "lora": True, "max_adapters": 2,
+                    "cpu_plan": info["cpu_plan"]}
+    # The tiny model is float32, not int8: served as it is, whatever the CPU (deployments/llm/cpu_plan.py).
+    assert info["cpu_plan"]["kernel"] == "native" and info["cpu_plan"]["fallback"] is False
