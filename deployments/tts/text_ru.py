@@ -13,7 +13,9 @@ so the word depends on what stands before it: "с 9 до 18" is "с девяти
 - years before "год": ordinals in its case ("в две тысячи двадцать шестом году");
 - dates ``DD.MM.YYYY`` (or ``DD.MM``): "шестое декабря две тысячи двадцать шестого года";
 - other integers: cardinals in the case their preposition asks for; decimals with "целых";
-- "№", "%" and "руб." in words.
+- "№", "%", "руб.", "$", "€", "₽" and "@" in words; "clinic.ru" is "клиник точка ру";
+- Latin letters transliterated, and anything else Festival's Russian letter-to-sound rules reject
+  (emoji, symbols) left out: one such character failed the whole sentence.
 
 num2words (LGPL, pure Python) does the declension.
 """
@@ -41,6 +43,39 @@ _NUMBER = re.compile(r"(?<![\w.])(\d+)(?![\d])")
 _PREP = re.compile(r"(\w+)\s*$")
 _YEAR = re.compile(r"(?<!\d)(\d{4})\s+(году|года|год)\b")
 YEAR_CASE = {"год": "nominative", "года": "genitive", "году": "prepositional"}
+
+
+# Latin letters as a Russian reader says them (a website, a brand, an English word in a reply).
+_DIGRAPHS = {"sh": "ш", "ch": "ч", "th": "т", "ph": "ф", "oo": "у", "ee": "и", "ck": "к", "kh": "х", "zh": "ж"}
+_LATIN = dict(zip("abcdefghijklmnopqrstuvwxyz", ["а", "б", "к", "д", "е", "ф", "г", "х", "и", "дж", "к", "л", "м",
+                                                 "н", "о", "п", "к", "р", "с", "т", "у", "в", "в", "кс", "й", "з"],
+                  strict=True))
+_SYMBOLS = {"$": " долларов ", "€": " евро ", "₽": " рублей ", "@": " собака ", "&": " и ", "+": " плюс ",
+            "=": " равно ", "/": " ", "\\": " ", "_": " ", "*": " ", "#": " ", "~": " "}
+_SAYABLE = re.compile(r"[^а-яёА-ЯЁ0-9\s.,!?;:\-]")
+
+
+def transliterate(word: str) -> str:
+    out, i, low = [], 0, word.lower()
+    while i < len(low):
+        if low[i:i + 2] in _DIGRAPHS:
+            out.append(_DIGRAPHS[low[i:i + 2]])
+            i += 2
+        else:
+            out.append(_LATIN.get(low[i], low[i]))
+            i += 1
+    return "".join(out)
+
+
+def sayable(text: str) -> str:
+    """Only what the Russian voice can say: Latin transliterated, symbols in words, the rest left out."""
+    text = re.sub(r"(?<=\w)\.(?=\w)", " точка ", text)
+    for symbol, word in _SYMBOLS.items():
+        text = text.replace(symbol, word)
+    text = re.sub(r"[A-Za-z]+", lambda m: transliterate(m.group(0)), text)
+    text = re.sub(r"\s+[—–-]+\s+|\s*[—–]+\s*", ", ", text)  # a dash between words is a pause
+    text = re.sub(r"[ \t]+", " ", _SAYABLE.sub(" ", text)).strip()
+    return re.sub(r"\s+([.,!?;:])", r"\1", text)
 
 
 def cardinal(n: int | str, case: str = "nominative", gender: str = "m") -> str:
@@ -96,4 +131,4 @@ def speakable(text: str) -> str:
     text = _DECIMAL.sub(lambda m: num2words(float(f"{m.group(1)}.{m.group(2)}"), lang="ru"), text)
     text = text.replace("№", " номер ").replace("%", " процентов").replace("руб.", "рублей")
     text = _NUMBER.sub(lambda m: cardinal(m.group(1), _case_before(m.string, m.start())), text)
-    return re.sub(r"[ \t]+", " ", text).strip()
+    return sayable(text)

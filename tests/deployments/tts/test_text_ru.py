@@ -34,3 +34,14 @@ def test_impossible_times_and_dates_are_left_for_the_number_rule():
 
 def test_phone_groups_keep_their_leading_zeros():
     assert group("05") == "ноль пять" and group("00") == "ноль ноль" and group("45") == "сорок пять"
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("Запишитесь на сайте clinic.ru", "Запишитесь на сайте клиник точка ру"),
+    ("Пишите на info@smile.ru", "Пишите на инфо собака смиле точка ру"),
+    ("Цена 100$ и 5€", "Цена сто долларов и пять евро"),
+    ("Смайлик 😀 и «кавычки» — тире", "Смайлик и кавычки, тире"),
+    ("Hello, world", "хелло, ворлд"),
+])
+def test_latin_and_symbols_become_what_the_russian_voice_can_say(text, said):
+    assert speakable(text) == said
