@@ -10,6 +10,7 @@ from fastapi import Depends
 from infra.auth import Principal, require_admin
 from infra.http_errors import APIError
 from infra.recordings import RecordingStore
+from infra.settings import get_settings
 from personas.registry import PersonaRegistry
 from telephony.call_store import CallStore
 
@@ -83,7 +84,15 @@ def get_personas(principal: Annotated[Principal, Depends(require_admin)]) -> Per
     return PersonaRegistry(_personas.url, tenant_id=principal.tenant_id, models_dir=_personas.models_dir)
 
 
-def get_modem() -> ModemClient:
+def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemClient:
+    """The modem line, for the operator and for the tenant whose line it is (``SECRETARY_MODEM_TENANT``).
+
+    Signup is public: any other tenant's session would otherwise dial through the line (premium and
+    international numbers included), text from it, hang up its calls and read its callers' numbers,
+    all paid for by the line's tenant. They get 403 on every modem route.
+    """
+    if principal.tenant_id is not None and principal.tenant_id != get_settings().modem_tenant:
+        raise APIError(403, "this modem line belongs to another tenant", code="forbidden")
     if _modem is None:
         raise APIError(503, "no modem is configured on this cluster (the profile's modem.enabled is false)",
                        code="modem_disabled")

@@ -342,7 +342,7 @@ async def test_a_tenants_personas_use_no_more_voices_than_its_plan(rig, client, 
     get_settings.cache_clear()
     subs = SubscriptionStore(rig.store.url)
     gate = UsageGate(UsageMeter(redis_server.url, rig.store.url), load_plans(), subs, plan_ttl_s=0)
-    dependencies.bind(rig.store, dependencies.get_modem(), gate=gate)
+    dependencies.bind(rig.store, dependencies._modem, gate=gate)
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     await subs.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe",
                                                                               "sub_" + tenant, None))
@@ -367,5 +367,27 @@ async def test_a_tenants_personas_use_no_more_voices_than_its_plan(rig, client, 
         assert (await client.post("/personas", json={**PERSONA, "name": f"op-{tenant}", "voice": "x"},
                                   headers=AUTH)).status_code == 201  # the operator's shared personas: no plan
     finally:
-        dependencies.bind(rig.store, dependencies.get_modem())
+        dependencies.bind(rig.store, dependencies._modem)
         await gate.close()
+
+
+async def test_a_strangers_session_gets_403_on_every_modem_route_and_the_lines_tenant_does_not(rig, client,
+                                                                                                monkeypatch):
+    """Issue 20: a self-registered owner controlled the installation's modem (dial, SMS, hang-up, events,
+    CallList with the caller's full number). The line belongs to SECRETARY_MODEM_TENANT and the operator."""
+    from infra.auth import issue_session_token
+
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "modem-test-jwt-secret-0123456789abcdef")
+    monkeypatch.setenv("SECRETARY_MODEM_TENANT", "tenant-line")
+    get_settings.cache_clear()
+    stranger = {"Authorization": f"Bearer {issue_session_token('user-x', 'tenant-stranger', 'owner')}"}
+    owner = {"Authorization": f"Bearer {issue_session_token('user-l', 'tenant-line', 'owner')}"}
+    modem_routes = [("GET", "/modem/status"), ("GET", "/modem/diagnostics/Imei"), ("GET", "/modem/diagnostics/CallList"),
+                    ("GET", "/calls/active"), ("GET", "/calls/events"), ("POST", "/calls"),
+                    ("POST", "/calls/abc/hangup"), ("POST", "/sms")]
+    bodies = {"/calls": {"number": "+79161234567"}, "/sms": {"number": "+79161234567", "text": "hi"}}
+    for method, path in modem_routes:
+        r = await client.request(method, path, json=bodies.get(path), headers=stranger)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (method, path, r.text)
+    assert (await client.get("/modem/status", headers=owner)).status_code == 200
+    assert (await client.get("/modem/status", headers=AUTH)).status_code == 200  # the operator
