@@ -7,6 +7,10 @@
   refusing everyone would be the outage it exists to prevent. Over the limit: 429 in the
   shared error shape with ``Retry-After``. Probes (``/healthz``, ``/readyz``) are never limited.
 - **CORS**: only the origins listed in ``SECRETARY_CORS_ORIGINS``; none by default.
+- **Body size**: ``max_request_bytes`` for every route (``max_audio_bytes`` and its multipart
+  framing for the upload routes), checked before anything reads the body: a declared length over
+  it is refused at once, and a chunked body is counted as it arrives and refused the moment it
+  passes the limit. Either way 413 in the shared error shape. A 64 MB login body was read whole.
 - **Security headers** on every response, errors included: no sniffing, no framing, no
   referrer, HSTS, a CSP that allows nothing (these are JSON APIs; the interactive docs pages
   get a CSP that lets them load), and ``Cache-Control: no-store`` unless a route set its own.
@@ -87,11 +91,29 @@ class RateLimits:
         return None
 
 
+UPLOAD_PATHS = ("/v1/audio/transcriptions",)
+
+
+class BodyTooLarge(Exception):
+    """The message a refused body gets (never raised through the app: see HardeningMiddleware)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+def body_limit(path: str, settings: Settings) -> int:
+    if path.endswith(UPLOAD_PATHS):
+        return settings.max_audio_bytes + 64 * 1024  # the multipart framing around the file
+    return settings.max_request_bytes
+
+
 class HardeningMiddleware:
     """Pure ASGI (streams and WebSockets pass through untouched): limits first, headers on the way out."""
 
-    def __init__(self, app: Any, limits: RateLimits | None) -> None:
+    def __init__(self, app: Any, limits: RateLimits | None, settings: Settings | None = None) -> None:
         self.app, self.limits = app, limits
+        self.settings = settings or get_settings()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -110,12 +132,55 @@ class HardeningMiddleware:
                     headers["content-security-policy"] = csp
             await send(message)
 
+        limit = body_limit(path, self.settings)
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._error(send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error",
+                              "request_too_large")
+            return
         if self.limits is not None and not path.endswith(EXEMPT_PATHS):
             refused = await self.limits.refusal(scope)
             if refused is not None:
                 await self._too_many(send_with_headers, *refused)
                 return
-        await self.app(scope, receive, send_with_headers)
+        received, started, refused = 0, False, False
+
+        async def counted_receive() -> dict:
+            # Past the limit the 413 goes out at once, and the app is told the client left: it stops
+            # reading, and whatever it answers after that is dropped (tracked_send).
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit and not started:
+                    refused = True
+                    await self._error(send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error",
+                                      "request_too_large")
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except Exception:
+            if not refused:
+                raise
+
+    @staticmethod
+    async def _error(send: Any, status: int, message: str, kind: str, code: str) -> None:
+        body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _too_many(send: Any, kind: str, amount: int, retry_after: int) -> None:
@@ -136,7 +201,7 @@ def install_hardening(app: Any, settings: Settings | None = None) -> None:
     if settings.rate_limit_per_key or settings.rate_limit_per_ip:
         limits = RateLimits(settings.rate_limit_per_key or None, settings.rate_limit_per_ip or None,
                             settings.redis_url or None)
-    app.add_middleware(HardeningMiddleware, limits=limits)
+    app.add_middleware(HardeningMiddleware, limits=limits, settings=settings)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
                        allow_methods=["GET", "POST", "PUT", "DELETE"],

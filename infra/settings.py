@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=25 * 1024 * 1024, description="Largest upload accepted by /v1/audio/transcriptions."
     )
     max_audio_seconds: float = Field(default=600.0, description="Longest audio accepted for STT.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest request body any app reads (JSON, forms); uploads get max_audio_bytes. Larger: 413.",
+    )
     max_speech_chars: int = Field(default=4096, description="Longest input to /v1/audio/speech.")
     max_chat_messages: int = Field(default=256, description="Most messages in one chat request.")
     request_timeout_s: float = Field(default=120.0, description="Ingress timeout per model call.")

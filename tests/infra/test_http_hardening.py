@@ -100,3 +100,47 @@ async def test_every_app_of_the_cluster_is_hardened(module):
     async with client(app) as c:
         r = await c.get("/healthz")
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+
+
+def body_app(**settings) -> FastAPI:
+    app = make_app(max_request_bytes=1024, max_audio_bytes=4096, **settings)
+
+    @app.post("/auth/login")
+    async def login(body: dict) -> dict:
+        return {"keys": len(body)}
+
+    @app.post("/v1/audio/transcriptions")
+    async def upload(request: __import__("fastapi").Request) -> dict:
+        return {"bytes": len(await request.body())}
+
+    return app
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read():
+    """Issue 20: a 64 MB unauthenticated login body was read whole (400 after 0.8 s), not refused."""
+    import time
+
+    async with client(body_app()) as c:
+        assert (await c.post("/auth/login", json={"a": 1})).json() == {"keys": 1}
+        t0 = time.monotonic()
+        r = await c.post("/auth/login", content=b"{" + b" " * (64 * 1024 * 1024) + b"}",
+                         headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+        assert time.monotonic() - t0 < 5  # refused on its declared length, not after reading 64 MB
+
+
+async def test_a_chunked_body_is_counted_as_it_arrives_and_refused_past_the_limit():
+    read = []
+
+    async def chunks():
+        for _ in range(64):
+            read.append(1)
+            yield b" " * 512
+
+    async with client(body_app()) as c:
+        r = await c.post("/auth/login", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "1024 bytes" in r.json()["error"]["message"]
+        # Uploads have their own, larger limit (max_audio_bytes plus the multipart framing).
+        assert (await c.post("/v1/audio/transcriptions", content=b"x" * 3000)).json() == {"bytes": 3000}
+        r = await c.post("/v1/audio/transcriptions", content=b"x" * (4096 + 64 * 1024 + 1))
+        assert r.status_code == 413
