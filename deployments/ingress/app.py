@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,18 +17,17 @@ from billing.gate_http import install_usage_handlers
 from deployments import handle_warmup
 from deployments.ingress.auth import require_api_key
 from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models, get_models
-from deployments.ingress.errors import error_response, install_error_handlers
+from deployments.ingress.errors import install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
 from deployments.ingress.usage import bind_gate
 from infra import metrics
 from infra.http_hardening import install_hardening
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
-from infra.settings import __version__, get_settings
+from infra.settings import __version__
 
 log = get_logger(__name__)
 HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)",
                                  ("route", "status"))
-UPLOAD_ROUTES = ("/v1/audio/transcriptions",)
 
 
 CONNECT_TIMEOUT_S = 60.0
@@ -66,17 +66,13 @@ def create_app() -> FastAPI:
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = client_request_id(request.headers.get("x-request-id"))
         request.state.request_id = request_id
+        # What usage is metered under: the server's own id, never the client's X-Request-ID (a
+        # repeated one counted as a duplicate, so repeating it made LLM, TTS and STT use free).
+        request.state.usage_id = uuid.uuid4().hex
         clear_context()
         bind_context(request_id=request_id)
-        if request.url.path in UPLOAD_ROUTES:
-            length = request.headers.get("content-length")
-            limit = get_settings().max_audio_bytes + 64 * 1024  # multipart framing on top of the file
-            if length is not None and length.isdigit() and int(length) > limit:
-                resp = error_response(413, f"the request body is larger than the limit of {limit} bytes", "file")
-                resp.headers["X-Request-ID"] = request_id
-                return resp
         t0 = time.monotonic()
         response = await call_next(request)
         route = request.scope.get("route")
@@ -88,6 +84,15 @@ def create_app() -> FastAPI:
         return response
 
     return app
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def client_request_id(presented: str | None) -> str:
+    """The client's X-Request-ID as a log tag when it is a plain token of at most 128 characters;
+    otherwise (absent, over-long, odd characters) one of the server's."""
+    return presented if presented and REQUEST_ID.fullmatch(presented) else uuid.uuid4().hex
 
 
 app = create_app()

@@ -46,7 +46,7 @@ async def check(gate: UsageGate | None, request: Request, metric: str) -> None:
 async def consume(gate: UsageGate | None, request: Request, metric: str, amount: int) -> None:
     tenant = tenant_of(request)
     if gate is not None and tenant is not None:
-        await gate.consume(tenant, metric, amount, f"{metric}:{request.state.request_id}")
+        await gate.consume(tenant, metric, amount, f"{metric}:{request.state.usage_id}")
 
 
 async def record(gate: UsageGate | None, tenant: str | None, metric: str, amount: int, event_id: str) -> None:

@@ -47,7 +47,7 @@ async def speech(body: SpeechRequest, models: Models, settings: AppSettings, req
                        "voice", "voice_not_found")
     rate = body.sample_rate or (OPENAI_PCM_RATE if body.response_format == "pcm" else None)
     await usage.check(gate, request, "tts_ms")
-    tenant, event = usage.tenant_of(request), f"tts_ms:{request.state.request_id}"
+    tenant, event = usage.tenant_of(request), f"tts_ms:{request.state.usage_id}"
 
     if body.response_format == "pcm":
         gen = models.tts.options(stream=True).stream.remote(body.input, voice, body.speed, rate)

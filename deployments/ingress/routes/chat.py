@@ -82,7 +82,7 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, assistan
     async def count(last: dict | None, deltas: int) -> None:
         finished = last is not None and last["finish_reason"]
         tokens = (last["prompt_tokens"] + last["completion_tokens"]) if finished else prompt_estimate + deltas
-        await usage.record(gate, tenant, "llm_tokens", tokens, f"llm_tokens:{request_id}")
+        await usage.record(gate, tenant, "llm_tokens", tokens, f"llm_tokens:{request.state.usage_id}")
 
     if not body.stream:
         text, last = [], first

@@ -181,3 +181,27 @@ async def test_a_websocket_call_with_no_minutes_left_hears_the_notice_and_ends(g
     assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000  # the notice was spoken
     await asyncio.sleep(0.2)
     assert await gate.meter.used(t, "call_ms") > PLAN.call_ms_limit  # the short call is counted too
+
+
+async def test_a_repeated_x_request_id_is_counted_every_time(gate, tenant, client):
+    """Issue 20: the client's X-Request-ID was the metering event id, and a repeated id counted once,
+    so LLM, TTS and STT use became free. Three requests with the same id count three times."""
+    t, headers = await tenant()
+    same = {**headers, "X-Request-ID": "same-id-every-time"}
+    totals = [(await client.post("/v1/chat/completions", json=CHAT, headers=same)).json()["usage"]["total_tokens"]
+              for _ in range(3)]
+    assert await gate.meter.used(t, "llm_tokens") == sum(totals) and min(totals) > 0
+    spoken = 0
+    for _ in range(3):
+        r = await client.post("/v1/audio/speech", headers=same, json={"model": "tts-1", "voice": "joe",
+                                                                      "input": "Hello.", "response_format": "pcm"})
+        spoken += len(r.content) / 2 / int(r.headers["x-sample-rate"]) * 1000
+        assert r.headers["x-request-id"] == "same-id-every-time"  # still the log tag the client chose
+    assert await gate.meter.used(t, "tts_ms") == pytest.approx(spoken, abs=6)
+
+
+@pytest.mark.parametrize("presented", ["x" * 129, "spaces are odd", "semi;colon", ""])
+async def test_an_over_long_or_odd_request_id_is_replaced_by_the_servers(client, presented):
+    r = await client.get("/healthz", headers={"X-Request-ID": presented} if presented else {})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] != presented and len(r.headers["x-request-id"]) == 32
