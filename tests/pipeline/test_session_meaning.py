@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from infra.audio import decode_audio, float_to_pcm16
+from pipeline.caller_intent import ACKNOWLEDGEMENTS, HESITATIONS, words
 from pipeline.session import CallSession, SessionConfig
 from tests.local_engines import EngineTranscriber
 from tests.pipeline.phone_line import RATE, PhoneLine, ScriptedResponder, Utterance, say
@@ -30,6 +31,12 @@ def callers(session: CallSession) -> list[str]:
     return [t.text for t in session.record.turns if t.speaker == "caller"]
 
 
+def asked(llm: ScriptedResponder) -> list[set[str]]:
+    """The words of each caller message the LLM was asked to answer (speculative work included:
+    the session may start answering at a short pause, so counting calls would be fragile)."""
+    return [set(words(call[-1]["content"])) for call in llm.calls]
+
+
 async def test_yes_after_a_question_is_answered(transcriber, synthesizer):
     llm = ScriptedResponder(["Are you a new patient?", "Then I will book you in."])
     session = CallSession(transcriber, llm, synthesizer, config())
@@ -37,9 +44,7 @@ async def test_yes_after_a_question_is_answered(transcriber, synthesizer):
     line = PhoneLine(session, [Utterance(1.5, say("I would like to book an appointment.")),
                                Utterance(7.0, say("Yes."))])
     await line.run(12.0)
-    assert len(llm.calls) == 2, callers(session)
-    answer = llm.calls[1][-1]
-    assert answer["role"] == "user" and answer["content"].lower().startswith(("yes", "yeah")), answer
+    assert len(asked(llm)) >= 2 and {"yes", "yeah"} & asked(llm)[-1], callers(session)  # the "yes" was answered
 
 
 async def test_a_hesitation_over_a_reply_neither_interrupts_nor_is_answered(transcriber, synthesizer):
@@ -52,7 +57,8 @@ async def test_a_hesitation_over_a_reply_neither_interrupts_nor_is_answered(tran
     await line.run(20.0)
     assert session.record.barge_ins == 0
     assert not any(t.interrupted for t in session.record.turns)
-    assert len(llm.calls) == 1, callers(session)  # nothing was answered after the reply ended
+    # Nothing was answered after the reply ended: no LLM request carried the hesitation.
+    assert not any(a & HESITATIONS for a in asked(llm)), callers(session)
 
 
 async def test_yes_over_a_reply_is_a_backchannel(transcriber, synthesizer):
@@ -61,7 +67,8 @@ async def test_yes_over_a_reply_is_a_backchannel(transcriber, synthesizer):
     session.start()
     line = PhoneLine(session, [Utterance(1.5, say("What are your opening hours?")), Utterance(6.0, say("Yes, okay."))])
     await line.run(20.0)
-    assert session.record.barge_ins == 0 and len(llm.calls) == 1, callers(session)
+    assert session.record.barge_ins == 0, callers(session)
+    assert not any(a & ACKNOWLEDGEMENTS for a in asked(llm)), callers(session)
 
 
 async def test_a_real_interruption_still_barges_in(transcriber, synthesizer):
@@ -71,7 +78,8 @@ async def test_a_real_interruption_still_barges_in(transcriber, synthesizer):
     line = PhoneLine(session, [Utterance(1.5, say("What are your opening hours?")),
                                Utterance(6.0, say("Sorry, what is your phone number?"))])
     await line.run(16.0)
-    assert session.record.barge_ins == 1 and len(llm.calls) == 2
+    assert session.record.barge_ins == 1
+    assert {"phone", "number"} & asked(llm)[-1], callers(session)  # the interruption got its own answer
     (detected,) = session.record.barge_in_at_s
     # barge_in_ms of voice, then the transcript of it: still well under a second after the caller began
     assert 6.5 <= detected <= 7.4
@@ -84,7 +92,9 @@ async def test_russian_wait_while_i_find_a_pen_does_not_end_the_call(multilingua
     line = PhoneLine(session, [Utterance(1.5, say_ru("Подождите, пока я найду ручку."))])
     await line.run(9.0)
     assert session.record.end_reason != "caller_goodbye" and not session.ended.is_set(), callers(session)
-    assert len(llm.calls) == 1 and "пока" in callers(session)[0].lower()
+    # It was answered (work may also have started speculatively at the pause after "Подождите,").
+    assert llm.calls and "пока" in llm.calls[-1][-1]["content"].lower(), llm.calls
+    assert any("пока" in text.lower() for text in callers(session))
 
 
 async def test_russian_goodbye_ends_the_call(multilingual_stt_engine, synthesizer):
