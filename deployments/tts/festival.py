@@ -102,11 +102,19 @@ class FestivalProcess:
             buf += chunk
         return buf.decode(errors="replace").split(marker)[0]
 
+    def ensure_started(self) -> None:
+        """Start the process and load the voice unless it is running (a dead one is started again)."""
+        with self._lock:
+            self._ensure_started()
+
+    def _ensure_started(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+
     def synthesize(self, text: str) -> bytes:
         """WAV bytes for ``text`` (one sentence or a few)."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
+            self._ensure_started()
             path = self._dir / f"{uuid.uuid4().hex}.wav"
             try:
                 out = self._command(f"(utt.save.wave (utt.synth (Utterance Text {_quote(text)})) "
@@ -135,8 +143,7 @@ class FestivalEngine(TextToSpeechEngine):
         self._info = {v.id: VoiceInfo(v.id, v.language, v.sample_rate, self.name) for v in config.voices}
         self._procs = {v.id: FestivalProcess(config.binary, v.voice, config.timeout_s) for v in config.voices}
         for proc in self._procs.values():  # load every voice now: a missing one fails the start, not a call
-            with proc._lock:
-                proc._start()
+            proc.ensure_started()
 
     def voices(self) -> list[VoiceInfo]:
         return list(self._info.values())
