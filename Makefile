@@ -51,6 +51,8 @@ demo-deps:
 	$(call apt_install,$(DEMO_APT))
 
 test: system-deps models
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -ra --cov --cov-report=term --cov-report=xml:var/coverage.xml
 
 demo: demo-deps models
@@ -58,6 +60,7 @@ demo: demo-deps models
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: models
 	$(BIN)/python bench/bench_foundation.py --out var/bench-foundation.json

@@ -70,8 +70,14 @@ class AccountService:
             async with transaction(self.url) as s:
                 s.add(TenantRow(id=tenant_id, name=name, created_at=utcnow()))
                 await s.flush()
-                row = UserRow(id=uuid.uuid4().hex, tenant_id=tenant_id, email=owner_email.strip().lower(),
-                              password_hash=password_hash, role="owner", created_at=utcnow())
+                row = UserRow(
+                    id=uuid.uuid4().hex,
+                    tenant_id=tenant_id,
+                    email=owner_email.strip().lower(),
+                    password_hash=password_hash,
+                    role="owner",
+                    created_at=utcnow(),
+                )
                 s.add(row)
         except IntegrityError:
             raise AccountError(f"{owner_email} already has an account") from None
@@ -80,8 +86,14 @@ class AccountService:
     async def add_user(self, tenant_id: str, email: str, password: str, role: str) -> User:
         if role not in ROLES:
             raise AccountError(f"role must be one of {ROLES}")
-        row = UserRow(id=uuid.uuid4().hex, tenant_id=tenant_id, email=email.strip().lower(),
-                      password_hash=hash_password(password), role=role, created_at=utcnow())
+        row = UserRow(
+            id=uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            email=email.strip().lower(),
+            password_hash=hash_password(password),
+            role=role,
+            created_at=utcnow(),
+        )
         try:
             async with transaction(self.url) as s:
                 s.add(row)
@@ -104,8 +116,14 @@ class AccountService:
     async def issue_api_key(self, tenant_id: str, name: str) -> tuple[ApiKeyInfo, str]:
         """Returns the key's record and the key itself, which is never shown again."""
         prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-        row = ApiKeyRow(id=uuid.uuid4().hex, tenant_id=tenant_id, prefix=prefix, secret_hash=_sha256(secret),
-                        name=name, created_at=utcnow())
+        row = ApiKeyRow(
+            id=uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            prefix=prefix,
+            secret_hash=_sha256(secret),
+            name=name,
+            created_at=utcnow(),
+        )
         async with transaction(self.url) as s:
             s.add(row)
         return ApiKeyInfo(row.id, name, prefix, row.created_at, False), f"sk_{prefix}_{secret}"
@@ -123,8 +141,9 @@ class AccountService:
 
     async def list_api_keys(self, tenant_id: str) -> list[ApiKeyInfo]:
         async with session_factory(self.url)() as s:
-            rows = (await s.execute(select(ApiKeyRow).where(ApiKeyRow.tenant_id == tenant_id)
-                                    .order_by(ApiKeyRow.created_at))).scalars()
+            rows = (
+                await s.execute(select(ApiKeyRow).where(ApiKeyRow.tenant_id == tenant_id).order_by(ApiKeyRow.created_at))
+            ).scalars()
             return [ApiKeyInfo(r.id, r.name, r.prefix, r.created_at, r.revoked_at is not None) for r in rows]
 
     async def revoke_api_key(self, tenant_id: str, key_id: str) -> None:
@@ -137,7 +156,10 @@ class AccountService:
 
     async def contacts(self, tenant_id: str) -> list[str]:
         """The e-mail addresses that hear about the tenant's account (its owners and admins)."""
-        q = (select(UserRow.email).where(UserRow.tenant_id == tenant_id, UserRow.role.in_(("owner", "admin")),
-                                         UserRow.disabled.is_(False)).order_by(UserRow.created_at))
+        q = (
+            select(UserRow.email)
+            .where(UserRow.tenant_id == tenant_id, UserRow.role.in_(("owner", "admin")), UserRow.disabled.is_(False))
+            .order_by(UserRow.created_at)
+        )
         async with session_factory(self.url)() as s:
             return list((await s.execute(q)).scalars())

@@ -25,8 +25,11 @@ log = get_logger(__name__)
 
 
 def create_app() -> FastAPI:
-    app = service_app("secretary admin", "Calls, SMS and the modem. Every route needs the admin credentials.",
-                      (calls.router, modem.router, sms.router, personas.router, usage.router))
+    app = service_app(
+        "secretary admin",
+        "Calls, SMS and the modem. Every route needs the admin credentials.",
+        (calls.router, modem.router, sms.router, personas.router, usage.router),
+    )
     install_usage_handlers(app)  # a persona over the plan's voices is the gate's 402
     return app
 

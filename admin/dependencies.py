@@ -18,8 +18,12 @@ from telephony.call_store import CallStore
 class ModemClient:
     """The ingress actor as the routes see it: awaitable calls, actor errors as HTTP errors."""
 
-    STATUS: ClassVar[dict[str, int]] = {"number_refused": 403, "line_busy": 409, "modem_unavailable": 503,
-                                        "invalid_request": 400}
+    STATUS: ClassVar[dict[str, int]] = {
+        "number_refused": 403,
+        "line_busy": 409,
+        "modem_unavailable": 503,
+        "invalid_request": 400,
+    }
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
@@ -39,8 +43,9 @@ _personas: PersonaRegistry | None = None
 _gate: Any = None  # billing.gate.UsageGate, or None when metering is off
 
 
-def bind(store: CallStore | None, modem: ModemClient | None, personas: PersonaRegistry | None = None,
-         gate: Any = None) -> None:
+def bind(
+    store: CallStore | None, modem: ModemClient | None, personas: PersonaRegistry | None = None, gate: Any = None
+) -> None:
     global _store, _modem, _personas, _gate
     _store, _modem, _personas = store, modem, personas or (PersonaRegistry(store.url) if store else None)
     _gate = gate
@@ -94,8 +99,9 @@ def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemC
     if principal.tenant_id is not None and principal.tenant_id != get_settings().modem_tenant:
         raise APIError(403, "this modem line belongs to another tenant", code="forbidden")
     if _modem is None:
-        raise APIError(503, "no modem is configured on this cluster (the profile's modem.enabled is false)",
-                       code="modem_disabled")
+        raise APIError(
+            503, "no modem is configured on this cluster (the profile's modem.enabled is false)", code="modem_disabled"
+        )
     return _modem
 
 

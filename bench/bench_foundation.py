@@ -32,8 +32,10 @@ from deployments.tts.service import SpeechService
 from infra.audio import decode_audio, encode_audio
 from infra.settings import get_settings
 
-SPEECH = ("Good afternoon, you have reached the front desk. I can book an appointment, take a message, "
-          "or tell you our opening hours. What would you like to do today?")
+SPEECH = (
+    "Good afternoon, you have reached the front desk. I can book an appointment, take a message, "
+    "or tell you our opening hours. What would you like to do today?"
+)
 QUESTION = [{"role": "user", "content": "Write a short friendly greeting for a dental clinic's phone line."}]
 
 
@@ -59,8 +61,9 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
         llm = VLLMChatEngine(VLLMConfig.from_dict(spec["llm"]), resolve_path=get_settings().resolve_model_path)
         from cli.local_access import local_api_key_async
 
-        http = httpx.AsyncClient(base_url=cluster.base_url, timeout=300,
-                                 headers={"Authorization": f"Bearer {await local_api_key_async()}"})
+        http = httpx.AsyncClient(
+            base_url=cluster.base_url, timeout=300, headers={"Authorization": f"Bearer {await local_api_key_async()}"}
+        )
         model_id = spec["llm"]["model_id"]
 
         # A clip of known length for STT: Piper speech, as a WAV file.
@@ -81,13 +84,17 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
                 stt.transcribe(audio.samples, language=lang, model=model)
                 inproc.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                r = await http.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav)},
-                                    data={"model": model, "language": lang})
+                r = await http.post(
+                    "/v1/audio/transcriptions", files={"file": ("a.wav", wav)}, data={"model": model, "language": lang}
+                )
                 r.raise_for_status()
                 over_http.append(time.perf_counter() - t0)
-            results[f"stt_{model}"] = {"rtf": round(med(inproc) / clip_s, 3), "inproc_s": round(med(inproc), 3),
-                                       "http_s": round(med(over_http), 3),
-                                       "overhead_ms": round((med(over_http) - med(inproc)) * 1000, 1)}
+            results[f"stt_{model}"] = {
+                "rtf": round(med(inproc) / clip_s, 3),
+                "inproc_s": round(med(inproc), 3),
+                "http_s": round(med(over_http), 3),
+                "overhead_ms": round((med(over_http) - med(inproc)) * 1000, 1),
+            }
 
         print("measuring TTS …", flush=True)
         # --- TTS time-to-first-audio and RTF ----------------------------------------------------
@@ -103,16 +110,27 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
             audio_s = n / 2 / 24000
             t0 = time.perf_counter()
             first = None
-            async with http.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": SPEECH,
-                                                                      "response_format": "pcm"}) as r:
+            async with http.stream(
+                "POST",
+                "/v1/audio/speech",
+                json={"model": "tts-1", "voice": "joe", "input": SPEECH, "response_format": "pcm"},
+            ) as r:
                 async for _chunk in r.aiter_bytes():
                     first = first or time.perf_counter() - t0
             http_ttfa.append(first)
             http_total.append(time.perf_counter() - t0)
-        results["tts_piper"] = {} if args.llm_only else {"audio_s": round(audio_s, 2), "ttfa_s": round(med(ttfa), 3),
-                                "rtf": round(med(total) / audio_s, 3), "http_ttfa_s": round(med(http_ttfa), 3),
-                                "http_total_s": round(med(http_total), 3),
-                                "overhead_ms": round((med(http_total) - med(total)) * 1000, 1)}
+        results["tts_piper"] = (
+            {}
+            if args.llm_only
+            else {
+                "audio_s": round(audio_s, 2),
+                "ttfa_s": round(med(ttfa), 3),
+                "rtf": round(med(total) / audio_s, 3),
+                "http_ttfa_s": round(med(http_ttfa), 3),
+                "http_total_s": round(med(http_total), 3),
+                "overhead_ms": round((med(http_total) - med(total)) * 1000, 1),
+            }
+        )
 
         # --- LLM tokens/s, single and 8 concurrent streams --------------------------------------
         opts = SamplingOptions(max_tokens=args.tokens, temperature=0.0, ignore_eos=True)
@@ -128,8 +146,15 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
         async def http_one() -> tuple[float, int, float]:
             t0 = time.perf_counter()
             ttft, toks = None, 0
-            body = {"model": model_id, "messages": QUESTION, "max_tokens": args.tokens, "temperature": 0,
-                    "stream": True, "stream_options": {"include_usage": True}, "ignore_eos": True}
+            body = {
+                "model": model_id,
+                "messages": QUESTION,
+                "max_tokens": args.tokens,
+                "temperature": 0,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "ignore_eos": True,
+            }
             async with http.stream("POST", "/v1/chat/completions", json=body) as r:
                 async for line in r.aiter_lines():
                     if line.startswith("data: {"):
@@ -154,8 +179,11 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
                     wall = time.perf_counter() - t0
                     rows[side].append((sum(o[1] for o in outs) / wall, med([o[2] for o in outs]), wall))
             results[f"llm_{label}"] = {
-                side: {"tokens_per_s": round(med([r[0] for r in v]), 1), "ttft_s": round(med([r[1] for r in v]), 3),
-                       "wall_s": round(med([r[2] for r in v]), 3)}
+                side: {
+                    "tokens_per_s": round(med([r[0] for r in v]), 1),
+                    "ttft_s": round(med([r[1] for r in v]), 3),
+                    "wall_s": round(med([r[2] for r in v]), 3),
+                }
                 for side, v in rows.items()
             }
             ip, hp = results[f"llm_{label}"]["inproc"], results[f"llm_{label}"]["http"]

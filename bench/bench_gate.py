@@ -63,6 +63,7 @@ async def main(args) -> dict:
             t0 = time.perf_counter()
             await gate.consume(tenant, "stt_ms", 1000, f"c{i}")
             return time.perf_counter() - t0
+
         t0 = time.perf_counter()
         concurrent: list[float] = []
         for start in range(0, args.requests, 50):
@@ -71,12 +72,15 @@ async def main(args) -> dict:
         t0 = time.perf_counter()
         flushed = await gate.meter.flush()
         flush_s = time.perf_counter() - t0
-        out = {"requests": args.requests,
-               "check_median_ms": round(statistics.median(check) * 1000, 3),
-               "record_median_ms": round(statistics.median(record) * 1000, 3),
-               "consume_50_concurrent_median_ms": round(statistics.median(concurrent) * 1000, 3),
-               "consume_throughput_per_s": round(args.requests / wall),
-               "flush_events": flushed, "flush_events_per_s": round(flushed / flush_s)}
+        out = {
+            "requests": args.requests,
+            "check_median_ms": round(statistics.median(check) * 1000, 3),
+            "record_median_ms": round(statistics.median(record) * 1000, 3),
+            "consume_50_concurrent_median_ms": round(statistics.median(concurrent) * 1000, 3),
+            "consume_throughput_per_s": round(args.requests / wall),
+            "flush_events": flushed,
+            "flush_events_per_s": round(flushed / flush_s),
+        }
         print(json.dumps(out), flush=True)
         return out
     finally:

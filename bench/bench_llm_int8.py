@@ -48,8 +48,12 @@ RUSSIAN_TEXTS = [
     "сегодня после обеда. Стоимость первичного осмотра составляет полторы тысячи рублей.",
 ]
 RU_SYSTEM = "Ты Марина, вежливый секретарь стоматологической клиники. Отвечай по-русски одним-двумя предложениями."
-RU_QUESTIONS = ["Здравствуйте, можно записаться к врачу на пятницу?", "Сколько стоит осмотр?",
-                "Во сколько вы завтра открываетесь?", "Можно оставить сообщение для доктора?"]
+RU_QUESTIONS = [
+    "Здравствуйте, можно записаться к врачу на пятницу?",
+    "Сколько стоит осмотр?",
+    "Во сколько вы завтра открываетесь?",
+    "Можно оставить сообщение для доктора?",
+]
 
 
 def is_russian(text: str) -> bool:
@@ -59,6 +63,8 @@ def is_russian(text: str) -> bool:
 def cyrillic_share(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
     return sum("а" <= c.lower() <= "я" or c.lower() == "ё" for c in letters) / max(1, len(letters))
+
+
 PROFILE = ROOT / "cluster" / "profiles" / "cpu.yaml"
 
 
@@ -66,7 +72,7 @@ def texts() -> list[str]:
     out = list(DIALOGUES)
     if LICENSE.exists():
         body = LICENSE.read_text()
-        out += [body[i:i + 2500] for i in range(3000, 3000 + 2500 * 6, 2500)]
+        out += [body[i : i + 2500] for i in range(3000, 3000 + 2500 * 6, 2500)]
     return out
 
 
@@ -108,20 +114,35 @@ def measure(model: str) -> dict:
             nats -= sum(next(iter(d.values())).logprob for d in out.prompt_logprobs[1:])
             chars += len(text)
         bits[language] = round(nats / chars / math.log(2), 3)
-    ru_replies = [o.outputs[0].text for o in llm.chat(
-        [[{"role": "system", "content": RU_SYSTEM}, {"role": "user", "content": q}] for q in RU_QUESTIONS],
-        SamplingParams(max_tokens=48, temperature=0), use_tqdm=False)]
-    return {"ms_per_token_median": round(statistics.median(per_token), 1), "ms_per_token_min": round(min(per_token), 1),
-            "perplexity": round(math.exp(nll / n), 3), "tokens_scored": n, "greedy_reply": reply,
-            "bits_per_char_en": bits["en"], "bits_per_char_ru": bits["ru"],
-            "ru_cyrillic_share": round(statistics.mean(cyrillic_share(r) for r in ru_replies), 3),
-            "ru_replies": ru_replies}
+    ru_replies = [
+        o.outputs[0].text
+        for o in llm.chat(
+            [[{"role": "system", "content": RU_SYSTEM}, {"role": "user", "content": q}] for q in RU_QUESTIONS],
+            SamplingParams(max_tokens=48, temperature=0),
+            use_tqdm=False,
+        )
+    ]
+    return {
+        "ms_per_token_median": round(statistics.median(per_token), 1),
+        "ms_per_token_min": round(min(per_token), 1),
+        "perplexity": round(math.exp(nll / n), 3),
+        "tokens_scored": n,
+        "greedy_reply": reply,
+        "bits_per_char_en": bits["en"],
+        "bits_per_char_ru": bits["ru"],
+        "ru_cyrillic_share": round(statistics.mean(cyrillic_share(r) for r in ru_replies), 3),
+        "ru_replies": ru_replies,
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "smollm2-135m-instruct-w8a8"],
-                   help="model directories; add qwen2.5-coder-0.5b-instruct(-w8a8) to compare the Russian personas' LLM")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["smollm2-135m-instruct", "smollm2-135m-instruct-w8a8"],
+        help="model directories; add qwen2.5-coder-0.5b-instruct(-w8a8) to compare the Russian personas' LLM",
+    )
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", default="var/bench-llm-int8.json")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -133,17 +154,25 @@ def main() -> None:
     for r in range(args.rounds):
         order = args.models if r % 2 == 0 else list(reversed(args.models))
         for model in order:
-            out = subprocess.run([sys.executable, __file__, "--child", model], capture_output=True, text=True,
-                                 check=True, cwd=ROOT).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", model], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout
             result = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
             runs[model].append(result)
             print(model, {k: v for k, v in result.items() if k not in ("greedy_reply", "ru_replies")}, flush=True)
-    summary = {m: {"ms_per_token_median": statistics.median(x["ms_per_token_median"] for x in rs),
-                   "ms_per_token_min": min(x["ms_per_token_min"] for x in rs),
-                   "perplexity": rs[0]["perplexity"], "bits_per_char_en": rs[0]["bits_per_char_en"],
-                   "bits_per_char_ru": rs[0]["bits_per_char_ru"], "ru_cyrillic_share": rs[0]["ru_cyrillic_share"],
-                   "greedy_reply": rs[0]["greedy_reply"], "ru_replies": rs[0]["ru_replies"]}
-               for m, rs in runs.items()}
+    summary = {
+        m: {
+            "ms_per_token_median": statistics.median(x["ms_per_token_median"] for x in rs),
+            "ms_per_token_min": min(x["ms_per_token_min"] for x in rs),
+            "perplexity": rs[0]["perplexity"],
+            "bits_per_char_en": rs[0]["bits_per_char_en"],
+            "bits_per_char_ru": rs[0]["bits_per_char_ru"],
+            "ru_cyrillic_share": rs[0]["ru_cyrillic_share"],
+            "greedy_reply": rs[0]["greedy_reply"],
+            "ru_replies": rs[0]["ru_replies"],
+        }
+        for m, rs in runs.items()
+    }
     from infra.cpu_features import detect
 
     cpu = detect().as_log()

@@ -67,12 +67,15 @@ def modem_latency(sim: SimulatorThread, admin: httpx.Client, question: str) -> d
     start = up0 + (end_frame - down0)  # the uplink frame heard while the caller's last voiced frame played
     v2v = None
     for i in range(start + 1, len(up) // 160):
-        if np.abs(up[i * 160:(i + 1) * 160]).max() > 500:
+        if np.abs(up[i * 160 : (i + 1) * 160]).max() > 500:
             v2v = (i - start) * 0.02
             break
     caller = next((t for t in record["transcript"] if t["speaker"] == "caller"), None)
-    return {"v2v_s": v2v, "timings_ms": caller["timings_ms"] if caller else {},
-            "transcript": caller["text"] if caller else ""}
+    return {
+        "v2v_s": v2v,
+        "timings_ms": caller["timings_ms"] if caller else {},
+        "transcript": caller["text"] if caller else "",
+    }
 
 
 def long_call(sim: SimulatorThread, admin: httpx.Client, seconds: float = 60.0) -> dict:
@@ -80,24 +83,33 @@ def long_call(sim: SimulatorThread, admin: httpx.Client, seconds: float = 60.0) 
     script = bytearray(int(seconds * 16000))
     for i, q in enumerate(parts):
         at = int((5 + i * 14) * 16000)
-        script[at:at + len(q)] = q
-    underruns0, dropped0, late0 = (sim.modem.uplink_underruns, sim.modem.downlink_dropped_bytes,
-                                   sim.modem.clock_late_ticks)
+        script[at : at + len(q)] = q
+    underruns0, dropped0, late0 = (sim.modem.uplink_underruns, sim.modem.downlink_dropped_bytes, sim.modem.clock_late_ticks)
     t0 = time.monotonic()
     record = modem_call(sim, admin, bytes(script), seconds)
-    return {"call_s": round(time.monotonic() - t0, 1), "end_reason": record["end_reason"],
-            "turns": len(record["transcript"]), "barge_ins": record["barge_ins"],
-            "uplink_underruns": sim.modem.uplink_underruns - underruns0,
-            "downlink_dropped_bytes": sim.modem.downlink_dropped_bytes - dropped0,
-            "simulator_late_ticks": sim.modem.clock_late_ticks - late0}
+    return {
+        "call_s": round(time.monotonic() - t0, 1),
+        "end_reason": record["end_reason"],
+        "turns": len(record["transcript"]),
+        "barge_ins": record["barge_ins"],
+        "uplink_underruns": sim.modem.uplink_underruns - underruns0,
+        "downlink_dropped_bytes": sim.modem.downlink_dropped_bytes - dropped0,
+        "simulator_late_ticks": sim.modem.clock_late_ticks - late0,
+    }
 
 
 def summary(rows: list[dict]) -> dict:
     v2v = [r["v2v_s"] for r in rows if r["v2v_s"] is not None]
-    stages = {k: statistics.median([r["timings_ms"][k] for r in rows if k in r["timings_ms"]] or [float("nan")])
-              for k in ("transcript", "first_token", "first_audio", "first_frame")}
-    return {"answered": f"{len(v2v)}/{len(rows)}", "v2v_p50_ms": round(pct(v2v, 50) * 1000),
-            "v2v_p95_ms": round(pct(v2v, 95) * 1000), "stages_median_ms_from_end_of_speech": stages}
+    stages = {
+        k: statistics.median([r["timings_ms"][k] for r in rows if k in r["timings_ms"]] or [float("nan")])
+        for k in ("transcript", "first_token", "first_audio", "first_frame")
+    }
+    return {
+        "answered": f"{len(v2v)}/{len(rows)}",
+        "v2v_p50_ms": round(pct(v2v, 50) * 1000),
+        "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+        "stages_median_ms_from_end_of_speech": stages,
+    }
 
 
 async def ws_latency(url: str, question: str) -> dict:
@@ -116,8 +128,9 @@ def main(args) -> dict:
     url += f"&api_key={local_api_key()}"
     results: dict = {"rounds": args.rounds}
     try:
-        with httpx.Client(base_url=f"{cluster.base_url}/admin", headers={"Authorization": f"Bearer {token}"},
-                          timeout=60) as admin:
+        with httpx.Client(
+            base_url=f"{cluster.base_url}/admin", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as admin:
             deadline = time.monotonic() + 120
             while admin.get("/modem/status").json()["ingress"].get("modem") != "ready":
                 if time.monotonic() > deadline:
@@ -134,11 +147,13 @@ def main(args) -> dict:
                 ws_rows.append(asyncio.run(ws_latency(url, question)))
                 print(f"  round {r + 1}: modem {modem_rows[-1]['v2v_s']}, websocket {ws_rows[-1]['v2v_s']}", flush=True)
             results["modem"], results["websocket"] = summary(modem_rows), summary(ws_rows)
-            pairs = [(m["v2v_s"], w["v2v_s"]) for m, w in zip(modem_rows, ws_rows, strict=True)
-                     if m["v2v_s"] is not None and w["v2v_s"] is not None]
+            pairs = [
+                (m["v2v_s"], w["v2v_s"])
+                for m, w in zip(modem_rows, ws_rows, strict=True)
+                if m["v2v_s"] is not None and w["v2v_s"] is not None
+            ]
             results["modem_minus_websocket_median_ms"] = round(statistics.median([m - w for m, w in pairs]) * 1000)
-            print(json.dumps({k: results[k] for k in ("modem", "websocket", "modem_minus_websocket_median_ms")}),
-                  flush=True)
+            print(json.dumps({k: results[k] for k in ("modem", "websocket", "modem_minus_websocket_median_ms")}), flush=True)
     finally:
         cluster.stop()
         sim.stop()

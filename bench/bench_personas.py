@@ -36,13 +36,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cli.local_cluster import DEFAULT_PROFILE
 from infra.settings import get_settings
 
-PROMPT = [{"role": "system", "content": "You are the secretary of a small dental clinic."},
-          {"role": "user", "content": "Hello, can I book an appointment for a cleaning next week?"}]
+PROMPT = [
+    {"role": "system", "content": "You are the secretary of a small dental clinic."},
+    {"role": "user", "content": "Hello, can I book an appointment for a cleaning next week?"},
+]
 
 
 def options(max_tokens: int) -> dict:
-    return {"max_tokens": max_tokens, "temperature": 0.0, "top_p": 1.0, "stop": [], "seed": None,
-            "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": True}
+    return {
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "stop": [],
+        "seed": None,
+        "presence_penalty": 0.0,
+        "frequency_penalty": 0.0,
+        "ignore_eos": True,
+    }
 
 
 async def one_stream(server, adapter: dict | None, max_tokens: int) -> tuple[float, float, int]:
@@ -76,9 +86,13 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
     adapters = [{"name": n, "version": 1, "path": str(p)} for n, p in zip(names, paths, strict=True)]
 
     server = LLMServer.func_or_class(spec)
-    results: dict = {"machine": f"{os.cpu_count()} cores", "rounds": args.rounds, "max_tokens": args.max_tokens,
-                     "max_adapters": server.config.max_adapters,
-                     "engine_lora_slots": server.config.resolved_engine_args().get("max_loras")}
+    results: dict = {
+        "machine": f"{os.cpu_count()} cores",
+        "rounds": args.rounds,
+        "max_tokens": args.max_tokens,
+        "max_adapters": server.config.max_adapters,
+        "engine_lora_slots": server.config.resolved_engine_args().get("max_loras"),
+    }
     try:
         for a in adapters[:4]:  # resident before measuring: this part is about decoding, not loading
             await one_stream(server, a, 4)
@@ -98,8 +112,10 @@ async def main(args: argparse.Namespace, profile_text: str) -> dict:
                     samples[name].append(await batch(server, scenarios[name], args.max_tokens))
             row = {}
             for name, xs in samples.items():
-                row[name] = {"tok_s": round(statistics.median(x["tok_s"] for x in xs), 1),
-                             "ttft_ms": round(1000 * statistics.median(x["ttft_s"] for x in xs), 1)}
+                row[name] = {
+                    "tok_s": round(statistics.median(x["tok_s"] for x in xs), 1),
+                    "ttft_ms": round(1000 * statistics.median(x["ttft_s"] for x in xs), 1),
+                }
             for name in row:
                 row[name]["tok_s_vs_base"] = round(row[name]["tok_s"] / row["base"]["tok_s"], 3)
             results[f"batch_{size}"] = row

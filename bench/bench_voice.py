@@ -38,10 +38,18 @@ from cli.local_cluster import LocalCluster
 from infra.audio import decode_audio, float_to_pcm16
 
 STAGES = ("transcript", "first_token", "first_chunk", "first_audio", "first_frame")
-QUESTIONS = ["What time do you open tomorrow?", "Can I book an appointment for Friday?",
-             "Where is your office?", "Do you have parking?"]
-QUESTIONS_RU = ["Во сколько вы завтра открываетесь?", "Можно записаться к врачу на пятницу?",
-                "Сколько стоит чистка зубов?", "У вас есть парковка?"]
+QUESTIONS = [
+    "What time do you open tomorrow?",
+    "Can I book an appointment for Friday?",
+    "Where is your office?",
+    "Do you have parking?",
+]
+QUESTIONS_RU = [
+    "Во сколько вы завтра открываетесь?",
+    "Можно записаться к врачу на пятницу?",
+    "Сколько стоит чистка зубов?",
+    "У вас есть парковка?",
+]
 FRAME = 320
 
 
@@ -52,8 +60,11 @@ def speech(text: str) -> bytes:
         if any("а" <= c.lower() <= "я" for c in text):
             src = Path(d) / "q.txt"
             src.write_text(text, encoding="utf-8")
-            subprocess.run(["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", str(src), "-o", str(out)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", str(src), "-o", str(out)],
+                check=True,
+                capture_output=True,
+            )
         else:
             subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(out), text], check=True)
         return float_to_pcm16(decode_audio(out.read_bytes(), 8000).samples).tobytes()
@@ -62,7 +73,7 @@ def speech(text: str) -> bytes:
 def last_voiced_frame(pcm: bytes) -> int:
     x = np.frombuffer(pcm, "<i2").astype(np.float64)
     frames = len(x) // 160
-    levels = [np.sqrt(np.mean(x[i * 160:(i + 1) * 160] ** 2)) for i in range(frames)]
+    levels = [np.sqrt(np.mean(x[i * 160 : (i + 1) * 160] ** 2)) for i in range(frames)]
     return max(i for i, v in enumerate(levels) if v > 300)
 
 
@@ -114,7 +125,7 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
         next_tick = loop.time()
         packet = FRAME * PACKET_FRAMES[0]
         for i in range(0, len(script), packet):
-            await ws.send(script[i:i + packet])
+            await ws.send(script[i : i + packet])
             first, last = i // FRAME, (i + packet) // FRAME - 1
             if first <= end_frame <= last:
                 # A packet leaves once its last frame has been heard: the caller stopped speaking
@@ -130,34 +141,39 @@ async def one_call(url: str, question: str, greeting_s: float = 7.0, answer_s: f
         task.cancel()
     record = next(e for e in events if e["type"] == "call.ended")["record"]
     caller = next((t for t in record["turns"] if t["speaker"] == "caller"), None)
-    return {"v2v_s": (first_reply_at - sent_end_at) if first_reply_at and sent_end_at else None,
-            "timings_ms": caller["timings_ms"] if caller else {},
-            "greeting_s": greeting_at,
-            "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
-            "client_late_ticks": underruns_gap, "transcript": caller["text"] if caller else "",
-            "reply_gaps": record.get("reply_gaps", 0), "reply_gap_ms": record.get("reply_gap_ms", 0),
-            # which replies the silences were in: the greeting (fixed lines) or the answer
-            "gap_ms_by_reply": [t.get("gap_ms", 0) for t in record["turns"] if t["speaker"] == "assistant"],
-            # where the answer ran dry: [ms played before, ms silent] per silence, and its chunks' ms
-            "answer_gaps": next((t.get("gaps", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []),
-            "answer_chunk_ms": next((t.get("chunk_ms", []) for t in record["turns"][2:]
-                                     if t["speaker"] == "assistant"), []),
-            "answer_chunk_chars": next((t.get("chunk_chars", []) for t in record["turns"][2:]
-                                        if t["speaker"] == "assistant"), []),
-            # how long the playout gate held the answer's first chunk, and what let it play
-            "answer_hold": next(([t.get("hold_ms", 0), t.get("hold_end")] for t in record["turns"][2:]
-                                 if t["speaker"] == "assistant"), None),
-            # chunks cut before their sentence ended because the answer's queued audio ran low
-            "forced_cuts": sum(t.get("forced_cuts", 0) for t in record["turns"] if t["speaker"] == "assistant"),
-            "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
-            "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), "")}
+    return {
+        "v2v_s": (first_reply_at - sent_end_at) if first_reply_at and sent_end_at else None,
+        "timings_ms": caller["timings_ms"] if caller else {},
+        "greeting_s": greeting_at,
+        "eot_s": (caller["detected_s"] - caller["ended_s"]) if caller else None,
+        "client_late_ticks": underruns_gap,
+        "transcript": caller["text"] if caller else "",
+        "reply_gaps": record.get("reply_gaps", 0),
+        "reply_gap_ms": record.get("reply_gap_ms", 0),
+        # which replies the silences were in: the greeting (fixed lines) or the answer
+        "gap_ms_by_reply": [t.get("gap_ms", 0) for t in record["turns"] if t["speaker"] == "assistant"],
+        # where the answer ran dry: [ms played before, ms silent] per silence, and its chunks' ms
+        "answer_gaps": next((t.get("gaps", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []),
+        "answer_chunk_ms": next((t.get("chunk_ms", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []),
+        "answer_chunk_chars": next(
+            (t.get("chunk_chars", []) for t in record["turns"][2:] if t["speaker"] == "assistant"), []
+        ),
+        # how long the playout gate held the answer's first chunk, and what let it play
+        "answer_hold": next(
+            ([t.get("hold_ms", 0), t.get("hold_end")] for t in record["turns"][2:] if t["speaker"] == "assistant"), None
+        ),
+        # chunks cut before their sentence ended because the answer's queued audio ran low
+        "forced_cuts": sum(t.get("forced_cuts", 0) for t in record["turns"] if t["speaker"] == "assistant"),
+        "reply_chars": [len(t["text"]) for t in record["turns"] if t["speaker"] == "assistant"][1:],
+        "reply": next((t["text"] for t in record["turns"][2:] if t["speaker"] == "assistant"), ""),
+    }
 
 
 def chunk_texts(reply: str, chars: list[int]) -> list[str]:
     """The reply cut back into the chunks it was spoken in (the record joins them with spaces)."""
     out, at = [], 0
     for n in chars:
-        out.append(reply[at:at + n])
+        out.append(reply[at : at + n])
         at += n + 1
     return out
 
@@ -168,9 +184,11 @@ def first_chunk(row: dict) -> str:
 
 
 # Each replica group's processes, by what their command lines say (the LLM's vLLM processes too).
-GROUPS = {"llm": lambda line: "VLLM::" in line or ("ServeReplica" in line and "LLM" in line),
-          "stt": lambda line: "ServeReplica" in line and "STTServer" in line,
-          "tts": lambda line: "ServeReplica" in line and "TTSServer" in line}
+GROUPS = {
+    "llm": lambda line: "VLLM::" in line or ("ServeReplica" in line and "LLM" in line),
+    "stt": lambda line: "ServeReplica" in line and "STTServer" in line,
+    "tts": lambda line: "ServeReplica" in line and "TTSServer" in line,
+}
 
 
 def group_processes(*groups: str) -> list:
@@ -192,6 +210,7 @@ def llm_processes() -> list:
 
 def renicer(groups: list[str]):
     """Set the groups' niceness (root may lower it again): the A/B of ``--ab-nice``."""
+
     def renice(value: str) -> None:
         procs = group_processes(*groups)
         if not procs:
@@ -199,6 +218,7 @@ def renicer(groups: list[str]):
         for p in procs:
             for t in p.threads():  # niceness is per thread on Linux: OpenMP's and onnxruntime's workers too
                 os.setpriority(os.PRIO_PROCESS, t.id, int(value))
+
     return renice
 
 
@@ -236,27 +256,40 @@ async def ab(url: str, rounds: int, param: str | None, a: str, b: str, apply=Non
         for value in (a, b) if r % 2 == 0 else (b, a):
             if apply is not None:
                 apply(value)
-            batch = await asyncio.gather(*(one_call(f"{url}&{param}={value}" if param else url,
-                                                    QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(calls)))
+            batch = await asyncio.gather(
+                *(
+                    one_call(f"{url}&{param}={value}" if param else url, QUESTIONS[(r + i) % len(QUESTIONS)])
+                    for i in range(calls)
+                )
+            )
             rows[value] += batch
-            print(f"  round {r + 1} {param or 'variant'}={value}: {[row['v2v_s'] for row in batch]} "
-                  f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]} "
-                  f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]} "
-                  f"first chunks {[first_chunk(row) for row in batch]}", flush=True)
+            print(
+                f"  round {r + 1} {param or 'variant'}={value}: {[row['v2v_s'] for row in batch]} "
+                f"gaps {[row['gap_ms_by_reply'] for row in batch]} chars {[row['reply_chars'] for row in batch]} "
+                f"stages {[[round(row['timings_ms'].get(k, 0)) for k in STAGES] for row in batch]} "
+                f"first chunks {[first_chunk(row) for row in batch]}",
+                flush=True,
+            )
             for row in batch:
                 if row["answer_gaps"]:
-                    print(f"    {param or 'variant'}={value} answer ran dry {row['answer_gaps']} "
-                          f"(chunks ms {row['answer_chunk_ms']})", flush=True)
+                    print(
+                        f"    {param or 'variant'}={value} answer ran dry {row['answer_gaps']} "
+                        f"(chunks ms {row['answer_chunk_ms']})",
+                        flush=True,
+                    )
     out = {}
     for value, xs in rows.items():
         v2v = [x["v2v_s"] for x in xs if x["v2v_s"] is not None]
-        out[value] = {"v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
-                      "stages_median_ms_from_end_of_speech": {
-                          k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]])
-                          for k in STAGES},
-                      "calls_with_reply_gaps": f"{sum(1 for x in xs if x['reply_gaps'])}/{len(xs)}",
-                      "forced_cuts": sum(x["forced_cuts"] for x in xs),
-                      "reply_gap_ms": sum(x["reply_gap_ms"] for x in xs)}
+        out[value] = {
+            "v2v_p50_ms": round(pct(v2v, 50) * 1000),
+            "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+            "stages_median_ms_from_end_of_speech": {
+                k: statistics.median([x["timings_ms"][k] for x in xs if k in x["timings_ms"]]) for k in STAGES
+            },
+            "calls_with_reply_gaps": f"{sum(1 for x in xs if x['reply_gaps'])}/{len(xs)}",
+            "forced_cuts": sum(x["forced_cuts"] for x in xs),
+            "reply_gap_ms": sum(x["reply_gap_ms"] for x in xs),
+        }
     pairs = [(x["v2v_s"], y["v2v_s"]) for x, y in zip(rows[a], rows[b], strict=True) if x["v2v_s"] and y["v2v_s"]]
     out[f"{a}_minus_{b}_median_ms"] = round(statistics.median([x - y for x, y in pairs]) * 1000)
     print(json.dumps(out), flush=True)
@@ -321,29 +354,38 @@ async def main(args) -> dict:
             return results
         for n in args.calls:
             if (n * args.rounds) % len(QUESTIONS):
-                print(f"  note: {args.rounds} rounds of {n} call(s) ask the {len(QUESTIONS)} questions unequally "
-                      "often; their p50 is not comparable with a balanced run", flush=True)
+                print(
+                    f"  note: {args.rounds} rounds of {n} call(s) ask the {len(QUESTIONS)} questions unequally "
+                    "often; their p50 is not comparable with a balanced run",
+                    flush=True,
+                )
             rows = []
             for r in range(args.rounds):
                 print(f"  {n} concurrent call(s), round {r + 1}", flush=True)
                 batch = await asyncio.gather(*(one_call(url, QUESTIONS[(r + i) % len(QUESTIONS)]) for i in range(n)))
-                print(f"    v2v {[round(row['v2v_s'] * 1000) if row['v2v_s'] else None for row in batch]} "
-                      f"first chunks {[first_chunk(row) for row in batch]} "
-                      f"held {[row['answer_hold'] for row in batch]}", flush=True)
+                print(
+                    f"    v2v {[round(row['v2v_s'] * 1000) if row['v2v_s'] else None for row in batch]} "
+                    f"first chunks {[first_chunk(row) for row in batch]} "
+                    f"held {[row['answer_hold'] for row in batch]}",
+                    flush=True,
+                )
                 for row in batch:
                     if row["answer_gaps"]:
-                        print(f"    answer ran dry {row['answer_gaps']} (held {row['answer_hold']}, "
-                              f"chunks ms {row['answer_chunk_ms']}, "
-                              f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]}): "
-                              f"{chunk_texts(row['reply'], row['answer_chunk_chars'])}", flush=True)
+                        print(
+                            f"    answer ran dry {row['answer_gaps']} (held {row['answer_hold']}, "
+                            f"chunks ms {row['answer_chunk_ms']}, "
+                            f"stages {[round(row['timings_ms'].get(k, 0)) for k in STAGES]}): "
+                            f"{chunk_texts(row['reply'], row['answer_chunk_chars'])}",
+                            flush=True,
+                        )
                 rows += batch
             v2v = [x["v2v_s"] for x in rows if x["v2v_s"] is not None]
-            stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]])
-                      for k in STAGES}
+            stages = {k: statistics.median([x["timings_ms"][k] for x in rows if k in x["timings_ms"]]) for k in STAGES}
             eot = statistics.median([x["eot_s"] for x in rows if x["eot_s"] is not None])
             results[f"{n}_calls"] = {
                 "answered": f"{len(v2v)}/{len(rows)}",
-                "v2v_p50_ms": round(pct(v2v, 50) * 1000), "v2v_p95_ms": round(pct(v2v, 95) * 1000),
+                "v2v_p50_ms": round(pct(v2v, 50) * 1000),
+                "v2v_p95_ms": round(pct(v2v, 95) * 1000),
                 "end_of_turn_wait_ms": round(eot * 1000),
                 # session start to the greeting's first sound (20 ms ticks: the line is paced by the caller)
                 "greeting_p50_ms": round(pct([x["greeting_s"] for x in rows if x["greeting_s"]], 50) * 1000),
@@ -373,48 +415,107 @@ async def main(args) -> dict:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, nargs="+", default=[1, 4])
-    p.add_argument("--language", choices=["en", "ru"], default="en",
-                   help="ru: Russian questions (Festival's voice) to the persona marina unless --persona names another")
-    p.add_argument("--profile", type=Path, default=None,
-                   help="serve config to run instead of cluster/profiles/cpu.yaml (a variant under the "
-                        "project, e.g. in var/, to compare runs of two profiles)")
-    p.add_argument("--persona", default=None,
-                   help="call as this persona (e.g. anna: its prompt, greeting and FAQ); default none, the "
-                        "session's built-in prompt")
-    p.add_argument("--ab-speculation", action="store_true",
-                   help="1 call: alternate rounds with and without speculative end of turn, same cluster")
-    p.add_argument("--ab-first-chunk", nargs="*", metavar="RULE",
-                   help="alternate two first_chunk rules (default: eager clause; also phrase), one call at a "
-                        "time, instead of --calls")
-    p.add_argument("--packet-ms", type=int, default=20,
-                   help="caller audio per WebSocket message (a multiple of 20 ms; the end of speech is "
-                        "timed from the frame it ends in, so packetising delay counts in voice-to-voice)")
-    p.add_argument("--ab-packet-ms", type=int, nargs=2, metavar=("A", "B"),
-                   help="alternate the callers' packet length, the last --calls value at a time")
-    p.add_argument("--ab-cores", action="store_true",
-                   help="alternate a core for the LLM alone (the rest of the cluster on the other) and the "
-                        "profile's placement, the last --calls value at a time (run as root)")
-    p.add_argument("--ab-llm-nice", type=int, nargs=2, metavar=("A", "B"),
-                   help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
-                        "worker at 15), the last --calls value at a time")
-    p.add_argument("--ab-nice", nargs=3, metavar=("GROUPS", "A", "B"),
-                   help="alternate the niceness A and B of the replica groups named (llm, stt, tts; "
-                        "comma-separated, e.g. stt,tts), the last --calls value at a time (run as root)")
-    p.add_argument("--ab-chunks", action="store_true",
-                   help="alternate chunks=growing|sentences, the last --calls value at a time, instead of --calls")
-    p.add_argument("--ab-playout", action="store_true",
-                   help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls")
-    p.add_argument("--ab-stt-model", nargs=2, metavar=("A", "B"),
-                   help="alternate the calls' STT model (ids from /v1/models), the last --calls value at a time")
-    p.add_argument("--ab-pause-ms", type=int, nargs=2, metavar=("A", "B"),
-                   help="alternate the speculative pause (ms), the last --calls value at a time")
-    p.add_argument("--rounds", type=int, default=8,
-                   help="rounds of calls; one call at a time asks each question equally often only when "
-                        "this is a multiple of 4 (the questions' replies open with clauses of different "
-                        "lengths: 5 rounds ask the first twice and gave a p50 150-250 ms lower than 8)")
-    p.add_argument("--url-extra", default="",
-                   help="more WebSocket parameters for every call, e.g. 'pause_ms=80&first_chunk=phrase' "
-                        "(the A/B's own parameter still alternates)")
+    p.add_argument(
+        "--language",
+        choices=["en", "ru"],
+        default="en",
+        help="ru: Russian questions (Festival's voice) to the persona marina unless --persona names another",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="serve config to run instead of cluster/profiles/cpu.yaml (a variant under the "
+        "project, e.g. in var/, to compare runs of two profiles)",
+    )
+    p.add_argument(
+        "--persona",
+        default=None,
+        help="call as this persona (e.g. anna: its prompt, greeting and FAQ); default none, the session's built-in prompt",
+    )
+    p.add_argument(
+        "--ab-speculation",
+        action="store_true",
+        help="1 call: alternate rounds with and without speculative end of turn, same cluster",
+    )
+    p.add_argument(
+        "--ab-first-chunk",
+        nargs="*",
+        metavar="RULE",
+        help="alternate two first_chunk rules (default: eager clause; also phrase), one call at a time, instead of --calls",
+    )
+    p.add_argument(
+        "--packet-ms",
+        type=int,
+        default=20,
+        help="caller audio per WebSocket message (a multiple of 20 ms; the end of speech is "
+        "timed from the frame it ends in, so packetising delay counts in voice-to-voice)",
+    )
+    p.add_argument(
+        "--ab-packet-ms",
+        type=int,
+        nargs=2,
+        metavar=("A", "B"),
+        help="alternate the callers' packet length, the last --calls value at a time",
+    )
+    p.add_argument(
+        "--ab-cores",
+        action="store_true",
+        help="alternate a core for the LLM alone (the rest of the cluster on the other) and the "
+        "profile's placement, the last --calls value at a time (run as root)",
+    )
+    p.add_argument(
+        "--ab-llm-nice",
+        type=int,
+        nargs=2,
+        metavar=("A", "B"),
+        help="alternate the LLM processes' niceness A and B (run as root; Ray starts every "
+        "worker at 15), the last --calls value at a time",
+    )
+    p.add_argument(
+        "--ab-nice",
+        nargs=3,
+        metavar=("GROUPS", "A", "B"),
+        help="alternate the niceness A and B of the replica groups named (llm, stt, tts; "
+        "comma-separated, e.g. stt,tts), the last --calls value at a time (run as root)",
+    )
+    p.add_argument(
+        "--ab-chunks",
+        action="store_true",
+        help="alternate chunks=growing|sentences, the last --calls value at a time, instead of --calls",
+    )
+    p.add_argument(
+        "--ab-playout",
+        action="store_true",
+        help="alternate playout=hold|immediate, the last --calls value at a time, instead of --calls",
+    )
+    p.add_argument(
+        "--ab-stt-model",
+        nargs=2,
+        metavar=("A", "B"),
+        help="alternate the calls' STT model (ids from /v1/models), the last --calls value at a time",
+    )
+    p.add_argument(
+        "--ab-pause-ms",
+        type=int,
+        nargs=2,
+        metavar=("A", "B"),
+        help="alternate the speculative pause (ms), the last --calls value at a time",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=8,
+        help="rounds of calls; one call at a time asks each question equally often only when "
+        "this is a multiple of 4 (the questions' replies open with clauses of different "
+        "lengths: 5 rounds ask the first twice and gave a p50 150-250 ms lower than 8)",
+    )
+    p.add_argument(
+        "--url-extra",
+        default="",
+        help="more WebSocket parameters for every call, e.g. 'pause_ms=80&first_chunk=phrase' "
+        "(the A/B's own parameter still alternates)",
+    )
     p.add_argument("--out", default="var/bench-voice.json")
     a = p.parse_args()
     set_packet_ms(str(a.packet_ms))

@@ -23,14 +23,23 @@ from infra.http_app import service_app
 from infra.logging import configure_from_settings
 from infra.settings import PROJECT_ROOT, get_settings
 
-PUBLIC_ROUTES = {("POST", "/auth/signup"), ("POST", "/auth/login"), ("GET", "/plans"),
-                 ("POST", "/webhooks/stripe"), ("POST", "/webhooks/yookassa"), ("GET", "/privacy-policy"),
-                 ("GET", "/healthz")}
+PUBLIC_ROUTES = {
+    ("POST", "/auth/signup"),
+    ("POST", "/auth/login"),
+    ("GET", "/plans"),
+    ("POST", "/webhooks/stripe"),
+    ("POST", "/webhooks/yookassa"),
+    ("GET", "/privacy-policy"),
+    ("GET", "/healthz"),
+}
 
 
 def create_app() -> FastAPI:
-    return service_app("secretary billing", "Accounts, API keys, plans, subscriptions and payments.",
-                       (auth.router, keys.router, payments.router, privacy.router, usage.router))
+    return service_app(
+        "secretary billing",
+        "Accounts, API keys, plans, subscriptions and payments.",
+        (auth.router, keys.router, payments.router, privacy.router, usage.router),
+    )
 
 
 app = create_app()
@@ -44,16 +53,24 @@ def build_services(args: dict[str, Any]) -> BillingServices:
     if settings.stripe_api_key and settings.stripe_webhook_secret:
         from billing.stripe_billing import StripeBilling, StripeConfig
 
-        stripe = StripeBilling(StripeConfig(settings.stripe_api_key, settings.stripe_webhook_secret,
-                                            settings.stripe_api_base), plans, store)
+        stripe = StripeBilling(
+            StripeConfig(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base), plans, store
+        )
     yookassa = None
     if settings.yookassa_shop_id and settings.yookassa_secret_key:
         from billing.yookassa_billing import YOOKASSA_NETWORKS, YooKassaBilling, YooKassaConfig
 
         networks = tuple(n.strip() for n in (settings.yookassa_networks or "").split(",") if n.strip())
-        yookassa = YooKassaBilling(YooKassaConfig(settings.yookassa_shop_id, settings.yookassa_secret_key,
-                                                  settings.yookassa_api_url,
-                                                  trusted_networks=networks or YOOKASSA_NETWORKS), plans, store)
+        yookassa = YooKassaBilling(
+            YooKassaConfig(
+                settings.yookassa_shop_id,
+                settings.yookassa_secret_key,
+                settings.yookassa_api_url,
+                trusted_networks=networks or YOOKASSA_NETWORKS,
+            ),
+            plans,
+            store,
+        )
     return BillingServices(AccountService(), plans, store, stripe, yookassa, build_gate(settings, plans))
 
 

@@ -98,9 +98,15 @@ class CallAllowance:
 
 
 class UsageGate:
-    def __init__(self, meter: UsageMeter, plans: Catalogue, subscriptions: SubscriptionStore,
-                 notifier: UsageNotifier | None = None, upgrade_url: str = "/billing/plans",
-                 plan_ttl_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        meter: UsageMeter,
+        plans: Catalogue,
+        subscriptions: SubscriptionStore,
+        notifier: UsageNotifier | None = None,
+        upgrade_url: str = "/billing/plans",
+        plan_ttl_s: float = 10.0,
+    ) -> None:
         self.meter, self.plans, self.subscriptions = meter, plans, subscriptions
         self.notifier, self.upgrade_url, self.plan_ttl_s = notifier, upgrade_url, plan_ttl_s
         self._plans: dict[str, tuple[float, Plan | None, str | None]] = {}
@@ -199,8 +205,11 @@ class UsageGate:
     async def usage(self, tenant: str) -> dict[str, Any]:
         """This month's use and limits, per metric (for the billing app and the admin API)."""
         plan = await self.plan_for(tenant)
-        return {"plan": plan.id, "period": period_of(),
-                "metrics": {m: {"used": await self.meter.used(tenant, m), "limit": plan.limit(m)} for m in METRICS}}
+        return {
+            "plan": plan.id,
+            "period": period_of(),
+            "metrics": {m: {"used": await self.meter.used(tenant, m), "limit": plan.limit(m)} for m in METRICS},
+        }
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -222,7 +231,7 @@ def build_gate(settings: Settings | None = None, plans: Catalogue | None = None)
     from accounts.service import AccountService
 
     meter = UsageMeter(settings.redis_url, settings.database_url)
-    notifier = UsageNotifier(meter.redis, AccountService(settings.database_url).contacts,
-                             SmtpConfig.from_settings(settings), settings.upgrade_url)
-    return UsageGate(meter, plans or load_plans(), SubscriptionStore(settings.database_url), notifier,
-                     settings.upgrade_url)
+    notifier = UsageNotifier(
+        meter.redis, AccountService(settings.database_url).contacts, SmtpConfig.from_settings(settings), settings.upgrade_url
+    )
+    return UsageGate(meter, plans or load_plans(), SubscriptionStore(settings.database_url), notifier, settings.upgrade_url)

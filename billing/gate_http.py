@@ -23,11 +23,21 @@ log = get_logger(__name__)
 def limit_response(exc: UsageLimitExceeded | SubscriptionRequired) -> JSONResponse:
     """HTTP 402 with the body the billing issue specifies: what ran out, how much, where to upgrade."""
     if isinstance(exc, UsageLimitExceeded):
-        body: dict[str, Any] = {"error": "usage_limit_exceeded", "message": str(exc), "metric": exc.metric,
-                                "limit": exc.limit, "used": exc.used, "upgrade_url": exc.upgrade_url}
+        body: dict[str, Any] = {
+            "error": "usage_limit_exceeded",
+            "message": str(exc),
+            "metric": exc.metric,
+            "limit": exc.limit,
+            "used": exc.used,
+            "upgrade_url": exc.upgrade_url,
+        }
     else:
-        body = {"error": "subscription_required", "message": f"{exc}; choose a plan", "status": exc.status,
-                "upgrade_url": exc.upgrade_url}
+        body = {
+            "error": "subscription_required",
+            "message": f"{exc}; choose a plan",
+            "status": exc.status,
+            "upgrade_url": exc.upgrade_url,
+        }
     return JSONResponse(body, status_code=402)
 
 

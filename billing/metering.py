@@ -92,9 +92,16 @@ class UsageMeter:
     async def close(self) -> None:
         await self.redis.aclose()
 
-    async def consume(self, tenant: str, metric: str, amount: int, limit: int | None = None,
-                      event_id: str | None = None, allow_over: bool = False, at: datetime | None = None
-                      ) -> Consumption:
+    async def consume(
+        self,
+        tenant: str,
+        metric: str,
+        amount: int,
+        limit: int | None = None,
+        event_id: str | None = None,
+        allow_over: bool = False,
+        at: datetime | None = None,
+    ) -> Consumption:
         """Count ``amount`` unless it would pass ``limit`` (``allow_over``: count anyway, e.g. the
         tokens of a reply already generated). Same ``event_id`` twice counts once."""
         if metric not in METRICS:
@@ -106,8 +113,18 @@ class UsageMeter:
         counters, ids = _keys(tenant, period)
         allowed, used, dup = await self._consume(
             keys=[counters, ids, STREAM],
-            args=[metric, int(amount), -1 if limit is None else int(limit), int(allow_over),
-                  event_id or uuid.uuid4().hex, tenant, period, int(at.timestamp() * 1000), IDS_TTL_S])
+            args=[
+                metric,
+                int(amount),
+                -1 if limit is None else int(limit),
+                int(allow_over),
+                event_id or uuid.uuid4().hex,
+                tenant,
+                period,
+                int(at.timestamp() * 1000),
+                IDS_TTL_S,
+            ],
+        )
         return Consumption(bool(allowed), int(used), limit, bool(dup))
 
     async def used(self, tenant: str, metric: str, period: str | None = None) -> int:
@@ -146,8 +163,17 @@ class UsageMeter:
         rows = []
         for e in events:
             at = datetime.fromtimestamp(int(e["at_ms"]) / 1000, UTC)
-            rows.append({"event_id": e["id"], "tenant_id": e["tenant"], "period": e["period"], "metric": e["metric"],
-                         "amount": int(e["amount"]), "at": at, "day": at.day})
+            rows.append(
+                {
+                    "event_id": e["id"],
+                    "tenant_id": e["tenant"],
+                    "period": e["period"],
+                    "metric": e["metric"],
+                    "amount": int(e["amount"]),
+                    "at": at,
+                    "day": at.day,
+                }
+            )
         if not rows:
             return 0
         dialect = get_engine(self.db_url).dialect.name
@@ -192,16 +218,20 @@ class UsageLedger:
         self.db_url = db_url
 
     async def totals(self, tenant: str, period: str | None = None) -> dict[str, int]:
-        q = (select(UsageRow.metric, func.sum(UsageRow.amount))
-             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()))
-             .group_by(UsageRow.metric))
+        q = (
+            select(UsageRow.metric, func.sum(UsageRow.amount))
+            .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()))
+            .group_by(UsageRow.metric)
+        )
         async with session_factory(self.db_url)() as s:
             return {m: int(total) for m, total in (await s.execute(q)).all()}
 
     async def daily(self, tenant: str, metric: str, period: str | None = None) -> dict[int, int]:
-        q = (select(UsageRow.day, func.sum(UsageRow.amount))
-             .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()),
-                    UsageRow.metric == metric)
-             .group_by(UsageRow.day).order_by(UsageRow.day))
+        q = (
+            select(UsageRow.day, func.sum(UsageRow.amount))
+            .where(UsageRow.tenant_id == tenant, UsageRow.period == (period or period_of()), UsageRow.metric == metric)
+            .group_by(UsageRow.day)
+            .order_by(UsageRow.day)
+        )
         async with session_factory(self.db_url)() as s:
             return {int(d): int(total) for d, total in (await s.execute(q)).all()}

@@ -20,9 +20,13 @@ from infra.settings import Settings
 log = get_logger(__name__)
 THRESHOLDS = (80, 100)
 NOTICE_TTL_S = 40 * 24 * 3600
-UNITS = {"call_ms": ("call minutes", "минут звонков", 60_000), "stt_ms": ("transcription minutes",
-         "минут распознавания", 60_000), "tts_ms": ("speech minutes", "минут синтеза речи", 60_000),
-         "llm_tokens": ("LLM tokens", "токенов LLM", 1), "finetunes": ("fine-tuning jobs", "дообучений", 1)}
+UNITS = {
+    "call_ms": ("call minutes", "минут звонков", 60_000),
+    "stt_ms": ("transcription minutes", "минут распознавания", 60_000),
+    "tts_ms": ("speech minutes", "минут синтеза речи", 60_000),
+    "llm_tokens": ("LLM tokens", "токенов LLM", 1),
+    "finetunes": ("fine-tuning jobs", "дообучений", 1),
+}
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,15 @@ def compose(metric: str, threshold: int, used: int, limit: int, period: str, upg
     used_u, limit_u = used // scale, limit // scale
     if threshold >= 100:
         subject = f"Your plan's {en} for {period} are used up / Лимит исчерпан"
-        en_text = (f"Your assistant has used all {limit_u} {en} of your plan for {period}. Calls now end with a "
-                   f"short notice and API requests are refused until the next month or an upgrade: {upgrade_url}")
-        ru_text = (f"Ассистент израсходовал все {limit_u} {ru} по вашему тарифу за {period}. Теперь звонки "
-                   f"завершаются коротким уведомлением, а запросы к API отклоняются до следующего месяца или смены "
-                   f"тарифа: {upgrade_url}")
+        en_text = (
+            f"Your assistant has used all {limit_u} {en} of your plan for {period}. Calls now end with a "
+            f"short notice and API requests are refused until the next month or an upgrade: {upgrade_url}"
+        )
+        ru_text = (
+            f"Ассистент израсходовал все {limit_u} {ru} по вашему тарифу за {period}. Теперь звонки "
+            f"завершаются коротким уведомлением, а запросы к API отклоняются до следующего месяца или смены "
+            f"тарифа: {upgrade_url}"
+        )
     else:
         subject = f"{threshold}% of your plan's {en} used / Израсходовано {threshold}% лимита"
         en_text = f"Your assistant has used {used_u} of {limit_u} {en} for {period}. Upgrade: {upgrade_url}"
@@ -76,8 +84,7 @@ class UsageNotifier:
         for threshold in reached(used, limit):
             if (tenant, period, metric, threshold) in self._done:
                 continue
-            task = asyncio.get_running_loop().create_task(
-                self.notify(tenant, period, metric, threshold, used, limit))
+            task = asyncio.get_running_loop().create_task(self.notify(tenant, period, metric, threshold, used, limit))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -102,14 +109,18 @@ class UsageNotifier:
                 log.info("usage.notice_logged", tenant=tenant, metric=metric, threshold=threshold, subject=subject)
             else:
                 await asyncio.to_thread(self._send, recipients, subject, body)
-                log.info("usage.notice_sent", tenant=tenant, metric=metric, threshold=threshold,
-                         recipients=len(recipients))
+                log.info("usage.notice_sent", tenant=tenant, metric=metric, threshold=threshold, recipients=len(recipients))
             self._done.add((tenant, period, metric, threshold))
             return True
         except Exception as exc:  # the claim is released, so the next consumption retries
             await self.redis.hdel(key, field)
-            log.warning("usage.notice_failed", tenant=tenant, metric=metric, threshold=threshold,
-                        error=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "usage.notice_failed",
+                tenant=tenant,
+                metric=metric,
+                threshold=threshold,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return False
 
     def _send(self, recipients: list[str], subject: str, body: str) -> None:

@@ -27,10 +27,23 @@ from infra.logging import get_logger
 
 log = get_logger(__name__)
 
-STATUS = {"trialing": "trial", "active": "active", "past_due": "past_due", "incomplete": "past_due",
-          "unpaid": "suspended", "paused": "suspended", "canceled": "cancelled", "incomplete_expired": "cancelled"}
-HANDLED = ("checkout.session.completed", "invoice.paid", "invoice.payment_failed",
-           "customer.subscription.updated", "customer.subscription.deleted")
+STATUS = {
+    "trialing": "trial",
+    "active": "active",
+    "past_due": "past_due",
+    "incomplete": "past_due",
+    "unpaid": "suspended",
+    "paused": "suspended",
+    "canceled": "cancelled",
+    "incomplete_expired": "cancelled",
+}
+HANDLED = (
+    "checkout.session.completed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+)
 
 
 class WebhookRejected(ValueError):
@@ -59,21 +72,24 @@ class StripeBilling:
         if not plan.stripe_price_id:
             raise ValueError(f"plan {plan_id!r} has no Stripe price")
         params: dict[str, Any] = {
-            "mode": "subscription", "line_items": [{"price": plan.stripe_price_id, "quantity": 1}],
-            "client_reference_id": tenant_id, "success_url": self.config.success_url,
+            "mode": "subscription",
+            "line_items": [{"price": plan.stripe_price_id, "quantity": 1}],
+            "client_reference_id": tenant_id,
+            "success_url": self.config.success_url,
             "cancel_url": self.config.cancel_url,
             "subscription_data": {"metadata": {"tenant_id": tenant_id, "plan": plan_id}},
             "metadata": {"tenant_id": tenant_id, "plan": plan_id},
         }
         session = await asyncio.to_thread(
-            self.client.v1.checkout.sessions.create, params,
-            {"idempotency_key": f"checkout:{tenant_id}:{plan_id}:{attempt_key}"})
+            self.client.v1.checkout.sessions.create,
+            params,
+            {"idempotency_key": f"checkout:{tenant_id}:{plan_id}:{attempt_key}"},
+        )
         return session.url
 
     def _verify(self, raw: bytes, signature: str | None) -> stripe.Event:
         try:
-            return self.client.construct_event(raw, signature, self.config.webhook_secret,
-                                               tolerance=self.config.tolerance_s)
+            return self.client.construct_event(raw, signature, self.config.webhook_secret, tolerance=self.config.tolerance_s)
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected(f"bad signature: {exc.user_message or exc}") from None
         except ValueError as exc:
@@ -91,8 +107,14 @@ class StripeBilling:
             log.warning("stripe.subscription_unmapped", subscription=subscription_id)
             return None
         end = sub.get("current_period_end")
-        return SubscriptionState(tenant, plan, STATUS.get(sub["status"], "suspended"), "stripe", subscription_id,
-                                 datetime.fromtimestamp(end, UTC) if end else None)
+        return SubscriptionState(
+            tenant,
+            plan,
+            STATUS.get(sub["status"], "suspended"),
+            "stripe",
+            subscription_id,
+            datetime.fromtimestamp(end, UTC) if end else None,
+        )
 
     def _state_for(self, event: dict[str, Any]) -> tuple[SubscriptionState | None, Invoice | None]:
         """The subscription as Stripe has it now and, for invoice events, the invoice (both re-read)."""
@@ -106,7 +128,8 @@ class StripeBilling:
         if kind.startswith("invoice."):
             invoice = self.client.v1.invoices.retrieve(obj["id"]).to_dict()
             sub_id = invoice.get("subscription") or (
-                ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription"))
+                ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+            )
             state = self._subscription_state(sub_id, None) if sub_id else None
             return state, (self._invoice(invoice, kind, state.tenant_id) if state else None)
         return self._subscription_state(obj["id"], None), None
@@ -115,11 +138,18 @@ class StripeBilling:
     def _invoice(invoice: dict[str, Any], kind: str, tenant_id: str) -> Invoice:
         status = "failed" if kind == "invoice.payment_failed" else str(invoice.get("status") or "open")
         amount = invoice.get("amount_paid") if status == "paid" else invoice.get("amount_due")
-        return Invoice(tenant_id, "stripe", invoice["id"], int(amount or 0), str(invoice.get("currency") or "rub").upper(),
-                       status, invoice.get("hosted_invoice_url"))
+        return Invoice(
+            tenant_id,
+            "stripe",
+            invoice["id"],
+            int(amount or 0),
+            str(invoice.get("currency") or "rub").upper(),
+            status,
+            invoice.get("hosted_invoice_url"),
+        )
 
     async def handle_webhook(self, raw: bytes, signature: str | None) -> str:
-        """"processed", "duplicate" or "ignored"; raises ``WebhookRejected`` for a forged body."""
+        """ "processed", "duplicate" or "ignored"; raises ``WebhookRejected`` for a forged body."""
         event = self._verify(raw, signature).to_dict()
         if event["type"] not in HANDLED:
             return "ignored"

@@ -99,8 +99,9 @@ class SubscriptionState:
 
 
 def _out(row: SubscriptionRow) -> Subscription:
-    return Subscription(row.tenant_id, row.plan, row.status, row.provider, row.provider_ref, row.current_period_end,
-                        row.payment_method_ref)
+    return Subscription(
+        row.tenant_id, row.plan, row.status, row.provider, row.provider_ref, row.current_period_end, row.payment_method_ref
+    )
 
 
 class SubscriptionStore:
@@ -114,8 +115,11 @@ class SubscriptionStore:
 
     async def by_provider_ref(self, provider: str, ref: str) -> Subscription | None:
         async with session_factory(self.url)() as s:
-            row = (await s.execute(select(SubscriptionRow).where(SubscriptionRow.provider == provider,
-                                                                 SubscriptionRow.provider_ref == ref))).scalar_one_or_none()
+            row = (
+                await s.execute(
+                    select(SubscriptionRow).where(SubscriptionRow.provider == provider, SubscriptionRow.provider_ref == ref)
+                )
+            ).scalar_one_or_none()
             return _out(row) if row else None
 
     async def start_trial(self, tenant_id: str, plan: str) -> Subscription:
@@ -131,8 +135,9 @@ class SubscriptionStore:
         async with transaction(self.url) as s:
             row = await s.get(SubscriptionRow, tenant_id)
             if row is None:
-                row = SubscriptionRow(tenant_id=tenant_id, plan=plan, status="active", provider="operator",
-                                      updated_at=utcnow())
+                row = SubscriptionRow(
+                    tenant_id=tenant_id, plan=plan, status="active", provider="operator", updated_at=utcnow()
+                )
                 s.add(row)
             return _out(row)
 
@@ -140,37 +145,51 @@ class SubscriptionStore:
         """The tenant's invoices, newest first."""
         q = select(InvoiceRow).where(InvoiceRow.tenant_id == tenant_id).order_by(InvoiceRow.updated_at.desc())
         async with session_factory(self.url)() as s:
-            return [Invoice(r.tenant_id, r.provider, r.provider_ref, r.amount_minor, r.currency, r.status, r.url)
-                    for r in (await s.execute(q)).scalars()]
+            return [
+                Invoice(r.tenant_id, r.provider, r.provider_ref, r.amount_minor, r.currency, r.status, r.url)
+                for r in (await s.execute(q)).scalars()
+            ]
 
-    async def apply_event(self, provider: str, event_id: str, event_type: str,
-                          state: SubscriptionState | None, invoice: Invoice | None = None) -> bool:
+    async def apply_event(
+        self, provider: str, event_id: str, event_type: str, state: SubscriptionState | None, invoice: Invoice | None = None
+    ) -> bool:
         """Record the event and apply the provider's current state (and invoice), once; False for a duplicate."""
         if state is not None and state.status not in STATUSES:
             raise ValueError(f"unknown subscription status {state.status!r}")
         try:
             async with transaction(self.url) as s:
-                s.add(WebhookEventRow(provider=provider, event_id=event_id, event_type=event_type,
-                                      received_at=utcnow()))
+                s.add(WebhookEventRow(provider=provider, event_id=event_id, event_type=event_type, received_at=utcnow()))
                 await s.flush()  # a duplicate fails here, before any effect
                 if state is not None:
                     row = await s.get(SubscriptionRow, state.tenant_id)
                     if row is None:
                         row = SubscriptionRow(tenant_id=state.tenant_id)
                         s.add(row)
-                    row.plan, row.status, row.provider, row.provider_ref = (state.plan, state.status, state.provider,
-                                                                            state.provider_ref)
+                    row.plan, row.status, row.provider, row.provider_ref = (
+                        state.plan,
+                        state.status,
+                        state.provider,
+                        state.provider_ref,
+                    )
                     row.current_period_end, row.updated_at = state.current_period_end, utcnow()
                     if state.payment_method_ref:
                         row.payment_method_ref = state.payment_method_ref
                 if invoice is not None:
                     inv = await s.get(InvoiceRow, invoice.id)
                     if inv is None:
-                        inv = InvoiceRow(id=invoice.id, tenant_id=invoice.tenant_id, provider=invoice.provider,
-                                         provider_ref=invoice.provider_ref)
+                        inv = InvoiceRow(
+                            id=invoice.id,
+                            tenant_id=invoice.tenant_id,
+                            provider=invoice.provider,
+                            provider_ref=invoice.provider_ref,
+                        )
                         s.add(inv)
-                    inv.amount_minor, inv.currency, inv.status, inv.url = (invoice.amount_minor, invoice.currency,
-                                                                           invoice.status, invoice.url)
+                    inv.amount_minor, inv.currency, inv.status, inv.url = (
+                        invoice.amount_minor,
+                        invoice.currency,
+                        invoice.status,
+                        invoice.url,
+                    )
                     inv.updated_at = utcnow()
         except IntegrityError:
             return False

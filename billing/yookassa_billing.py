@@ -21,8 +21,15 @@ from billing.subscriptions import Invoice, Subscription, SubscriptionState, Subs
 from infra.logging import get_logger
 
 log = get_logger(__name__)
-YOOKASSA_NETWORKS = ("77.75.153.0/25", "77.75.156.11/32", "77.75.156.35/32", "77.75.154.128/25", "185.71.76.0/27",
-                     "185.71.77.0/27", "2a02:5180::/32")
+YOOKASSA_NETWORKS = (
+    "77.75.153.0/25",
+    "77.75.156.11/32",
+    "77.75.156.35/32",
+    "77.75.154.128/25",
+    "185.71.76.0/27",
+    "185.71.77.0/27",
+    "2a02:5180::/32",
+)
 PERIOD = timedelta(days=30)
 
 
@@ -63,9 +70,14 @@ class YooKassaBilling:
         from yookassa import Payment
 
         plan = self.plans.get(plan_id)
-        params = {"amount": self._amount(plan.price_rub), "capture": True, "save_payment_method": True,
-                  "confirmation": {"type": "redirect", "return_url": self.config.return_url},
-                  "description": f"secretary: {plan.title}", "metadata": {"tenant_id": tenant_id, "plan": plan_id}}
+        params = {
+            "amount": self._amount(plan.price_rub),
+            "capture": True,
+            "save_payment_method": True,
+            "confirmation": {"type": "redirect", "return_url": self.config.return_url},
+            "description": f"secretary: {plan.title}",
+            "metadata": {"tenant_id": tenant_id, "plan": plan_id},
+        }
         payment = await asyncio.to_thread(Payment.create, params, f"yk:{tenant_id}:{plan_id}:{attempt_key}")
         return payment.confirmation.confirmation_url
 
@@ -76,16 +88,18 @@ class YooKassaBilling:
         if not subscription.payment_method_ref:
             raise ValueError("no saved payment method to renew with")
         plan = self.plans.get(subscription.plan)
-        params = {"amount": self._amount(plan.price_rub), "capture": True,
-                  "payment_method_id": subscription.payment_method_ref,
-                  "description": f"secretary: {plan.title}, {period}",
-                  "metadata": {"tenant_id": subscription.tenant_id, "plan": plan.id, "period": period}}
-        payment = await asyncio.to_thread(Payment.create, params,
-                                          f"yk-renew:{subscription.tenant_id}:{period}")
+        params = {
+            "amount": self._amount(plan.price_rub),
+            "capture": True,
+            "payment_method_id": subscription.payment_method_ref,
+            "description": f"secretary: {plan.title}, {period}",
+            "metadata": {"tenant_id": subscription.tenant_id, "plan": plan.id, "period": period},
+        }
+        payment = await asyncio.to_thread(Payment.create, params, f"yk-renew:{subscription.tenant_id}:{period}")
         return payment.id
 
     async def handle_notification(self, remote_ip: str | None, body: dict[str, Any]) -> str:
-        """"processed", "duplicate" or "ignored"; ``NotificationRejected`` for a foreign sender."""
+        """ "processed", "duplicate" or "ignored"; ``NotificationRejected`` for a foreign sender."""
         from yookassa import Payment
 
         if not self.trusted(remote_ip):
@@ -98,8 +112,9 @@ class YooKassaBilling:
         payment = await asyncio.to_thread(Payment.find_one, str(obj["id"]))  # the truth, not the claim
         state = self._state(payment)
         invoice = self._invoice(payment)
-        applied = await self.store.apply_event("yookassa", f"{payment.id}:{payment.status}", str(body["event"]), state,
-                                               invoice)
+        applied = await self.store.apply_event(
+            "yookassa", f"{payment.id}:{payment.status}", str(body["event"]), state, invoice
+        )
         log.info("yookassa.notification", event_type=body.get("event"), status=payment.status, applied=applied)
         return "processed" if applied else "duplicate"
 
@@ -121,8 +136,7 @@ class YooKassaBilling:
         if payment.status == "succeeded":
             method = payment.payment_method
             saved = method.id if method is not None and getattr(method, "saved", False) else None
-            return SubscriptionState(tenant, plan, "active", "yookassa", payment.id, datetime.now(UTC) + PERIOD,
-                                     saved)
+            return SubscriptionState(tenant, plan, "active", "yookassa", payment.id, datetime.now(UTC) + PERIOD, saved)
         if payment.status == "canceled" and metadata.get("period"):  # a renewal that failed
             return SubscriptionState(tenant, plan, "past_due", "yookassa", payment.id, None)
         return None  # pending, waiting_for_capture, a first payment abandoned: nothing changes

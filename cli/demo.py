@@ -41,7 +41,7 @@ def caller_audio(client: OpenAI) -> bytes:
         wav = client.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="wav").content
         voice = decode_audio(wav, 8000).samples * 0.8
         start = int(at_s * 8000)
-        out[start:start + len(voice)] = voice[: len(out) - start]
+        out[start : start + len(voice)] = voice[: len(out) - start]
     return float_to_pcm16(out).tobytes()
 
 
@@ -73,16 +73,20 @@ def wait_for_call(admin: httpx.Client, before: set[str], within_s: float = 120.0
 
 
 def print_call(call: dict) -> None:
-    _say(f"\ncall {call['id'][:8]}: {call['direction']} from {call['number']}, {call['duration_s']} s, "
-         f"ended: {call['end_reason']}")
+    _say(
+        f"\ncall {call['id'][:8]}: {call['direction']} from {call['number']}, {call['duration_s']} s, "
+        f"ended: {call['end_reason']}"
+    )
     for turn in call["transcript"]:
         who = "caller" if turn["speaker"] == "caller" else (call["persona"] or "assistant")
         _say(f"  [{turn['at_s']:5.1f} s] {who:>9}: {turn['text']}")
         t = turn.get("timings_ms") or {}
         if turn["speaker"] == "caller" and "first_frame" in t:
-            _say(f"{'':22}voice-to-voice {t['first_frame']:.0f} ms after the end of the turn "
-                 f"(transcript {t.get('transcript', 0):.0f}, first token {t.get('first_token', 0):.0f}, "
-                 f"first audio {t.get('first_audio', 0):.0f} ms)")
+            _say(
+                f"{'':22}voice-to-voice {t['first_frame']:.0f} ms after the end of the turn "
+                f"(transcript {t.get('transcript', 0):.0f}, first token {t.get('first_token', 0):.0f}, "
+                f"first audio {t.get('first_audio', 0):.0f} ms)"
+            )
 
 
 def run_demo() -> int:
@@ -109,12 +113,16 @@ def run_demo() -> int:
             _say(f"LLM {chat_model}: {chat.kernel} kernels{' (fallback checkpoint)' if chat.fallback else ''}")
         t0 = time.monotonic()
         reply = client.chat.completions.create(
-            model=chat_model, messages=[{"role": "user", "content": "In one sentence, what does a phone secretary do?"}],
-            max_tokens=40, temperature=0)
+            model=chat_model,
+            messages=[{"role": "user", "content": "In one sentence, what does a phone secretary do?"}],
+            max_tokens=40,
+            temperature=0,
+        )
         _say(f"chat ({time.monotonic() - t0:.2f} s): {reply.choices[0].message.content.strip()}")
 
-        with httpx.Client(base_url=f"{cluster.base_url}/admin", headers={"Authorization": f"Bearer {token}"},
-                          timeout=60) as admin:
+        with httpx.Client(
+            base_url=f"{cluster.base_url}/admin", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as admin:
             wait_for_modem(admin)
             audio = caller_audio(client)
             before = {c["id"] for c in admin.get("/calls", params={"limit": 100}).json()["items"]}
@@ -126,8 +134,10 @@ def run_demo() -> int:
         out = PROJECT_ROOT / "var" / "demo" / "call-uplink.wav"
         out.parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_bytes(wav_bytes(uplink, 8000))
-        _say(f"\nwhat the caller heard: {out.relative_to(PROJECT_ROOT)} ({len(uplink) / 8000:.1f} s, "
-             f"{sim.modem.uplink_underruns} uplink underruns)")
+        _say(
+            f"\nwhat the caller heard: {out.relative_to(PROJECT_ROOT)} ({len(uplink) / 8000:.1f} s, "
+            f"{sim.modem.uplink_underruns} uplink underruns)"
+        )
     finally:
         _say("\nstopping the cluster …")
         cluster.stop()

@@ -42,9 +42,14 @@ class ClusterStartError(RuntimeError):
 
 
 class LocalCluster:
-    def __init__(self, profile: Path = DEFAULT_PROFILE, base_url: str = "http://127.0.0.1:8000",
-                 log_path: Path | None = None, env: dict[str, str] | None = None,
-                 modem_dir: Path = DEFAULT_MODEM_DIR) -> None:
+    def __init__(
+        self,
+        profile: Path = DEFAULT_PROFILE,
+        base_url: str = "http://127.0.0.1:8000",
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        modem_dir: Path = DEFAULT_MODEM_DIR,
+    ) -> None:
         self.profile, self.base_url = Path(profile).resolve(), base_url.rstrip("/")
         self.log_path = log_path or PROJECT_ROOT / "var" / "logs" / "serve-run.log"
         self.env = env or {}
@@ -78,7 +83,8 @@ class LocalCluster:
             # start() is synchronous, but its caller may be inside an event loop (the benchmarks).
             with ThreadPoolExecutor(1) as pool:
                 env["SECRETARY_MODEM_TENANT"] = pool.submit(
-                    asyncio.run, local_tenant_id(env.get("SECRETARY_DATABASE_URL"))).result()
+                    asyncio.run, local_tenant_id(env.get("SECRETARY_DATABASE_URL"))
+                ).result()
 
     def _serve_bin(self) -> str:
         return str(Path(sys.executable).with_name("serve"))
@@ -100,8 +106,14 @@ class LocalCluster:
         t0 = time.monotonic()
         self._prepare(env, progress)
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen([self._serve_bin(), "run", str(self.profile)], cwd=PROJECT_ROOT, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [self._serve_bin(), "run", str(self.profile)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         progress(f"serve run {self.profile.relative_to(PROJECT_ROOT)} (log: {self.log_path})")
         last, next_check = "", t0 + 10.0
         while time.monotonic() - t0 < timeout_s:
@@ -120,8 +132,7 @@ class LocalCluster:
                 if failures:
                     self._fail("a deployment failed to start", "\n".join(explain(f) for f in failures))
             time.sleep(1.0)
-        self._fail(f"the cluster was not ready after {timeout_s:.0f} s ({last[:200]})",
-                   diagnose() or self.log_tail(20))
+        self._fail(f"the cluster was not ready after {timeout_s:.0f} s ({last[:200]})", diagnose() or self.log_tail(20))
 
     def _fail(self, what: str, detail: str) -> NoReturn:
         """Stop everything and raise with the cause: a few lines, and where the whole log is."""

@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.set_defaults(func=_models_tiny)
     db = sub.add_parser("db", help="the database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply the migrations (idempotent)").set_defaults(func=_db_upgrade)
-    sub.add_parser("local-api-key", help="print this machine's own API key for its local cluster (made once)"
-                   ).set_defaults(func=_local_api_key)
+    sub.add_parser("local-api-key", help="print this machine's own API key for its local cluster (made once)").set_defaults(
+        func=_local_api_key
+    )
     serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
     serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
     serve.set_defaults(func=_serve)

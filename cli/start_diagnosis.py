@@ -25,8 +25,15 @@ FAILED = {"DEPLOY_FAILED", "UNHEALTHY"}
 _EXCEPTION = re.compile(r"((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)): (.*)$")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 # Outer exceptions that only point at a cause reported elsewhere.
-_WRAPPERS = ("See root cause above", "Traceback (most recent call last)", "failed to start", "RayActorError",
-             "ActorDiedError", "The actor died", "Engine core initialization failed")
+_WRAPPERS = (
+    "See root cause above",
+    "Traceback (most recent call last)",
+    "failed to start",
+    "RayActorError",
+    "ActorDiedError",
+    "The actor died",
+    "Engine core initialization failed",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def _relative(path: str) -> str:
 
     root = f"{PROJECT_ROOT}/"
     if path.startswith(root):
-        return path[len(root):]
+        return path[len(root) :]
     return path.split("site-packages/", 1)[1] if "site-packages/" in path else path
 
 

@@ -38,6 +38,9 @@ def build_app(args: dict[str, Any]) -> Application:
     if missing:
         raise ValueError(f"the application args lack {missing}; see cluster/profiles/cpu.yaml")
     return OpenAIIngress.bind(
-        STTServer.bind(args["stt"]), TTSServer.bind(args["tts"]), LLMServer.bind(args["llm"]),
-        args.get("ingress", {}), language_llm_apps(args.get("language_llms")),
+        STTServer.bind(args["stt"]),
+        TTSServer.bind(args["tts"]),
+        LLMServer.bind(args["llm"]),
+        args.get("ingress", {}),
+        language_llm_apps(args.get("language_llms")),
     )

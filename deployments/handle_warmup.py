@@ -30,8 +30,7 @@ async def connect(handles: Mapping[str, Any], timeout_s: float) -> dict[str, boo
         try:
             return bool(await asyncio.wait_for(_ready(handle), timeout_s))
         except Exception as exc:  # any failure just means "not connected yet"
-            log.warning("handles.not_connected", deployment=name, error=type(exc).__name__,
-                        message=str(exc)[:200])
+            log.warning("handles.not_connected", deployment=name, error=type(exc).__name__, message=str(exc)[:200])
             return False
 
     names = list(handles)

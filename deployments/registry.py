@@ -13,8 +13,12 @@ from typing import Any
 from infra.settings import get_settings
 
 STT_ENGINES = {"faster-whisper": "deployments.stt.faster_whisper:FasterWhisperEngine"}
-TTS_ENGINES = {"piper": "deployments.tts.piper:PiperEngine", "xtts": "deployments.tts.xtts:XTTSEngine",
-               "festival": "deployments.tts.festival:FestivalEngine", "router": "deployments.tts.router:RouterEngine"}
+TTS_ENGINES = {
+    "piper": "deployments.tts.piper:PiperEngine",
+    "xtts": "deployments.tts.xtts:XTTSEngine",
+    "festival": "deployments.tts.festival:FestivalEngine",
+    "router": "deployments.tts.router:RouterEngine",
+}
 CONFIG_CLASSES = {
     "deployments.stt.faster_whisper:FasterWhisperEngine": "deployments.stt.faster_whisper:FasterWhisperConfig",
     "deployments.tts.piper:PiperEngine": "deployments.tts.piper:PiperConfig",

@@ -44,8 +44,15 @@ def issue_session_token(subject: str, tenant_id: str, role: str, ttl_s: int | No
     if not settings.jwt_secret:
         raise RuntimeError("sessions need SECRETARY_JWT_SECRET")
     now = int(time.time())
-    claims = {"iss": ISSUER, "sub": subject, "tid": tenant_id, "role": role, "iat": now,
-              "exp": now + (ttl_s if ttl_s is not None else settings.jwt_ttl_s), "jti": uuid.uuid4().hex}
+    claims = {
+        "iss": ISSUER,
+        "sub": subject,
+        "tid": tenant_id,
+        "role": role,
+        "iat": now,
+        "exp": now + (ttl_s if ttl_s is not None else settings.jwt_ttl_s),
+        "jti": uuid.uuid4().hex,
+    }
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
 
 
@@ -54,8 +61,9 @@ def decode_session_token(token: str) -> Principal:
     if not secret:
         raise InvalidToken("sessions are not configured")
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=ISSUER,
-                            options={"require": ["exp", "iat", "sub", "iss"]})
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], issuer=ISSUER, options={"require": ["exp", "iat", "sub", "iss"]}
+        )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the session has expired; sign in again") from None
     except jwt.PyJWTError:
@@ -67,11 +75,13 @@ def require_admin(authorization: Annotated[str | None, Header()] = None) -> Prin
     settings = get_settings()
     scheme, _, presented = (authorization or "").partition(" ")
     if not settings.admin_token and not settings.jwt_secret:
-        raise APIError(401, "the admin API has no credentials configured (set SECRETARY_ADMIN_TOKEN or "
-                       "SECRETARY_JWT_SECRET)", code="admin_disabled")
+        raise APIError(
+            401,
+            "the admin API has no credentials configured (set SECRETARY_ADMIN_TOKEN or SECRETARY_JWT_SECRET)",
+            code="admin_disabled",
+        )
     if scheme.lower() != "bearer" or not presented:
-        raise APIError(401, "send a session or admin token as 'Authorization: Bearer <token>'",
-                       code="missing_credentials")
+        raise APIError(401, "send a session or admin token as 'Authorization: Bearer <token>'", code="missing_credentials")
     if settings.admin_token and hmac.compare_digest(presented.encode(), settings.admin_token.encode()):
         return Principal("admin")
     if settings.jwt_secret and presented.count(".") == 2:

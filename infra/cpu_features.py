@@ -74,5 +74,11 @@ def detect() -> CpuFeatures:
         except RuntimeError:
             return False
 
-    return CpuFeatures(model=_model_name(), cpus=len(usable_cpus()), avx2=has("avx2"), avx512=has("avx512"),
-                       avx512_bf16=has("avx512_bf16"), amx=has("amx_tile") and not assume_no_amx())
+    return CpuFeatures(
+        model=_model_name(),
+        cpus=len(usable_cpus()),
+        avx2=has("avx2"),
+        avx512=has("avx512"),
+        avx512_bf16=has("avx512_bf16"),
+        amx=has("amx_tile") and not assume_no_amx(),
+    )

@@ -129,8 +129,8 @@ def open_sealed(keyring: Keyring, blob: bytes, wrapped: WrappedKey, context: byt
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + NONCE_BYTES + 16:
         raise DecryptionError("not an encrypted object")
     data_key = keyring.unwrap(wrapped, context)
-    nonce = blob[len(MAGIC):len(MAGIC) + NONCE_BYTES]
+    nonce = blob[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
     try:
-        return AESGCM(data_key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES:], context)
+        return AESGCM(data_key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], context)
     except InvalidTag:
         raise DecryptionError("the data does not belong to this context or was altered") from None

@@ -42,9 +42,11 @@ SECURITY_HEADERS = {
     "cache-control": "no-store",
 }
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "frame-ancestors 'none'"
+)
 
 
 class RateLimits:
@@ -64,8 +66,11 @@ class RateLimits:
             from limits.aio.storage import MemoryStorage, RedisStorage
             from limits.aio.strategies import MovingWindowRateLimiter
 
-            storage = (RedisStorage(self.storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
-                       if self.storage_uri else MemoryStorage())
+            storage = (
+                RedisStorage(self.storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
+                if self.storage_uri
+                else MemoryStorage()
+            )
             self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter
 
@@ -135,8 +140,7 @@ class HardeningMiddleware:
         limit = body_limit(path, self.settings)
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await self._error(send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error",
-                              "request_too_large")
+            await self._error(send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error", "request_too_large")
             return
         if self.limits is not None and not path.endswith(EXEMPT_PATHS):
             refused = await self.limits.refusal(scope)
@@ -156,8 +160,9 @@ class HardeningMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit and not started:
                     refused = True
-                    await self._error(send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error",
-                                      "request_too_large")
+                    await self._error(
+                        send_with_headers, 413, str(BodyTooLarge(limit)), "invalid_request_error", "request_too_large"
+                    )
                     return {"type": "http.disconnect"}
             return message
 
@@ -177,20 +182,45 @@ class HardeningMiddleware:
     @staticmethod
     async def _error(send: Any, status: int, message: str, kind: str, code: str) -> None:
         body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     async def _too_many(send: Any, kind: str, amount: int, retry_after: int) -> None:
         who = "API key or session" if kind == "key" else "client address"
-        body = json.dumps({"error": {"message": f"too many requests for this {who}: the limit is {amount} per window; "
-                                                f"retry in {retry_after} s", "type": "rate_limit_error",
-                                     "param": None, "code": "rate_limit_exceeded"}}).encode()
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(retry_after).encode()), (b"x-ratelimit-limit", str(amount).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "message": f"too many requests for this {who}: the limit is {amount} per window; "
+                    f"retry in {retry_after} s",
+                    "type": "rate_limit_error",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                    (b"x-ratelimit-limit", str(amount).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -199,11 +229,17 @@ def install_hardening(app: Any, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     limits = None
     if settings.rate_limit_per_key or settings.rate_limit_per_ip:
-        limits = RateLimits(settings.rate_limit_per_key or None, settings.rate_limit_per_ip or None,
-                            settings.redis_url or None)
+        limits = RateLimits(
+            settings.rate_limit_per_key or None, settings.rate_limit_per_ip or None, settings.redis_url or None
+        )
     app.add_middleware(HardeningMiddleware, limits=limits, settings=settings)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_credentials=False,
-                       allow_methods=["GET", "POST", "PUT", "DELETE"],
-                       allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                       expose_headers=["X-Request-ID", "X-Reply-Source", "X-Sample-Rate", "Retry-After"], max_age=600)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "X-Reply-Source", "X-Sample-Rate", "Retry-After"],
+        max_age=600,
+    )

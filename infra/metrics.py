@@ -17,7 +17,23 @@ import prometheus_client
 
 # Seconds; dense below one second, where voice latency budgets live.
 LATENCY_BUCKETS: tuple[float, ...] = (
-    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
 )
 NAMESPACE = "secretary"
 
@@ -34,8 +50,9 @@ def _ray_ready() -> bool:
 class _Metric:
     """One named metric; the backend is picked when it is first touched."""
 
-    def __init__(self, kind: str, name: str, description: str, tag_keys: Sequence[str],
-                 boundaries: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, kind: str, name: str, description: str, tag_keys: Sequence[str], boundaries: Sequence[float] | None = None
+    ) -> None:
         self.kind, self.name, self.description = kind, f"{NAMESPACE}_{name}", description
         self.tag_keys = tuple(tag_keys)
         self.boundaries = list(boundaries or LATENCY_BUCKETS)
@@ -65,8 +82,7 @@ class _Metric:
                 return rm.Counter(self.name, self.description, tag_keys=self.tag_keys)
             if self.kind == "gauge":
                 return rm.Gauge(self.name, self.description, tag_keys=self.tag_keys)
-            return rm.Histogram(self.name, self.description, boundaries=self.boundaries,
-                                tag_keys=self.tag_keys)
+            return rm.Histogram(self.name, self.description, boundaries=self.boundaries, tag_keys=self.tag_keys)
         registry = prometheus_client.REGISTRY
         existing = registry._names_to_collectors.get(self.name)  # re-use on re-import in tests
         if existing is not None:
@@ -75,8 +91,7 @@ class _Metric:
             return prometheus_client.Counter(self.name, self.description, self.tag_keys)
         if self.kind == "gauge":
             return prometheus_client.Gauge(self.name, self.description, self.tag_keys)
-        return prometheus_client.Histogram(self.name, self.description, self.tag_keys,
-                                           buckets=self.boundaries)
+        return prometheus_client.Histogram(self.name, self.description, self.tag_keys, buckets=self.boundaries)
 
     def _apply(self, method: str, value: float, tags: dict[str, str]) -> None:
         impl = self._backend()
@@ -109,6 +124,7 @@ def gauge(name: str, description: str, tag_keys: Sequence[str] = ()) -> _Metric:
     return _Metric("gauge", name, description, tag_keys)
 
 
-def histogram(name: str, description: str, tag_keys: Sequence[str] = (),
-              boundaries: Sequence[float] | None = None) -> _Metric:
+def histogram(
+    name: str, description: str, tag_keys: Sequence[str] = (), boundaries: Sequence[float] | None = None
+) -> _Metric:
     return _Metric("histogram", name, description, tag_keys, boundaries)

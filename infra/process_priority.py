@@ -39,8 +39,9 @@ def set_niceness(target: int, *, only_lower_priority: bool = False) -> int:
     try:
         os.setpriority(os.PRIO_PROCESS, 0, target)
     except PermissionError:
-        log.warning("process_priority.unchanged", niceness=current, wanted=target,
-                    reason="raising priority needs CAP_SYS_NICE")
+        log.warning(
+            "process_priority.unchanged", niceness=current, wanted=target, reason="raising priority needs CAP_SYS_NICE"
+        )
         return current
     return niceness()
 
@@ -66,6 +67,7 @@ def set_process_niceness(target: int) -> dict[int, int]:
         except ProcessLookupError:  # the thread ended meanwhile
             continue
     if refused:
-        log.warning("process_priority.unchanged", wanted=target, threads=len(result),
-                    reason="raising priority needs CAP_SYS_NICE")
+        log.warning(
+            "process_priority.unchanged", wanted=target, threads=len(result), reason="raising priority needs CAP_SYS_NICE"
+        )
     return result

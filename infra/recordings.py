@@ -41,12 +41,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class RecordingStore:
-    def __init__(self, root: Path | None = None, keys_dir: Path | None = None,
-                 keyring: Keyring | None = None) -> None:
+    def __init__(self, root: Path | None = None, keys_dir: Path | None = None, keyring: Keyring | None = None) -> None:
         settings = get_settings()
         self.root = Path(root or settings.recordings_dir)
-        self.keys_dir = Path(keys_dir or (self.root.parent / (self.root.name + "-keys") if root
-                                          else settings.recording_keys_dir))
+        self.keys_dir = Path(
+            keys_dir or (self.root.parent / (self.root.name + "-keys") if root else settings.recording_keys_dir)
+        )
         self._keyring = keyring
 
     @property

@@ -24,9 +24,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a tree that was 
 class Settings(BaseSettings):
     """Settings shared by every process of the cluster."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SECRETARY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SECRETARY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     models_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "models",
@@ -66,15 +64,18 @@ class Settings(BaseSettings):
         description="Bearer token of the admin API until accounts arrive (billing issue). Empty: admin API refuses.",
     )
     jwt_secret: str | None = Field(
-        default=None, description="HMAC secret of the admin API's session tokens (JWT, HS256). Empty: no sessions.",
+        default=None,
+        description="HMAC secret of the admin API's session tokens (JWT, HS256). Empty: no sessions.",
     )
     jwt_ttl_s: int = Field(default=3600, description="How long an admin session token is valid, seconds.")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis for usage metering and rate limits.")
     metering: bool = Field(
-        default=True, description="Enforce plan limits and record usage (needs Redis). Off: nothing is counted.",
+        default=True,
+        description="Enforce plan limits and record usage (needs Redis). Off: nothing is counted.",
     )
     upgrade_url: str = Field(
-        default="/billing/plans", description="Where a tenant over its plan's limit is sent (the 402 body says it).",
+        default="/billing/plans",
+        description="Where a tenant over its plan's limit is sent (the 402 body says it).",
     )
     smtp_host: str | None = Field(default=None, description="SMTP server for usage e-mails. Empty: they are logged.")
     smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 is not supported).")
@@ -83,13 +84,16 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_from: str = Field(default="secretary@localhost", description="Sender of usage e-mails.")
     cors_origins: str = Field(
-        default="", description="Comma-separated origins browsers may call the APIs from. Empty: none.",
+        default="",
+        description="Comma-separated origins browsers may call the APIs from. Empty: none.",
     )
     rate_limit_per_key: str = Field(
-        default="120/minute", description="Requests per API key or session (limits syntax, e.g. '120/minute').",
+        default="120/minute",
+        description="Requests per API key or session (limits syntax, e.g. '120/minute').",
     )
     rate_limit_per_ip: str = Field(
-        default="300/minute", description="Requests per client address, credentials or not ('' turns it off).",
+        default="300/minute",
+        description="Requests per client address, credentials or not ('' turns it off).",
     )
     stripe_api_key: str | None = Field(default=None, description="Stripe secret key. Empty: no Stripe payments.")
     stripe_webhook_secret: str | None = Field(default=None, description="Signing secret of the Stripe webhook.")
@@ -98,7 +102,8 @@ class Settings(BaseSettings):
     yookassa_secret_key: str | None = Field(default=None, description="YooKassa secret key.")
     yookassa_api_url: str = Field(default="https://api.yookassa.ru/v3", description="YooKassa API (tests: a fake).")
     yookassa_networks: str | None = Field(
-        default=None, description="Comma-separated networks YooKassa notifies from. Empty: YooKassa's published list.",
+        default=None,
+        description="Comma-separated networks YooKassa notifies from. Empty: YooKassa's published list.",
     )
     pii_hash_key: str = Field(
         default="change-me",
@@ -119,11 +124,10 @@ class Settings(BaseSettings):
     modem_at_port: str | None = Field(
         default=None, description="The modem's AT port (a stable /dev/serial/by-id path). Empty: discover by USB."
     )
-    modem_audio_port: str | None = Field(
-        default=None, description="The modem's audio port (if04). Empty: discover by USB."
-    )
+    modem_audio_port: str | None = Field(default=None, description="The modem's audio port (if04). Empty: discover by USB.")
     modem_tenant: str | None = Field(
-        default=None, description="The tenant (id) whose phone line this modem is: its calls are stored under it "
+        default=None,
+        description="The tenant (id) whose phone line this modem is: its calls are stored under it "
         "and count against its plan. Empty: the installation's own line, not metered.",
     )
 

@@ -40,8 +40,12 @@ class CloudConfig:
     @classmethod
     def from_settings(cls, settings: Settings, tuning: dict[str, Any] | None = None) -> CloudConfig:
         """Where and who from settings (secrets stay out of YAML); timeouts and breaker from the profile."""
-        return cls(base_url=settings.cloud_llm_base_url, api_key=settings.cloud_llm_api_key,
-                   model=settings.cloud_llm_model, **(tuning or {}))
+        return cls(
+            base_url=settings.cloud_llm_base_url,
+            api_key=settings.cloud_llm_api_key,
+            model=settings.cloud_llm_model,
+            **(tuning or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -59,14 +63,17 @@ class CloudLLM:
         if not config.base_url:
             raise ValueError("the cloud LLM needs a base URL")
         self.config = config
-        self.client = AsyncOpenAI(base_url=config.base_url, api_key=config.api_key or "unset",
-                                  timeout=config.timeout_s, max_retries=0)
-        self.breakers = AsyncCircuitBreakerFactory(default_threshold=config.breaker_threshold,
-                                                   default_ttl=config.recovery_s,
-                                                   exclude=[GeneratorExit, asyncio.CancelledError])
+        self.client = AsyncOpenAI(
+            base_url=config.base_url, api_key=config.api_key or "unset", timeout=config.timeout_s, max_retries=0
+        )
+        self.breakers = AsyncCircuitBreakerFactory(
+            default_threshold=config.breaker_threshold,
+            default_ttl=config.recovery_s,
+            exclude=[GeneratorExit, asyncio.CancelledError],
+        )
 
     async def state(self) -> str:
-        """"closed", "opened" or "half-opened"."""
+        """ "closed", "opened" or "half-opened"."""
         return (await self.breakers.get_breaker(CIRCUIT)).context.state
 
     async def stream(self, messages: list[dict[str, str]], options: dict[str, Any]) -> AsyncIterator[CloudDelta]:
@@ -79,8 +86,8 @@ class CloudLLM:
                 if options.get("stop"):
                     kwargs["stop"] = options["stop"]
                 stream = await self.client.chat.completions.create(
-                    model=self.config.model, messages=messages, stream=True,
-                    stream_options={"include_usage": True}, **kwargs)
+                    model=self.config.model, messages=messages, stream=True, stream_options={"include_usage": True}, **kwargs
+                )
                 finish, usage = None, None
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -91,7 +98,6 @@ class CloudLLM:
                         finish = choice.finish_reason or finish
                 if finish is None:
                     raise ConnectionError("the cloud LLM's stream ended without a finish reason")
-                yield CloudDelta("", finish, usage.prompt_tokens if usage else 0,
-                                 usage.completion_tokens if usage else 0)
+                yield CloudDelta("", finish, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
         finally:
             BREAKER_OPEN.set(1.0 if breaker.context.state == "opened" else 0.0)

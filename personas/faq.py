@@ -42,22 +42,60 @@ DAYS = {
     "ru": ["понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"],
 }
 MONTHS = {
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"],
-    "ru": ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
-           "ноября", "декабря"],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    "ru": [
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ],
 }
 
 
 # Everyday phrases of phone calls, English and Russian: their mean is the direction that every
 # sentence shares, removed before comparing.
 BACKGROUND = [
-    "Hello", "Good morning, I have a question", "Can you help me?", "Thank you, goodbye",
-    "I would like to talk to someone", "Is anyone there?", "Sorry, I did not hear you",
-    "What is the weather like today?", "I need some information", "I want to order a pizza",
-    "My car broke down", "Please call me back later",
-    "Здравствуйте", "У меня вопрос", "Спасибо, до свидания", "Вы меня слышите?", "Мне нужна помощь",
-    "Какая сегодня погода?", "Я хочу заказать такси", "Перезвоните мне позже",
+    "Hello",
+    "Good morning, I have a question",
+    "Can you help me?",
+    "Thank you, goodbye",
+    "I would like to talk to someone",
+    "Is anyone there?",
+    "Sorry, I did not hear you",
+    "What is the weather like today?",
+    "I need some information",
+    "I want to order a pizza",
+    "My car broke down",
+    "Please call me back later",
+    "Здравствуйте",
+    "У меня вопрос",
+    "Спасибо, до свидания",
+    "Вы меня слышите?",
+    "Мне нужна помощь",
+    "Какая сегодня погода?",
+    "Я хочу заказать такси",
+    "Перезвоните мне позже",
 ]
 
 
@@ -65,14 +103,19 @@ BACKGROUND = [
 # The wrapper weighs in the embedding as much as the question does ("Подскажите, пожалуйста, часы
 # работы" scored 0.61 against "Какие у вас часы работы?"), so a message is also scored without it,
 # and the better of the two counts. Only a leading wrapper goes; the question itself is never cut.
-_GREETING = (r"(?:hi|hello|good (?:morning|afternoon|evening)|excuse me|sorry|yes|ok(?:ay)?|so|and|well|"
-             r"здравствуйте|добрый (?:день|вечер)|алло|извините|да|а)")
-_ASKING = (r"(?:(?:can|could|would) you (?:please )?(?:tell|let) me(?: know)?|please tell me|tell me(?: please)?|"
-           r"i(?:'d| would) like to know|i want to know|i wanted to ask|i was wondering|do you know|may i ask|"
-           r"(?:не )?подскаж(?:ите|ете)|скажите|расскажите|я хотел[аи]? (?:бы )?(?:узнать|спросить)|"
-           r"хочу (?:узнать|спросить)|можно (?:узнать|спросить))")
-_WRAPPERS = re.compile(rf"^(?:{_GREETING}[,.!]?\s+|{_ASKING}(?:[,.!]?\s*(?:please|пожалуйста|мне))*[,.!:]?\s+)",
-                       re.IGNORECASE)
+_GREETING = (
+    r"(?:hi|hello|good (?:morning|afternoon|evening)|excuse me|sorry|yes|ok(?:ay)?|so|and|well|"
+    r"здравствуйте|добрый (?:день|вечер)|алло|извините|да|а)"
+)
+_ASKING = (
+    r"(?:(?:can|could|would) you (?:please )?(?:tell|let) me(?: know)?|please tell me|tell me(?: please)?|"
+    r"i(?:'d| would) like to know|i want to know|i wanted to ask|i was wondering|do you know|may i ask|"
+    r"(?:не )?подскаж(?:ите|ете)|скажите|расскажите|я хотел[аи]? (?:бы )?(?:узнать|спросить)|"
+    r"хочу (?:узнать|спросить)|можно (?:узнать|спросить))"
+)
+_WRAPPERS = re.compile(
+    rf"^(?:{_GREETING}[,.!]?\s+|{_ASKING}(?:[,.!]?\s*(?:please|пожалуйста|мне))*[,.!:]?\s+)", re.IGNORECASE
+)
 
 
 def unwrapped(message: str) -> str:
@@ -166,7 +209,7 @@ class FaqMatcher:
             flat = await self._embed(texts)
             out, at = [], 0
             for phrasings in key:
-                out.append(flat[at:at + len(phrasings)])
+                out.append(flat[at : at + len(phrasings)])
                 at += len(phrasings)
             self._vectors[key] = out
         return self._vectors[key]

@@ -78,8 +78,9 @@ def _out(row: PersonaRow) -> PersonaOut:
 
 
 class PersonaRegistry:
-    def __init__(self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None,
-                 with_shared: bool = False) -> None:
+    def __init__(
+        self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None, with_shared: bool = False
+    ) -> None:
         """``tenant_id``: see and change only that tenant's personas (None: all, the operator's view).
         ``with_shared``: also *see* the installation's shared personas (no tenant), as ``/v1`` does."""
         self.url, self.tenant_id, self.models_dir, self.with_shared = url, tenant_id, models_dir, with_shared
@@ -119,8 +120,16 @@ class PersonaRegistry:
         status, reason = self._status(persona)
         try:
             async with transaction(self.url) as s:
-                s.add(PersonaRow(name=persona.name, tenant_id=self.tenant_id, spec=persona.model_dump(mode="json"),
-                                 status=status, status_reason=reason, updated_at=utcnow()))
+                s.add(
+                    PersonaRow(
+                        name=persona.name,
+                        tenant_id=self.tenant_id,
+                        spec=persona.model_dump(mode="json"),
+                        status=status,
+                        status_reason=reason,
+                        updated_at=utcnow(),
+                    )
+                )
         except IntegrityError:
             raise PersonaExists(persona.name) from None
         return PersonaOut(**persona.model_dump(), status=status, status_reason=reason)
@@ -134,8 +143,12 @@ class PersonaRegistry:
             row = await s.get(PersonaRow, name)
             if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
                 raise PersonaNotFound(name)
-            row.spec, row.status, row.status_reason, row.updated_at = (persona.model_dump(mode="json"), status,
-                                                                      reason, utcnow())
+            row.spec, row.status, row.status_reason, row.updated_at = (
+                persona.model_dump(mode="json"),
+                status,
+                reason,
+                utcnow(),
+            )
         return PersonaOut(**persona.model_dump(), status=status, status_reason=reason)
 
     async def delete(self, name: str) -> None:
@@ -159,8 +172,10 @@ class PersonaRegistry:
             try:
                 async with transaction(self.url) as s:
                     result = await s.execute(
-                        update(FaqHitRow).where(FaqHitRow.persona == name, FaqHitRow.entry_key == entry_key)
-                        .values(hits=FaqHitRow.hits + 1, last_hit_at=utcnow()))
+                        update(FaqHitRow)
+                        .where(FaqHitRow.persona == name, FaqHitRow.entry_key == entry_key)
+                        .values(hits=FaqHitRow.hits + 1, last_hit_at=utcnow())
+                    )
                     if result.rowcount == 0:
                         s.add(FaqHitRow(persona=name, entry_key=entry_key, hits=1, last_hit_at=utcnow()))
                 return

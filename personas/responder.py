@@ -36,8 +36,7 @@ from personas.faq import FaqConfig, FaqMatcher, render
 from personas.schemas import Persona
 
 log = get_logger(__name__)
-REPLIES = metrics.counter("persona_replies_total", "Replies by persona and by who answered",
-                          ("persona", "source"))
+REPLIES = metrics.counter("persona_replies_total", "Replies by persona and by who answered", ("persona", "source"))
 WORD = re.compile(r"\s*\S+\s*")
 
 
@@ -96,9 +95,16 @@ def persona_options(persona: Persona | None, base: dict[str, Any]) -> dict[str, 
 class PersonaResponder:
     """Also a ``Responder`` itself: the bare base model with ``default_options``."""
 
-    def __init__(self, llm: Any, faq: FaqMatcher | None = None, cloud: CloudLLM | None = None,
-                 registry: Any = None, config: ResponderConfig | None = None,
-                 default_options: dict[str, Any] | None = None, language_llms: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        llm: Any,
+        faq: FaqMatcher | None = None,
+        cloud: CloudLLM | None = None,
+        registry: Any = None,
+        config: ResponderConfig | None = None,
+        default_options: dict[str, Any] | None = None,
+        language_llms: dict[str, Any] | None = None,
+    ) -> None:
         self.llm, self.faq, self.cloud, self.registry = llm, faq, cloud, registry
         # A persona whose language has a model of its own is answered by it (SmolLM2 speaks no Russian).
         self.language_llms = language_llms or {}
@@ -126,12 +132,16 @@ class PersonaResponder:
         """The model server that answers ``persona``: its language's, else the default one."""
         if persona is None:
             return self.llm
-        return self.language_llms.get(persona.language, self.language_llms.get(persona.language.split("-")[0],
-                                                                                 self.llm))
+        return self.language_llms.get(persona.language, self.language_llms.get(persona.language.split("-")[0], self.llm))
 
-    async def stream(self, messages: list[dict[str, str]], options: dict[str, Any],
-                     persona: Persona | None = None, request_id: str | None = None,
-                     llm: Any = None) -> AsyncIterator[ReplyDelta]:
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        options: dict[str, Any],
+        persona: Persona | None = None,
+        request_id: str | None = None,
+        llm: Any = None,
+    ) -> AsyncIterator[ReplyDelta]:
         """``llm``: a model server chosen by name (``/v1/chat/completions`` with a base model's id)."""
         name = persona.name if persona else "-"
         if persona is not None and self.faq is not None:
@@ -183,14 +193,18 @@ class PersonaResponder:
         adapter = persona.adapter if persona else None
         spec = adapter.model_dump() if adapter else None
         model_id = f"{adapter.name}@v{adapter.version}" if adapter else ""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.config.local_attempts),
-                                 wait=wait_exponential(multiplier=self.config.local_backoff_s, max=2.0),
-                                 retry=retry_if_exception(_transient), reraise=True)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.config.local_attempts),
+            wait=wait_exponential(multiplier=self.config.local_backoff_s, max=2.0),
+            retry=retry_if_exception(_transient),
+            reraise=True,
+        )
         try:
             async for attempt in retrying:
                 with attempt:
                     gen = llm.options(stream=True, multiplexed_model_id=model_id).chat.remote(
-                        messages, options, request_id, spec)
+                        messages, options, request_id, spec
+                    )
                     try:
                         first = await asyncio.wait_for(gen.__anext__(), self.config.first_token_timeout_s)
                     except StopAsyncIteration:
@@ -270,9 +284,14 @@ class BoundResponder:
                 yield d.text
 
 
-def build_responder(llm: Any, responder: dict | None = None, cloud: dict | None = None,
-                    default_options: dict[str, Any] | None = None, registry: Any = None,
-                    language_llms: dict[str, Any] | None = None) -> PersonaResponder:
+def build_responder(
+    llm: Any,
+    responder: dict | None = None,
+    cloud: dict | None = None,
+    default_options: dict[str, Any] | None = None,
+    registry: Any = None,
+    language_llms: dict[str, Any] | None = None,
+) -> PersonaResponder:
     """The responder a transport uses, from the profile's ``responder`` and ``cloud`` blocks.
 
     The cloud provider's URL, key and model come from settings; no URL means no cloud fallback.
@@ -286,6 +305,11 @@ def build_responder(llm: Any, responder: dict | None = None, cloud: dict | None 
     config = ResponderConfig.from_dict(responder)
     cloud_config = CloudConfig.from_settings(settings, cloud)
     return PersonaResponder(
-        llm, FaqMatcher(E5Embedder(), config.faq), CloudLLM(cloud_config) if cloud_config.base_url else None,
-        registry if registry is not None else PersonaRegistry(models_dir=settings.models_dir), config,
-        default_options, language_llms)
+        llm,
+        FaqMatcher(E5Embedder(), config.faq),
+        CloudLLM(cloud_config) if cloud_config.base_url else None,
+        registry if registry is not None else PersonaRegistry(models_dir=settings.models_dir),
+        config,
+        default_options,
+        language_llms,
+    )

@@ -53,8 +53,9 @@ class Lines(Strict):
     silence_prompt: str = Field(max_length=300)
     hangup_line: str = Field(max_length=300)
     apology: str = Field(max_length=300)
-    limit_notice: str = Field(default="", max_length=300,
-                              description="Said when the plan's minutes are used up; empty: the language's default.")
+    limit_notice: str = Field(
+        default="", max_length=300, description="Said when the plan's minutes are used up; empty: the language's default."
+    )
 
 
 class Persona(Strict):

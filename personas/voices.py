@@ -43,6 +43,12 @@ def choose_voice(persona: str, language: str, wanted: str, voices: list[dict]) -
     same = next((v for v in voices if _speaks(v, language)), None)
     if same is None:
         raise NoVoiceForLanguage(persona, language, voices)
-    log.warning("persona.voice_fallback", persona=persona, language=language, wanted=wanted, voice=same["id"],
-                reason="not served" if own is None else f"speaks {own.get('language')}")
+    log.warning(
+        "persona.voice_fallback",
+        persona=persona,
+        language=language,
+        wanted=wanted,
+        voice=same["id"],
+        reason="not served" if own is None else f"speaks {own.get('language')}",
+    )
     return VoiceChoice(same["id"], fallback=True)

@@ -29,29 +29,151 @@ class Utterance(Enum):
     GOODBYE = "goodbye"  # the caller closes the call
 
 
-HESITATIONS = frozenset({
-    "uh", "um", "umm", "uhm", "er", "erm", "ah", "hmm", "hm", "mm", "mmm",
-    "ээ", "эээ", "эм", "эмм", "мм", "ммм", "хм", "ну", "так", "вот",
-})
-ACKNOWLEDGEMENTS = frozenset({
-    "yes", "yeah", "yep", "ok", "okay", "right", "sure", "uh-huh", "mhm", "mm-hmm", "aha", "alright", "i", "see",
-    "да", "ага", "угу", "ок", "окей", "хорошо", "ладно", "понятно", "ясно", "конечно", "так-так",
-})
+HESITATIONS = frozenset(
+    {
+        "uh",
+        "um",
+        "umm",
+        "uhm",
+        "er",
+        "erm",
+        "ah",
+        "hmm",
+        "hm",
+        "mm",
+        "mmm",
+        "ээ",
+        "эээ",
+        "эм",
+        "эмм",
+        "мм",
+        "ммм",
+        "хм",
+        "ну",
+        "так",
+        "вот",
+    }
+)
+ACKNOWLEDGEMENTS = frozenset(
+    {
+        "yes",
+        "yeah",
+        "yep",
+        "ok",
+        "okay",
+        "right",
+        "sure",
+        "uh-huh",
+        "mhm",
+        "mm-hmm",
+        "aha",
+        "alright",
+        "i",
+        "see",
+        "да",
+        "ага",
+        "угу",
+        "ок",
+        "окей",
+        "хорошо",
+        "ладно",
+        "понятно",
+        "ясно",
+        "конечно",
+        "так-так",
+    }
+)
 # Whole farewells, as token sequences.
 FAREWELLS = (
-    ("goodbye",), ("good", "bye"), ("bye",), ("bye-bye",), ("bye", "bye"), ("farewell",), ("see", "you"),
-    ("до", "свидания"), ("до", "свиданья"), ("всего", "доброго"), ("всего", "хорошего"), ("пока",),
-    ("пока-пока",), ("пока", "пока"), ("до", "встречи"), ("счастливо",), ("прощайте",),
+    ("goodbye",),
+    ("good", "bye"),
+    ("bye",),
+    ("bye-bye",),
+    ("bye", "bye"),
+    ("farewell",),
+    ("see", "you"),
+    ("до", "свидания"),
+    ("до", "свиданья"),
+    ("всего", "доброго"),
+    ("всего", "хорошего"),
+    ("пока",),
+    ("пока-пока",),
+    ("пока", "пока"),
+    ("до", "встречи"),
+    ("счастливо",),
+    ("прощайте",),
 )
 # What may stand beside a farewell in the closing clause without making it a sentence about something else.
-PLEASANTRIES = frozenset({
-    "thank", "thanks", "you", "very", "much", "so", "a", "lot", "then", "now", "for", "ok", "okay", "alright",
-    "well", "great", "have", "nice", "good", "day", "evening", "later", "soon", "again", "all", "that's", "it",
-    "bye", "and", "oh", "right", "cheers", "take", "care", "talk", "to", "tomorrow",
-    "спасибо", "большое", "огромное", "вам", "тебе", "ну", "всё", "все", "ладно", "хорошо", "тогда", "давайте",
-    "до", "свидания", "и", "вас", "удачи", "дня", "вечера", "хорошего", "доброго", "всего", "пока", "да",
-    "ага", "понятно", "отлично", "спасибочки", "завтра",
-})
+PLEASANTRIES = frozenset(
+    {
+        "thank",
+        "thanks",
+        "you",
+        "very",
+        "much",
+        "so",
+        "a",
+        "lot",
+        "then",
+        "now",
+        "for",
+        "ok",
+        "okay",
+        "alright",
+        "well",
+        "great",
+        "have",
+        "nice",
+        "good",
+        "day",
+        "evening",
+        "later",
+        "soon",
+        "again",
+        "all",
+        "that's",
+        "it",
+        "bye",
+        "and",
+        "oh",
+        "right",
+        "cheers",
+        "take",
+        "care",
+        "talk",
+        "to",
+        "tomorrow",
+        "спасибо",
+        "большое",
+        "огромное",
+        "вам",
+        "тебе",
+        "ну",
+        "всё",
+        "все",
+        "ладно",
+        "хорошо",
+        "тогда",
+        "давайте",
+        "до",
+        "свидания",
+        "и",
+        "вас",
+        "удачи",
+        "дня",
+        "вечера",
+        "хорошего",
+        "доброго",
+        "всего",
+        "пока",
+        "да",
+        "ага",
+        "понятно",
+        "отлично",
+        "спасибочки",
+        "завтра",
+    }
+)
 _CLAUSES = re.compile(r"[.!?;…]+|,(?=\s)")
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -67,7 +189,7 @@ def words(text: str) -> list[str]:
 def _has_farewell(tokens: list[str]) -> bool:
     for phrase in FAREWELLS:
         n = len(phrase)
-        if any(tuple(tokens[i:i + n]) == phrase for i in range(len(tokens) - n + 1)):
+        if any(tuple(tokens[i : i + n]) == phrase for i in range(len(tokens) - n + 1)):
             return True
     return False
 

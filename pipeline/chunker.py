@@ -46,15 +46,36 @@ PHRASE_OPENERS = frozenset(
     "with without for to and but or because so if when while until unless in on at about from into"
     " than that which who where whether after before since through during like as"
     " и но а или что чтобы если когда пока потому поэтому где который которая которое которые"
-    " в во на с со для по о об до после из у к за при без".split())
+    " в во на с со для по о об до после из у к за при без".split()
+)
 # Words that lean on the word after them: a chunk cut at a space does not end with one ("… of the").
-CLINGERS = PHRASE_OPENERS | frozenset("a an the of my your our their his her its this these those very not no"
-                                      " не ни мой моя мои наш наша наши ваш ваша ваши этот эта эти".split())
+CLINGERS = PHRASE_OPENERS | frozenset(
+    "a an the of my your our their his her its this these those very not no"
+    " не ни мой моя мои наш наша наши ваш ваша ваши этот эта эти".split()
+)
 # Letters' worth of speech in one digit (``spoken_chars``): with the CPU profile's voice a digit
 # took 4.5-13 letters' time in nine phrases with numbers (phone numbers, times, prices), median 6.
 DIGIT_CHARS = 6
-ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "vs", "etc", "e.g", "i.e", "т.е", "т.д", "т.п", "г", "ул", "д",
-                 "им", "др", "стр"}
+ABBREVIATIONS = {
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "st",
+    "vs",
+    "etc",
+    "e.g",
+    "i.e",
+    "т.е",
+    "т.д",
+    "т.п",
+    "г",
+    "ул",
+    "д",
+    "им",
+    "др",
+    "стр",
+}
 
 
 @dataclass
@@ -161,7 +182,7 @@ class ClauseChunker:
             if ch in SENTENCE_END:
                 if nxt is None:
                     return None  # wait: decimal point, abbreviation or "..."?
-                if ch == "." and (nxt.isdigit() or nxt in SENTENCE_END or self._abbreviation(buf[: i])):
+                if ch == "." and (nxt.isdigit() or nxt in SENTENCE_END or self._abbreviation(buf[:i])):
                     continue
                 if nxt.isspace() or nxt in "\"'»)":
                     return i + 1 + (1 if nxt in "\"'»)" else 0)
@@ -178,8 +199,11 @@ class ClauseChunker:
             # the last clause end; else before the last phrase opener past half the limit ("I can
             # help you" / "with booking an appointment"); else at the last space past half of it
             # whose word does not lean on the next ("the assistant", not "of the"); else any space
-            cut = (_last_clause_end(buf, cfg.first_min_chars, limit) or _last_opener(buf, limit // 2, limit)
-                   or _last_loose_space(buf, limit // 2, limit))
+            cut = (
+                _last_clause_end(buf, cfg.first_min_chars, limit)
+                or _last_opener(buf, limit // 2, limit)
+                or _last_loose_space(buf, limit // 2, limit)
+            )
             if cut:
                 return cut
             space = buf.rfind(" ", 0, limit)
@@ -191,8 +215,11 @@ class ClauseChunker:
         ``first_phrase_min_chars`` characters on, once the word after it shows that the clause
         does not end there ("Our clinic opens at nine." stays whole: no "at nine." alone)."""
         for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s+(\S+)\s)", buf):
-            if (m.start() >= self.config.first_phrase_min_chars and m.group(1).lower() in PHRASE_OPENERS
-                    and m.group(2)[-1] not in SENTENCE_END + CLAUSE_END):
+            if (
+                m.start() >= self.config.first_phrase_min_chars
+                and m.group(1).lower() in PHRASE_OPENERS
+                and m.group(2)[-1] not in SENTENCE_END + CLAUSE_END
+            ):
                 return m.start()
         return None
 
@@ -234,21 +261,34 @@ def joined(chunks: list[str]) -> str:
 
 def _last_clause_end(buf: str, lo: int, hi: int) -> int:
     """Where the last clause ending at ``lo`` characters or more, before ``hi``, ends (0: none)."""
-    return max((i + 1 for i in range(lo - 1, min(hi, len(buf) - 1))
-                if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0)
+    return max(
+        (i + 1 for i in range(lo - 1, min(hi, len(buf) - 1)) if buf[i] in CLAUSE_END and buf[i + 1].isspace()), default=0
+    )
 
 
 def _last_opener(buf: str, lo: int, hi: int) -> int:
     """The space before the last whole phrase opener that starts between ``lo`` and ``hi`` (0: none)."""
-    return max((m.start() for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[:hi + 1])
-                if m.start() >= lo and m.group(1).lower() in PHRASE_OPENERS), default=0)
+    return max(
+        (
+            m.start()
+            for m in re.finditer(r"(?<=\w)\s+(\w+)(?=\s)", buf[: hi + 1])
+            if m.start() >= lo and m.group(1).lower() in PHRASE_OPENERS
+        ),
+        default=0,
+    )
 
 
 def _last_digit_hyphen(buf: str, lo: int) -> int:
     """Just after the last hyphen that follows two or more groups of digits ("1-800-", not the
     range "9-18"), at ``lo`` characters or more (0: none)."""
-    return max((m.end() for m in re.finditer(r"(?<=\d)-(?=\d)", buf)
-                if m.start() >= lo and re.search(r"\d-\d+$", buf[:m.start()])), default=0)
+    return max(
+        (
+            m.end()
+            for m in re.finditer(r"(?<=\d)-(?=\d)", buf)
+            if m.start() >= lo and re.search(r"\d-\d+$", buf[: m.start()])
+        ),
+        default=0,
+    )
 
 
 def _last_loose_space(buf: str, lo: int, hi: int) -> int:
@@ -256,7 +296,7 @@ def _last_loose_space(buf: str, lo: int, hi: int) -> int:
     for m in reversed(list(re.finditer(r"\s", buf[:hi]))):
         if m.start() < lo:
             break
-        before = buf[:m.start()].split()
+        before = buf[: m.start()].split()
         if before and re.sub(r"\W", "", before[-1]).lower() not in CLINGERS:
             return m.start()
     return 0

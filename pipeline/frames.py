@@ -20,8 +20,10 @@ class AudioFrame:
         if self.sample_rate not in SUPPORTED_RATES:
             raise ValueError(f"sample rate {self.sample_rate} not supported; use 8000 or 16000")
         if len(self.pcm) != frame_bytes(self.sample_rate):
-            raise ValueError(f"a {FRAME_MS} ms frame at {self.sample_rate} Hz is {frame_bytes(self.sample_rate)} "
-                             f"bytes, got {len(self.pcm)}")
+            raise ValueError(
+                f"a {FRAME_MS} ms frame at {self.sample_rate} Hz is {frame_bytes(self.sample_rate)} "
+                f"bytes, got {len(self.pcm)}"
+            )
 
     @property
     def duration_s(self) -> float:
@@ -70,4 +72,4 @@ def trim_lead_in(pcm: bytes, sample_rate: int, threshold: int = 200, keep_ms: in
     if loud.size == 0:
         return pcm
     start = max(0, int(loud[0]) - sample_rate * keep_ms // 1000)
-    return pcm[2 * start:]
+    return pcm[2 * start :]

@@ -38,5 +38,5 @@ def bounded(messages: list[dict[str, str]], max_tokens: int) -> list[dict[str, s
     if used > budget:  # a single huge question: keep its end, which is what was said last
         last = kept[-1]
         room = max(16, budget) * CHARS_PER_TOKEN
-        kept[-1] = {**last, "content": last["content"][-int(room):]}
+        kept[-1] = {**last, "content": last["content"][-int(room) :]}
     return [*system, *kept]

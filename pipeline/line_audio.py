@@ -24,8 +24,7 @@ from collections.abc import AsyncIterator, Callable, Hashable
 from infra import metrics
 from pipeline.services import Synthesizer
 
-LINE_AUDIO_LOOKUPS = metrics.counter("tts_line_cache_total", "Fixed lines asked of the line audio cache",
-                                     ("result",))
+LINE_AUDIO_LOOKUPS = metrics.counter("tts_line_cache_total", "Fixed lines asked of the line audio cache", ("result",))
 
 
 def line_cache_key(synth: Synthesizer) -> Hashable | None:
@@ -36,8 +35,9 @@ def line_cache_key(synth: Synthesizer) -> Hashable | None:
 class LineAudioCache:
     """Least-recently-used audio of fixed lines, bounded in bytes, keyed by (synthesizer, text, rate)."""
 
-    def __init__(self, max_bytes: int = 16 << 20, max_age_s: float = 3600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_bytes: int = 16 << 20, max_age_s: float = 3600.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_bytes, self.max_age_s, self.clock = max_bytes, max_age_s, clock
         self._entries: OrderedDict[Hashable, tuple[float, tuple[bytes, ...]]] = OrderedDict()
         self._bytes = 0

@@ -88,7 +88,6 @@ class HandleSynthesizer:
         return ("serve-tts", *handle, self.voice, self.speed)
 
     async def speak(self, text: str, sample_rate: int, slack_s: float = 0.0) -> AsyncIterator[bytes]:
-        gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate,
-                                                             round(slack_s, 3))
+        gen = self.handle.options(stream=True).stream.remote(text, self.voice, self.speed, sample_rate, round(slack_s, 3))
         async for chunk in gen:
             yield chunk

@@ -57,7 +57,6 @@ STAGE_LATENCY = metrics.histogram("pipeline_stage_seconds", "End of caller speec
 REPLY_GAPS = metrics.counter("call_reply_gaps_total", "Silences inside a reply: the next audio was not ready in time")
 
 
-
 @dataclass
 class SessionConfig:
     sample_rate: int = 8000
@@ -172,9 +171,16 @@ class _Speculation:
 
 
 class CallSession:
-    def __init__(self, transcriber: Transcriber, responder: Responder, synthesizer: Synthesizer,
-                 config: SessionConfig | None = None, call_id: str | None = None,
-                 allowance: Allowance | None = None, lines: LineAudioCache | None = LINE_AUDIO) -> None:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        responder: Responder,
+        synthesizer: Synthesizer,
+        config: SessionConfig | None = None,
+        call_id: str | None = None,
+        allowance: Allowance | None = None,
+        lines: LineAudioCache | None = LINE_AUDIO,
+    ) -> None:
         self.stt, self.llm, self.tts = transcriber, responder, synthesizer
         self.lines = lines  # the fixed lines' audio, kept per process (None: synthesised every time)
         self.allowance = allowance
@@ -223,6 +229,7 @@ class CallSession:
                 self._ending = True
                 self.record.end_reason = "usage_limit"
                 await self._say(self.config.limit_notice)
+
         self._task = asyncio.get_running_loop().create_task(answer())
 
     def _warm_apology(self) -> None:
@@ -236,6 +243,7 @@ class CallSession:
                 await self.lines.warm(self.tts, self.config.apology, self.config.sample_rate)
             except Exception as exc:  # the call goes on; the apology will be synthesised if needed
                 log.info("pipeline.apology_not_warmed", call_id=self.record.call_id, error=type(exc).__name__)
+
         self._warming = asyncio.get_running_loop().create_task(warm())
 
     def next_frame(self) -> AudioFrame | None:
@@ -307,8 +315,13 @@ class CallSession:
                 self._drop_speculation()
             elif isinstance(event, TurnEnded):
                 self._on_turn(event)
-        if (self.detector.speaking and self.playing and self._speech_started_at is not None
-                and self.detector.voiced_s * 1000 >= self.config.barge_in_ms and not self._ending):
+        if (
+            self.detector.speaking
+            and self.playing
+            and self._speech_started_at is not None
+            and self.detector.voiced_s * 1000 >= self.config.barge_in_ms
+            and not self._ending
+        ):
             self._maybe_barge_in()
         self._check_silence()
 
@@ -326,8 +339,12 @@ class CallSession:
             try:
                 await self.allowance.settle(self._t)
             except Exception as exc:
-                log.error("pipeline.usage_not_settled", call_id=self.record.call_id, seconds=round(self._t, 1),
-                          error=type(exc).__name__)
+                log.error(
+                    "pipeline.usage_not_settled",
+                    call_id=self.record.call_id,
+                    seconds=round(self._t, 1),
+                    error=type(exc).__name__,
+                )
 
     # ---- the plan's minutes -------------------------------------------------------------------------
     async def _allowed(self, asking) -> bool:
@@ -416,7 +433,8 @@ class CallSession:
             self._barge_in()
         elif self._barge_check is None:
             self._barge_check = asyncio.get_running_loop().create_task(
-                self._check_barge_in(self.detector.utterance_audio(), self._utterance))
+                self._check_barge_in(self.detector.utterance_audio(), self._utterance)
+            )
 
     async def _check_barge_in(self, audio: bytes, utterance: int) -> None:
         """Transcribe the speech so far; barge in unless it is a hesitation or an acknowledgement."""
@@ -428,8 +446,13 @@ class CallSession:
         except Exception as exc:  # no transcript: the caller is talking over us, so stop talking
             log.info("pipeline.barge_in_check_failed", call_id=self.record.call_id, error=type(exc).__name__)
             kind = Utterance.TURN
-        if (kind not in (Utterance.NOTHING, Utterance.BACKCHANNEL) and utterance == self._utterance
-                and self._speech_started_at is not None and self.playing and not self._ending):
+        if (
+            kind not in (Utterance.NOTHING, Utterance.BACKCHANNEL)
+            and utterance == self._utterance
+            and self._speech_started_at is not None
+            and self.playing
+            and not self._ending
+        ):
             self._barge_in()
 
     def _barge_in(self) -> None:
@@ -484,9 +507,16 @@ class CallSession:
         else:
             self._out.put_nowait(frame)
 
-    async def _speak_chunk(self, text: str, turn: TurnRecord | None = None, t0: float = 0.0,
-                           spec: _Speculation | None = None, gate: PlayoutGate | None = None,
-                           opens: bool = True, line: bool = False) -> int:
+    async def _speak_chunk(
+        self,
+        text: str,
+        turn: TurnRecord | None = None,
+        t0: float = 0.0,
+        spec: _Speculation | None = None,
+        gate: PlayoutGate | None = None,
+        opens: bool = True,
+        line: bool = False,
+    ) -> int:
         """Synthesise one chunk into frames, and return how many ms of audio it made; ``opens``: it
         starts what the caller hears (a line, or a reply's first chunk), so the voice's silent
         lead-in is cut (``trim_lead_in``); ``line``: a fixed line, replayed from ``self.lines``
@@ -523,6 +553,7 @@ class CallSession:
         """Time the held first chunk's hold: when it is over, the gate forecasts again and either
         lets the chunk play or says how much longer (at least a frame, so a forecast a hair late
         does not spin)."""
+
         def over() -> None:
             gate.timer = None
             frames = gate.hold_over()
@@ -530,14 +561,20 @@ class CallSession:
                 self._emit_released(frames, spec, reply)
             else:
                 self._hold(gate, spec, reply)
+
         gate.timer = asyncio.get_running_loop().call_later(max(gate.hold_s(), FRAME_MS / 1000), over)
 
     def _running_low(self, gate: PlayoutGate | None, spec: _Speculation | None, pending: str) -> bool:
         """A playing reply's queued audio would run out before the text waiting for its sentence's
         end could be synthesised, with ``low_water_s`` to spare (not while the gate holds it, or
         the turn it answers may still go on: nothing is playing then)."""
-        if (self.config.low_water_s is None or gate is None or not gate.released or not pending
-                or (spec is not None and not spec.confirmed)):
+        if (
+            self.config.low_water_s is None
+            or gate is None
+            or not gate.released
+            or not pending
+            or (spec is not None and not spec.confirmed)
+        ):
             return False
         return self._queued_s(gate, spec) < gate.synthesis_s(spoken_chars(pending)) + self.config.low_water_s
 
@@ -576,8 +613,9 @@ class CallSession:
         if self._ending and self._out.empty():
             self._finish()
 
-    async def _respond(self, turn_audio: TurnEnded | SpeechPaused, t0: float,
-                       spec: _Speculation | None = None, over_reply: bool = False) -> None:
+    async def _respond(
+        self, turn_audio: TurnEnded | SpeechPaused, t0: float, spec: _Speculation | None = None, over_reply: bool = False
+    ) -> None:
         """Answer one caller turn. With ``spec`` it runs ahead of the end of the turn: what it
         records and says is held by the speculation and only appears once it is confirmed.
         ``over_reply``: the caller began it while the assistant was speaking."""
@@ -593,14 +631,16 @@ class CallSession:
         kind = classify(text, assistant_speaking=over_reply)
         if kind in (Utterance.NOTHING, Utterance.BACKCHANNEL):
             return  # silence, noise, a hesitation, or "uh-huh" said over the reply: no turn at all
-        caller = TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s,
-                            detected_s=turn_audio.detected_s)
+        caller = TurnRecord(
+            "caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s, detected_s=turn_audio.detected_s
+        )
         self._stage(caller, "transcript", t0)
 
         def commit_caller() -> None:
             if spec is not None and spec.detected_s is not None:
                 caller.detected_s = spec.detected_s  # the turn's end as decided, not the pause
             self._commit_turn(caller)
+
         live(commit_caller)
         if kind is Utterance.GOODBYE:
             if spec is not None and not spec.confirmed:
@@ -616,29 +656,30 @@ class CallSession:
             reply.at_s = round(self._t, 2)
             self.record.turns.append(reply)
             self._pending_first_frame = (caller, t0)
+
         live(start_reply)
         chunker, spoken = ClauseChunker(self.config.chunker), []
         gate = PlayoutGate() if self.config.playout_hold else None
 
         async def speak(chunk: str) -> None:
             self._stage(caller, "first_chunk", t0)
-            reply.chunk_ms.append(await self._speak_chunk(for_speech(chunk), caller, t0, spec, gate,
-                                                          opens=not spoken))
+            reply.chunk_ms.append(await self._speak_chunk(for_speech(chunk), caller, t0, spec, gate, opens=not spoken))
             reply.chunk_chars.append(len(chunk))
             spoken.append(chunk)
             reply.text = joined(spoken)
+
         with REPLY_LOAD.making():  # other calls' gates see this reply's load
             try:
-                async with contextlib.aclosing(self._read_ahead(bounded(history, self.config.history_max_tokens),
-                                                                gate, spec)) as deltas:
+                async with contextlib.aclosing(
+                    self._read_ahead(bounded(history, self.config.history_max_tokens), gate, spec)
+                ) as deltas:
                     async for delta in deltas:
                         self._stage(caller, "first_token", t0)
                         for chunk in chunker.push(delta):
                             if gate is not None:  # the second chunk's size: at most the bound, then exact
                                 gate.chunk_chars = spoken_chars(chunk) if len(spoken) == 1 else chunker.next_max_chars
                             await speak(chunk)
-                        if spoken and self._running_low(gate, spec, chunker.pending_text) and (
-                                chunk := chunker.cut_now()):
+                        if spoken and self._running_low(gate, spec, chunker.pending_text) and (chunk := chunker.cut_now()):
                             reply.forced_cuts += 1
                             await speak(chunk)
                 if gate is not None:
@@ -668,8 +709,9 @@ class CallSession:
             await spec.event.wait()  # the whole reply is ready before the caller's turn has ended
         self.history.append({"role": "assistant", "content": reply.text})
 
-    async def _read_ahead(self, messages: list[dict[str, str]], gate: PlayoutGate | None,
-                          spec: _Speculation | None) -> AsyncIterator[str]:
+    async def _read_ahead(
+        self, messages: list[dict[str, str]], gate: PlayoutGate | None, spec: _Speculation | None
+    ) -> AsyncIterator[str]:
         """The LLM's text, read by a task of its own: it keeps arriving while a chunk is synthesised,
         so the next chunk is cut as soon as its text is complete and the gate sees the LLM's real pace.
         Closing this generator (a barge-in, a hang-up) cancels the LLM stream."""

@@ -33,10 +33,13 @@ class TurnConfig:
 
     def __post_init__(self) -> None:
         # Silence is counted in whole frames, and a pause must come before the turn's end.
-        if self.pause_ms is not None and (self.pause_ms <= 0 or self.pause_ms % FRAME_MS
-                                          or self.pause_ms >= self.end_silence_ms):
-            raise ValueError(f"pause_ms must be a positive multiple of {FRAME_MS} below end_silence_ms "
-                             f"({self.end_silence_ms}), got {self.pause_ms}")
+        if self.pause_ms is not None and (
+            self.pause_ms <= 0 or self.pause_ms % FRAME_MS or self.pause_ms >= self.end_silence_ms
+        ):
+            raise ValueError(
+                f"pause_ms must be a positive multiple of {FRAME_MS} below end_silence_ms "
+                f"({self.end_silence_ms}), got {self.pause_ms}"
+            )
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,15 @@ class TurnDetector:
                 speech_s = self._last_voice_end - self._started - cfg.pre_roll_ms / 1000
                 if speech_s * 1000 >= cfg.min_speech_ms:
                     trailing = int(self._silence_ms / FRAME_MS) * len(frame.pcm)
-                    events.append(SpeechPaused(bytes(self._audio[: len(self._audio) - trailing]), frame.sample_rate,
-                                               round(self._started, 3), round(self._last_voice_end, 3),
-                                               round(t0 + FRAME_MS / 1000, 3)))
+                    events.append(
+                        SpeechPaused(
+                            bytes(self._audio[: len(self._audio) - trailing]),
+                            frame.sample_rate,
+                            round(self._started, 3),
+                            round(self._last_voice_end, 3),
+                            round(t0 + FRAME_MS / 1000, 3),
+                        )
+                    )
         reason = None
         if self._silence_ms >= cfg.end_silence_ms:
             reason = "silence"
@@ -178,8 +187,16 @@ class TurnDetector:
             if speech_s * 1000 < cfg.min_speech_ms:
                 events.append(SpeechDiscarded(round(self._started, 3), round(speech_s, 3)))
             else:
-                events.append(TurnEnded(audio, frame.sample_rate, round(self._started, 3),
-                                        round(self._last_voice_end, 3), round(t0 + FRAME_MS / 1000, 3), reason))
+                events.append(
+                    TurnEnded(
+                        audio,
+                        frame.sample_rate,
+                        round(self._started, 3),
+                        round(self._last_voice_end, 3),
+                        round(t0 + FRAME_MS / 1000, 3),
+                        reason,
+                    )
+                )
             self._speaking = False
             self._audio = bytearray()
             self._silence_ms = 0

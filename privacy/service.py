@@ -43,25 +43,35 @@ def _tenant(q, column, tenant_id: str | None):
 
 
 class PrivacyService:
-    def __init__(self, url: str | None = None, tenant_id: str | None = None,
-                 recordings: RecordingStore | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, tenant_id: str | None = None, recordings: RecordingStore | None = None
+    ) -> None:
         self.url, self.tenant_id = url, tenant_id
         self.recordings = recordings or RecordingStore()
 
-    async def record_consent(self, number: str, kind: str, granted: bool, text_version: str,
-                             channel: str = "admin") -> Consent:
+    async def record_consent(
+        self, number: str, kind: str, granted: bool, text_version: str, channel: str = "admin"
+    ) -> Consent:
         if kind not in CONSENT_KINDS:
             raise ValueError(f"consent kind must be one of {CONSENT_KINDS}")
-        row = ConsentRow(tenant_id=self.tenant_id, subject_hash=number_hash(number), kind=kind, granted=granted,
-                         text_version=text_version, channel=channel, at=utcnow())
+        row = ConsentRow(
+            tenant_id=self.tenant_id,
+            subject_hash=number_hash(number),
+            kind=kind,
+            granted=granted,
+            text_version=text_version,
+            channel=channel,
+            at=utcnow(),
+        )
         async with transaction(self.url) as s:
             s.add(row)
         return Consent(kind, granted, text_version, channel, row.at)
 
     async def consents(self, number: str) -> dict[str, Consent]:
         """The latest decision per kind (a withdrawal after a grant wins)."""
-        q = _tenant(select(ConsentRow).where(ConsentRow.subject_hash == number_hash(number)),
-                    ConsentRow.tenant_id, self.tenant_id).order_by(ConsentRow.at, ConsentRow.id)
+        q = _tenant(
+            select(ConsentRow).where(ConsentRow.subject_hash == number_hash(number)), ConsentRow.tenant_id, self.tenant_id
+        ).order_by(ConsentRow.at, ConsentRow.id)
         async with session_factory(self.url)() as s:
             rows = (await s.execute(q)).scalars().all()
         return {r.kind: Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in rows}
@@ -69,23 +79,54 @@ class PrivacyService:
     async def erase(self, number: str, actor: str) -> Erasure:
         subject = number_hash(number)
         async with transaction(self.url) as s:
-            calls = (await s.execute(_tenant(select(CallRow).where(CallRow.number_hash == subject),
-                                             CallRow.tenant_id, self.tenant_id))).scalars().all()
+            calls = (
+                (
+                    await s.execute(
+                        _tenant(select(CallRow).where(CallRow.number_hash == subject), CallRow.tenant_id, self.tenant_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             refs = [c.recording_ref for c in calls if c.recording_ref]
             for c in calls:
                 await s.delete(c)
-            sms = (await s.execute(_tenant(delete(SmsRow).where(SmsRow.number_hash == subject),
-                                           SmsRow.tenant_id, self.tenant_id))).rowcount
-            consents = (await s.execute(_tenant(delete(ConsentRow).where(ConsentRow.subject_hash == subject),
-                                                ConsentRow.tenant_id, self.tenant_id))).rowcount
+            sms = (
+                await s.execute(
+                    _tenant(delete(SmsRow).where(SmsRow.number_hash == subject), SmsRow.tenant_id, self.tenant_id)
+                )
+            ).rowcount
+            consents = (
+                await s.execute(
+                    _tenant(
+                        delete(ConsentRow).where(ConsentRow.subject_hash == subject), ConsentRow.tenant_id, self.tenant_id
+                    )
+                )
+            ).rowcount
             recordings = sum(self.recordings.delete(ref) for ref in refs)  # the keys go: crypto-shredded
             result = Erasure(len(calls), recordings, sms or 0, consents or 0)
-            s.add(AuditRow(tenant_id=self.tenant_id, action="erasure", subject_hash=subject, actor=actor,
-                           details=json.dumps(result.__dict__), at=utcnow()))
+            s.add(
+                AuditRow(
+                    tenant_id=self.tenant_id,
+                    action="erasure",
+                    subject_hash=subject,
+                    actor=actor,
+                    details=json.dumps(result.__dict__),
+                    at=utcnow(),
+                )
+            )
         return result
 
     async def audit(self) -> list[dict]:
         q = _tenant(select(AuditRow), AuditRow.tenant_id, self.tenant_id).order_by(AuditRow.at)
         async with session_factory(self.url)() as s:
-            return [{"action": r.action, "subject_hash": r.subject_hash, "actor": r.actor,
-                     "details": json.loads(r.details), "at": r.at.isoformat()} for r in (await s.execute(q)).scalars()]
+            return [
+                {
+                    "action": r.action,
+                    "subject_hash": r.subject_hash,
+                    "actor": r.actor,
+                    "details": json.loads(r.details),
+                    "at": r.at.isoformat(),
+                }
+                for r in (await s.execute(q)).scalars()
+            ]

@@ -11,8 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def random_adapters(base: Path, out: Path, names: list[str], rank: int = 8, std: float = 0.02, seed: int = 0,
-                    target_modules: tuple[str, ...] = ("q_proj", "v_proj", "o_proj")) -> list[Path]:
+def random_adapters(
+    base: Path,
+    out: Path,
+    names: list[str],
+    rank: int = 8,
+    std: float = 0.02,
+    seed: int = 0,
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj", "o_proj"),
+) -> list[Path]:
     """Write one adapter directory per name under ``out``; returns their paths."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -23,8 +30,9 @@ def random_adapters(base: Path, out: Path, names: list[str], rank: int = 8, std:
     for i, name in enumerate(names):
         torch.manual_seed(seed + 1 + i)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
-        config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules), lora_dropout=0.0,
-                            init_lora_weights=False)
+        config = LoraConfig(
+            r=rank, lora_alpha=2 * rank, target_modules=list(target_modules), lora_dropout=0.0, init_lora_weights=False
+        )
         peft_model = get_peft_model(model, config)
         with torch.no_grad():
             for pname, p in peft_model.named_parameters():

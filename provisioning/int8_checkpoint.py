@@ -32,8 +32,17 @@ FORMAT_VERSION = 1  # part of the provisioning fingerprint: bump when the output
 
 
 def _scheme(**overrides) -> dict:
-    base = {"num_bits": 8, "type": "int", "symmetric": True, "group_size": None, "block_structure": None,
-            "actorder": None, "observer": None, "observer_kwargs": {}, "dynamic": False}
+    base = {
+        "num_bits": 8,
+        "type": "int",
+        "symmetric": True,
+        "group_size": None,
+        "block_structure": None,
+        "actorder": None,
+        "observer": None,
+        "observer_kwargs": {},
+        "dynamic": False,
+    }
     return {**base, **overrides}
 
 

@@ -54,12 +54,29 @@ def resolve(extras: str = "cpu,dev") -> dict[str, str]:
     """What pip would install into an empty venv today (pip's installation report)."""
     report = PROJECT_ROOT / "var" / "pip-report.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
-                    "--report", str(report), "-e", f".[{extras}]", "-r", str(NO_DEPS)],
-                   cwd=PROJECT_ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            "-e",
+            f".[{extras}]",
+            "-r",
+            str(NO_DEPS),
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     items = json.loads(report.read_text())["install"]
-    return {normalise(i["metadata"]["name"]): i["metadata"]["version"] for i in items
-            if normalise(i["metadata"]["name"]) != SELF}
+    return {
+        normalise(i["metadata"]["name"]): i["metadata"]["version"] for i in items if normalise(i["metadata"]["name"]) != SELF
+    }
 
 
 def write(pins: dict[str, str], path: Path = CONSTRAINTS) -> None:

@@ -33,17 +33,22 @@ def _train_tokenizer(out: Path, vocab_size: int) -> None:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
 
 
-def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int = 2, rank: int = 8,
-                   seed: int = 0) -> Path:
+def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int = 2, rank: int = 8, seed: int = 0) -> Path:
     """Write ``out/base`` (model + tokenizer) and ``out/lora-<i>`` adapters; returns ``out``."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -57,15 +62,24 @@ def build_tiny_llm(out: Path, adapters: int = 2, hidden: int = 128, layers: int 
     tok = AutoTokenizer.from_pretrained(base)
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
         # head_dim 64: vLLM's CPU attention kernels reject small head sizes such as 16.
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=False, dtype="float32",
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=False,
+        dtype="float32",
     )
     model = LlamaForCausalLM(config)
     model.save_pretrained(base, safe_serialization=True)
     (base / "generation_config.json").write_text(
-        json.dumps({"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}))
+        json.dumps({"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id})
+    )
     random_adapters(base, out, [f"lora-{i}" for i in range(adapters)], rank=rank, std=0.5, seed=seed)
     return out

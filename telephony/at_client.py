@@ -51,7 +51,7 @@ class Response:
     def info(self, prefix: str) -> str | None:
         for line in self.lines:
             if line.startswith(prefix):
-                return line[len(prefix):].strip()
+                return line[len(prefix) :].strip()
         return None
 
 
@@ -64,8 +64,13 @@ class _Pending:
 
 
 class ATClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 on_urc: Callable[[str], None] | None = None, resync_quiet_s: float = 0.3) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_urc: Callable[[str], None] | None = None,
+        resync_quiet_s: float = 0.3,
+    ) -> None:
         self.reader, self.writer = reader, writer
         self.on_urc = on_urc or (lambda _line: None)
         self.resync_quiet_s = resync_quiet_s

@@ -55,11 +55,27 @@ class ATCommand:
         raise NotImplementedError
 
 
-def _fixed(name: str, line: str, *, timeout: float = 5.0, expects: str | None = None,
-           diagnostic: bool = False, owns: str | None = None) -> type[ATCommand]:
-    cls = type(name, (ATCommand,), {"render": lambda self: line, "timeout_s": timeout, "expects": expects,
-                                     "diagnostic": diagnostic, "owns": owns or expects or None,
-                                     "__doc__": f"``{line}``"})
+def _fixed(
+    name: str,
+    line: str,
+    *,
+    timeout: float = 5.0,
+    expects: str | None = None,
+    diagnostic: bool = False,
+    owns: str | None = None,
+) -> type[ATCommand]:
+    cls = type(
+        name,
+        (ATCommand,),
+        {
+            "render": lambda self: line,
+            "timeout_s": timeout,
+            "expects": expects,
+            "diagnostic": diagnostic,
+            "owns": owns or expects or None,
+            "__doc__": f"``{line}``",
+        },
+    )
     return dataclass(frozen=True)(cls)
 
 
@@ -201,10 +217,32 @@ class SendSms(ATCommand):
 
 # The admin API's read-only diagnostic set, by name. Nothing else is reachable from outside.
 DIAGNOSTICS: dict[str, type[ATCommand]] = {
-    cls.__name__: cls for cls in (Attention, Identify, Imei, SimStatus, SignalQuality, Operator, Registration,
-                                  EpsRegistration, ActivityStatus, CallList, PcmStatus, LastCallError)
+    cls.__name__: cls
+    for cls in (
+        Attention,
+        Identify,
+        Imei,
+        SimStatus,
+        SignalQuality,
+        Operator,
+        Registration,
+        EpsRegistration,
+        ActivityStatus,
+        CallList,
+        PcmStatus,
+        LastCallError,
+    )
 }
 INIT_SEQUENCE: tuple[type[ATCommand], ...] = (
-    EchoOff, VerboseErrors, CallerId, RingCodes, HangupModeChup, CallWaitingOn, SmsTextMode, SmsUcs2, SmsUcs2Params,
-    SmsNotifications, UrcOnAllPorts,
+    EchoOff,
+    VerboseErrors,
+    CallerId,
+    RingCodes,
+    HangupModeChup,
+    CallWaitingOn,
+    SmsTextMode,
+    SmsUcs2,
+    SmsUcs2Params,
+    SmsNotifications,
+    UrcOnAllPorts,
 )

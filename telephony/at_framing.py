@@ -22,8 +22,22 @@ FINAL_ERRORS = ("ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
 # Unsolicited result codes (spec §2): they can arrive at any time, even between a command's
 # echo and its final result, and are never part of a response.
 URC_PREFIXES = (
-    "RING", "+CRING:", "+CLIP:", "+CCWA:", "+CMTI:", "+CLCC:", "+RXDTMF:", "MISSED_CALL:", "VOICE CALL:",
-    "RDY", "+CPIN: NOT READY", "SMS DONE", "PB DONE", "+CREG:", "+CEREG:", "NO CARRIER",
+    "RING",
+    "+CRING:",
+    "+CLIP:",
+    "+CCWA:",
+    "+CMTI:",
+    "+CLCC:",
+    "+RXDTMF:",
+    "MISSED_CALL:",
+    "VOICE CALL:",
+    "RDY",
+    "+CPIN: NOT READY",
+    "SMS DONE",
+    "PB DONE",
+    "+CREG:",
+    "+CEREG:",
+    "NO CARRIER",
 )
 
 

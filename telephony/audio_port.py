@@ -29,14 +29,16 @@ from infra.logging import get_logger
 log = get_logger(__name__)
 FRAME_S = 0.020
 UNDERRUNS = metrics.counter("modem_uplink_underruns_total", "Uplink ticks with no audio while a reply played")
-TICK_LATE = metrics.histogram("modem_uplink_tick_late_seconds", "How late the uplink pacer woke for each frame",
-                              boundaries=(0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.2, 0.5))
+TICK_LATE = metrics.histogram(
+    "modem_uplink_tick_late_seconds",
+    "How late the uplink pacer woke for each frame",
+    boundaries=(0.002, 0.005, 0.01, 0.02, 0.04, 0.06, 0.1, 0.2, 0.5),
+)
 MAX_STALLS_KEPT = 50
 
 
 class AudioPort:
-    def __init__(self, path: str, sample_rate: int = 8000, prime_frames: int = 2,
-                 max_lead_frames: int = 5) -> None:
+    def __init__(self, path: str, sample_rate: int = 8000, prime_frames: int = 2, max_lead_frames: int = 5) -> None:
         self.path = path
         self.prime_frames = prime_frames
         self.max_lead_frames = max(prime_frames, max_lead_frames)
@@ -91,7 +93,7 @@ class AudioPort:
         """Queue S16LE audio at the port's rate; the last partial frame is padded with silence."""
         n = self.frame_bytes
         for i in range(0, len(pcm), n):
-            frame = pcm[i:i + n]
+            frame = pcm[i : i + n]
             self._queue.put_nowait(frame + b"\x00" * (n - len(frame)))
         self._playing = True
 

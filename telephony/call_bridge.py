@@ -31,8 +31,7 @@ class BridgeResult:
 
 
 class CallBridge:
-    def __init__(self, session: CallSession, port: AudioPort, stall_s: float = 5.0,
-                 drain_timeout_s: float = 15.0) -> None:
+    def __init__(self, session: CallSession, port: AudioPort, stall_s: float = 5.0, drain_timeout_s: float = 15.0) -> None:
         self.session, self.port = session, port
         self.stall_s, self.drain_timeout_s = stall_s, drain_timeout_s
         self.frames_in = self.frames_out = 0

@@ -62,17 +62,33 @@ class Page:
 
 
 def _call_dict(row: CallRow) -> dict[str, Any]:
-    return {"id": row.id, "direction": row.direction, "number": row.number_masked, "persona": row.persona,
-            "status": row.status, "started_at": row.started_at.isoformat() if row.started_at else None,
-            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
-            "ended_at": row.ended_at.isoformat() if row.ended_at else None, "duration_s": row.duration_s,
-            "end_reason": row.end_reason, "turns": row.turns, "barge_ins": row.barge_ins,
-            "transcript": row.transcript or [], "recording_ref": row.recording_ref}
+    return {
+        "id": row.id,
+        "direction": row.direction,
+        "number": row.number_masked,
+        "persona": row.persona,
+        "status": row.status,
+        "started_at": row.started_at.isoformat() if row.started_at else None,
+        "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+        "duration_s": row.duration_s,
+        "end_reason": row.end_reason,
+        "turns": row.turns,
+        "barge_ins": row.barge_ins,
+        "transcript": row.transcript or [],
+        "recording_ref": row.recording_ref,
+    }
 
 
 def _sms_dict(row: SmsRow) -> dict[str, Any]:
-    return {"id": row.id, "direction": row.direction, "number": row.number_masked, "text": row.text,
-            "at": row.at.isoformat() if row.at else None, "reply_to": row.reply_to}
+    return {
+        "id": row.id,
+        "direction": row.direction,
+        "number": row.number_masked,
+        "text": row.text,
+        "at": row.at.isoformat() if row.at else None,
+        "reply_to": row.reply_to,
+    }
 
 
 class CallStore:
@@ -81,13 +97,24 @@ class CallStore:
     def __init__(self, url: str | None = None, tenant_id: str | None = None) -> None:
         self.url, self.tenant_id = url, tenant_id
 
-    async def call_started(self, direction: str, number: str | None, persona: str | None,
-                           call_id: str | None = None, status: str = "ringing") -> str:
+    async def call_started(
+        self, direction: str, number: str | None, persona: str | None, call_id: str | None = None, status: str = "ringing"
+    ) -> str:
         call_id = call_id or uuid.uuid4().hex
         async with transaction(self.url) as s:
-            s.add(CallRow(id=call_id, tenant_id=self.tenant_id, direction=direction, number_masked=mask_number(number),
-                          number_hash=number_hash(number), persona=persona, status=status, started_at=utcnow(),
-                          transcript=[]))
+            s.add(
+                CallRow(
+                    id=call_id,
+                    tenant_id=self.tenant_id,
+                    direction=direction,
+                    number_masked=mask_number(number),
+                    number_hash=number_hash(number),
+                    persona=persona,
+                    status=status,
+                    started_at=utcnow(),
+                    transcript=[],
+                )
+            )
         return call_id
 
     async def call_answered(self, call_id: str) -> None:
@@ -96,8 +123,14 @@ class CallStore:
             if row is not None:
                 row.status, row.answered_at = "active", utcnow()
 
-    async def call_ended(self, call_id: str, end_reason: str, transcript: list[dict[str, Any]] | None = None,
-                         barge_ins: int = 0, recording_ref: str | None = None) -> None:
+    async def call_ended(
+        self,
+        call_id: str,
+        end_reason: str,
+        transcript: list[dict[str, Any]] | None = None,
+        barge_ins: int = 0,
+        recording_ref: str | None = None,
+    ) -> None:
         async with transaction(self.url) as s:
             row = await s.get(CallRow, call_id)
             if row is None:
@@ -119,8 +152,9 @@ class CallStore:
             row = await s.get(CallRow, call_id)
             return _call_dict(row) if row is not None and self._visible(row) else None
 
-    async def list_calls(self, limit: int = 20, offset: int = 0, direction: str | None = None,
-                         status: str | None = None) -> Page:
+    async def list_calls(
+        self, limit: int = 20, offset: int = 0, direction: str | None = None, status: str | None = None
+    ) -> Page:
         q = select(CallRow)
         if self.tenant_id is not None:
             q = q.where(CallRow.tenant_id == self.tenant_id)
@@ -147,8 +181,15 @@ class CallStore:
 
     async def sms_saved(self, direction: str, number: str | None, text: str, reply_to: int | None = None) -> int:
         async with transaction(self.url) as s:
-            row = SmsRow(tenant_id=self.tenant_id, direction=direction, number_masked=mask_number(number),
-                         number_hash=number_hash(number), text=text, at=utcnow(), reply_to=reply_to)
+            row = SmsRow(
+                tenant_id=self.tenant_id,
+                direction=direction,
+                number_masked=mask_number(number),
+                number_hash=number_hash(number),
+                text=text,
+                at=utcnow(),
+                reply_to=reply_to,
+            )
             s.add(row)
             await s.flush()
             return row.id

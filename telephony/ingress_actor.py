@@ -83,28 +83,43 @@ class ModemIngressActor:
         llm = serve.get_deployment_handle("LLMServer", app_name=app)
         tts = serve.get_deployment_handle("TTSServer", app_name=app)
         # The models of other languages' personas, by their deployment names (the app's language_llms).
-        language_llms = {lang: serve.get_deployment_handle(name, app_name=app)
-                         for lang, name in (spec.get("language_llms") or {}).items()}
+        language_llms = {
+            lang: serve.get_deployment_handle(name, app_name=app) for lang, name in (spec.get("language_llms") or {}).items()
+        }
         registry = PersonaRegistry(models_dir=settings.models_dir)
         # The persona's FAQ, adapter, cloud fallback and apology: the same chain as /v1/chat.
-        responder = build_responder(llm, spec.get("responder"), spec.get("cloud"),
-                                    asdict(SamplingOptions(**spec.get("llm_options", {}))), registry,
-                                    language_llms)
-        services = CallServices(HandleTranscriber(stt, spec.get("stt_model")), responder,
-                                HandleSynthesizer(tts, spec.get("voice") or "joe"))
+        responder = build_responder(
+            llm,
+            spec.get("responder"),
+            spec.get("cloud"),
+            asdict(SamplingOptions(**spec.get("llm_options", {}))),
+            registry,
+            language_llms,
+        )
+        services = CallServices(
+            HandleTranscriber(stt, spec.get("stt_model")), responder, HandleSynthesizer(tts, spec.get("voice") or "joe")
+        )
         await upgrade()
         # Before the modem can ring: a handle's first request stalls this process (and its pacer).
-        await handle_warmup.connect({"stt": stt, "llm": llm, "tts": tts,
-                                     **{f"llm-{lang}": h for lang, h in language_llms.items()}},
-                                    config.ready_timeout_s)
+        await handle_warmup.connect(
+            {"stt": stt, "llm": llm, "tts": tts, **{f"llm-{lang}": h for lang, h in language_llms.items()}},
+            config.ready_timeout_s,
+        )
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
         tenant = settings.modem_tenant  # one modem, one tenant's line: its calls and minutes are that tenant's
         gate = build_gate(settings) if tenant else None
         if gate is not None:
             gate.start_flusher()
-        ingress = ModemIngress(ports.at, ports.audio, services, CallStore(tenant_id=tenant), config=config,
-                               policy=policy, personas=registry,
-                               allowance_for=(lambda call_id: gate.allowance(tenant, call_id)) if gate else None)
+        ingress = ModemIngress(
+            ports.at,
+            ports.audio,
+            services,
+            CallStore(tenant_id=tenant),
+            config=config,
+            policy=policy,
+            personas=registry,
+            allowance_for=(lambda call_id: gate.allowance(tenant, call_id)) if gate else None,
+        )
         await ingress.start()
         self.ingress = ingress
         self.start_error = None
@@ -161,6 +176,14 @@ class ModemIngressActor:
 def get_or_create(spec: dict[str, Any]):
     """The one ingress actor of this cluster (created on first use, then found by name)."""
     remote = ray.remote(ModemIngressActor).options(
-        name=ACTOR_NAME, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1,
-        max_task_retries=0, num_cpus=0, resources={MODEM_RESOURCE: 1}, max_concurrency=64)
+        name=ACTOR_NAME,
+        namespace=NAMESPACE,
+        get_if_exists=True,
+        lifetime="detached",
+        max_restarts=-1,
+        max_task_retries=0,
+        num_cpus=0,
+        resources={MODEM_RESOURCE: 1},
+        max_concurrency=64,
+    )
     return remote.remote(spec)

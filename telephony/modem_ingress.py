@@ -52,8 +52,14 @@ from telephony.sim7600 import (
 log = get_logger(__name__)
 MODEM_ERRORS = (ATError, ATTimeout, PortClosed, OSError, TimeoutError)
 # How the driver's end reasons read in a call record.
-REMOTE_REASONS = {"remote_hangup": "caller_hangup", "modem_lost": "modem_lost", "busy": "busy",
-                  "no_answer": "no_answer", "no_carrier": "no_carrier", "no_dialtone": "no_dialtone"}
+REMOTE_REASONS = {
+    "remote_hangup": "caller_hangup",
+    "modem_lost": "modem_lost",
+    "busy": "busy",
+    "no_answer": "no_answer",
+    "no_carrier": "no_carrier",
+    "no_dialtone": "no_dialtone",
+}
 
 
 class LineBusy(RuntimeError):
@@ -103,25 +109,38 @@ class ActiveCall:
     finalised: bool = False
 
     def summary(self) -> dict[str, Any]:
-        return {"call_id": self.call_id, "direction": self.direction, "number": mask_number(self.number),
-                "state": self.state, "elapsed_s": round(time.monotonic() - self.started, 1),
-                "turns": len(self.session.record.turns) if self.session else 0}
+        return {
+            "call_id": self.call_id,
+            "direction": self.direction,
+            "number": mask_number(self.number),
+            "state": self.state,
+            "elapsed_s": round(time.monotonic() - self.started, 1),
+            "turns": len(self.session.record.turns) if self.session else 0,
+        }
 
 
 class ModemIngress:
-    def __init__(self, at_port: str, audio_port: str, services: CallServices, store: CallStore,
-                 recordings: RecordingStore | None = None, config: ModemIngressConfig | None = None,
-                 policy: NumberPolicy | None = None, events: EventLog | None = None,
-                 driver_options: dict[str, Any] | None = None, personas: PersonaRegistry | None = None,
-                 allowance_for: Callable[[str], Allowance] | None = None) -> None:
+    def __init__(
+        self,
+        at_port: str,
+        audio_port: str,
+        services: CallServices,
+        store: CallStore,
+        recordings: RecordingStore | None = None,
+        config: ModemIngressConfig | None = None,
+        policy: NumberPolicy | None = None,
+        events: EventLog | None = None,
+        driver_options: dict[str, Any] | None = None,
+        personas: PersonaRegistry | None = None,
+        allowance_for: Callable[[str], Allowance] | None = None,
+    ) -> None:
         self.services, self.store = services, store
         self.personas = personas
         self.allowance_for = allowance_for  # the line's plan minutes per call (billing's gate), if metered
         self.recordings = recordings or RecordingStore()
         self.config = config or ModemIngressConfig()
         self.events = events or EventLog()
-        self.driver = SIM7600Driver(at_port, audio_port, policy or NumberPolicy(), self._on_event,
-                                    **(driver_options or {}))
+        self.driver = SIM7600Driver(at_port, audio_port, policy or NumberPolicy(), self._on_event, **(driver_options or {}))
         self.call: ActiveCall | None = None
         self.calls_handled = 0
         self._queue: asyncio.Queue[ModemEvent] = asyncio.Queue()
@@ -161,9 +180,12 @@ class ModemIngress:
 
     # ---- public actions ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        return {"modem": "ready" if self.driver._ready.is_set() else "connecting",
-                "call": self.call.summary() if self.call else None, "calls_handled": self.calls_handled,
-                "last_event": self.events.last_seq}
+        return {
+            "modem": "ready" if self.driver._ready.is_set() else "connecting",
+            "call": self.call.summary() if self.call else None,
+            "calls_handled": self.calls_handled,
+            "last_event": self.events.last_seq,
+        }
 
     async def modem_status(self) -> dict[str, Any]:
         return asdict(await self.driver.status())
@@ -235,8 +257,12 @@ class ModemIngress:
                 self.events.publish("call.ringing", call_id=call.call_id, number=mask_number(number))
                 log.info("ingress.ringing", call_id=call.call_id, pii_number=number)
             case Ring(count=count):
-                if (call is not None and call.state == "ringing" and not call.answering
-                        and count >= self.config.answer_after_rings):
+                if (
+                    call is not None
+                    and call.state == "ringing"
+                    and not call.answering
+                    and count >= self.config.answer_after_rings
+                ):
                     call.answering = True
                     self._spawn(self._answer(call), "ingress-answer")
             case CallConnected():
@@ -354,8 +380,9 @@ class ModemIngress:
             s = self._services(persona, await self._voice(persona))
             config = self._session_config(persona, call.greeting)
             allowance = self.allowance_for(call.call_id) if self.allowance_for is not None else None
-            call.session = CallSession(s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id,
-                                       allowance=allowance)
+            call.session = CallSession(
+                s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id, allowance=allowance
+            )
             call.bridge = CallBridge(call.session, port, stall_s=self.config.stall_s)
             await self.store.call_answered(call.call_id)
             self.events.publish("call.answered", call_id=call.call_id, direction=call.direction)
@@ -371,9 +398,17 @@ class ModemIngress:
                 reason = call.stop_reason or "stopped"
             else:
                 reason = result.reason
-            log.info("ingress.call_audio_done", call_id=call.call_id, bridge=result.reason, reason=reason,
-                     frames_in=result.frames_in, frames_out=result.frames_out, reply_gaps=result.reply_gaps,
-                     uplink_late_max_ms=round(port.late_max_s * 1000), uplink_stalls=port.stalls[:10])
+            log.info(
+                "ingress.call_audio_done",
+                call_id=call.call_id,
+                bridge=result.reason,
+                reason=reason,
+                frames_in=result.frames_in,
+                frames_out=result.frames_out,
+                reply_gaps=result.reply_gaps,
+                uplink_late_max_ms=round(port.late_max_s * 1000),
+                uplink_stalls=port.stalls[:10],
+            )
         except asyncio.CancelledError:
             reason = "ingress_stopped"
             raise
@@ -413,8 +448,7 @@ class ModemIngress:
             self.call = None
         self.calls_handled += 1
         self.events.publish("call.ended", call_id=call.call_id, reason=reason, turns=len(transcript))
-        log.info("ingress.call_ended", call_id=call.call_id, reason=reason, turns=len(transcript),
-                 pii_number=call.number)
+        log.info("ingress.call_ended", call_id=call.call_id, reason=reason, turns=len(transcript), pii_number=call.number)
 
     # ---- SMS ---------------------------------------------------------------------------------
     async def _on_sms(self, index: int) -> None:
@@ -446,8 +480,10 @@ class ModemIngress:
         persona = await self._persona()
         config = self._session_config(persona)
         system = config.system_prompt
-        messages = [{"role": "system", "content": f"{system} {self.config.sms_reply_prompt}"},
-                    {"role": "user", "content": text}]
+        messages = [
+            {"role": "system", "content": f"{system} {self.config.sms_reply_prompt}"},
+            {"role": "user", "content": text},
+        ]
         parts = [delta async for delta in self._services(persona).responder.reply(messages)]
         reply = re.sub(r"\s+", " ", "".join(parts)).strip()  # SMS text may carry no control characters
         limit = self.config.sms_reply_max_chars

@@ -72,8 +72,10 @@ class RateLimiter:
 class NumberPolicy:
     def __init__(self, config: NumberPolicyConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or NumberPolicyConfig()
-        self._limits = {"dial": RateLimiter(self.config.dials_per_hour, clock=clock),
-                        "sms": RateLimiter(self.config.sms_per_hour, clock=clock)}
+        self._limits = {
+            "dial": RateLimiter(self.config.dials_per_hour, clock=clock),
+            "sms": RateLimiter(self.config.sms_per_hour, clock=clock),
+        }
 
     def normalise(self, raw: str) -> str:
         """E.164 for a valid number, else :class:`PolicyRefusal` (``invalid_number``)."""

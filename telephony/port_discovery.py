@@ -67,9 +67,11 @@ def discover(ports: Iterable[Any] | None = None, by_id: Path = BY_ID) -> ModemPo
         if at_if in interfaces and audio_if in interfaces:
             return ModemPorts(_stable(interfaces[at_if], by_id), _stable(interfaces[audio_if], by_id))
     found = ", ".join(f"{pid:04x} interfaces {sorted(i)}" for (_s, pid), i in seen.items()) or "none"
-    raise ModemNotFound(f"no SIM7600 (USB {SIMCOM_VID:04x}:{'/'.join(f'{p:04x}' for p in COMPOSITIONS)}) with AT and "
-                        f"audio ports found (SIMCom devices seen: {found}); set SECRETARY_MODEM_AT_PORT and "
-                        "SECRETARY_MODEM_AUDIO_PORT to choose the ports")
+    raise ModemNotFound(
+        f"no SIM7600 (USB {SIMCOM_VID:04x}:{'/'.join(f'{p:04x}' for p in COMPOSITIONS)}) with AT and "
+        f"audio ports found (SIMCom devices seen: {found}); set SECRETARY_MODEM_AT_PORT and "
+        "SECRETARY_MODEM_AUDIO_PORT to choose the ports"
+    )
 
 
 def resolve_ports(at_port: str | None, audio_port: str | None) -> ModemPorts:

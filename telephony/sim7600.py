@@ -83,8 +83,18 @@ class ModemReady:
     pass
 
 
-ModemEvent = (IncomingCall | Ring | CallWaiting | CallConnected | CallEnded | MissedCall | SmsReceived
-              | DtmfReceived | ModemLost | ModemReady)
+ModemEvent = (
+    IncomingCall
+    | Ring
+    | CallWaiting
+    | CallConnected
+    | CallEnded
+    | MissedCall
+    | SmsReceived
+    | DtmfReceived
+    | ModemLost
+    | ModemReady
+)
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,15 @@ def signal(rssi: int) -> tuple[int | None, str]:
 
 
 class SIM7600Driver:
-    def __init__(self, at_port: str | Path, audio_port: str | Path, policy: NumberPolicy,
-                 on_event: Callable[[ModemEvent], None], pcm_accept_window_s: float = 12.0,
-                 backoff: tuple[float, float] = (0.25, 8.0)) -> None:
+    def __init__(
+        self,
+        at_port: str | Path,
+        audio_port: str | Path,
+        policy: NumberPolicy,
+        on_event: Callable[[ModemEvent], None],
+        pcm_accept_window_s: float = 12.0,
+        backoff: tuple[float, float] = (0.25, 8.0),
+    ) -> None:
         self.at_port, self.audio_path = str(at_port), str(audio_port)
         self.policy, self.on_event = policy, on_event
         self.pcm_accept_window_s = pcm_accept_window_s
@@ -350,8 +366,10 @@ class SIM7600Driver:
 
     @staticmethod
     def _parse_header(header: str) -> list[str]:
-        return [at.from_ucs2_hex(x) if x and re.fullmatch(r"[0-9A-F]+", x) and len(x) % 4 == 0 else x
-                for x in header.split('"')[1::2]]
+        return [
+            at.from_ucs2_hex(x) if x and re.fullmatch(r"[0-9A-F]+", x) and len(x) % 4 == 0 else x
+            for x in header.split('"')[1::2]
+        ]
 
     async def read_sms(self, index: int) -> SmsMessage:
         r = await self._send(at.ReadSms(index))

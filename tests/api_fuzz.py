@@ -18,12 +18,24 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 
-def _operation_test(op: Any, label: str, base_url: str, headers: dict[str, str], max_examples: int,
-                    statuses: Counter, valid: dict[str, dict[str, list[Any]]]) -> Any:
+def _operation_test(
+    op: Any,
+    label: str,
+    base_url: str,
+    headers: dict[str, str],
+    max_examples: int,
+    statuses: Counter,
+    valid: dict[str, dict[str, list[Any]]],
+) -> Any:
     @given(case=op.as_strategy(), data=st.data())
-    @settings(max_examples=int(os.environ.get("SECRETARY_FUZZ_EXAMPLES", max_examples)), deadline=None, database=None,
-              derandomize=not os.environ.get("SECRETARY_FUZZ_RANDOM"),
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @settings(
+        max_examples=int(os.environ.get("SECRETARY_FUZZ_EXAMPLES", max_examples)),
+        deadline=None,
+        database=None,
+        derandomize=not os.environ.get("SECRETARY_FUZZ_RANDOM"),
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def run(case: Any, data: Any) -> None:
         # Random names only ever reach "not found": most of the time use a real one, so the
         # rest of the request gets past that check and into the code behind it. (Hypothesis
@@ -38,12 +50,20 @@ def _operation_test(op: Any, label: str, base_url: str, headers: dict[str, str],
         statuses[response.status_code] += 1
         assert response.status_code < 500, (
             f"{label}: {response.status_code} {response.text[:300]!r} for query={case.query} "
-            f"path={case.path_parameters} body={str(case.body)[:300]!r}")
+            f"path={case.path_parameters} body={str(case.body)[:300]!r}"
+        )
+
     return run
 
 
-def _fuzz_sync(schema_dict: dict, base_url: str, headers: dict[str, str], max_examples: int,
-               skip: set[tuple[str, str]], valid: dict[str, dict[str, list[Any]]]) -> tuple[list[str], dict[str, Counter]]:
+def _fuzz_sync(
+    schema_dict: dict,
+    base_url: str,
+    headers: dict[str, str],
+    max_examples: int,
+    skip: set[tuple[str, str]],
+    valid: dict[str, dict[str, list[Any]]],
+) -> tuple[list[str], dict[str, Counter]]:
     schema = schemathesis.openapi.from_dict(schema_dict)
     failures: list[str] = []
     seen: dict[str, Counter] = {}
@@ -60,11 +80,15 @@ def _fuzz_sync(schema_dict: dict, base_url: str, headers: dict[str, str], max_ex
     return failures, seen
 
 
-async def fuzz(app_schema: dict, base_url: str, headers: dict[str, str], max_examples: int = 20,
-               skip: set[tuple[str, str]] | None = None,
-               valid: dict[str, dict[str, list[Any]]] | None = None) -> tuple[list[str], dict[str, Counter]]:
+async def fuzz(
+    app_schema: dict,
+    base_url: str,
+    headers: dict[str, str],
+    max_examples: int = 20,
+    skip: set[tuple[str, str]] | None = None,
+    valid: dict[str, dict[str, list[Any]]] | None = None,
+) -> tuple[list[str], dict[str, Counter]]:
     """Fuzz every operation. Returns the failures (empty: no 5xx anywhere) and, per operation, how
     many answers of each status it got. ``valid``: per path (``"*"``: any), real values for body
     fields and path parameters of that name (``model``, ``voice``…), used in three cases out of four."""
-    return await asyncio.to_thread(_fuzz_sync, app_schema, base_url, headers, max_examples, skip or set(),
-                                   valid or {})
+    return await asyncio.to_thread(_fuzz_sync, app_schema, base_url, headers, max_examples, skip or set(), valid or {})

@@ -47,11 +47,18 @@ def cluster(fake_cloud, redis_server):
     from cli.local_cluster import LocalCluster
     from infra.settings import PROJECT_ROOT
 
-    c = LocalCluster(base_url=BASE_URL, modem_dir=PROJECT_ROOT / "var" / "test-modem",
-                     env={"SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN, "SECRETARY_JWT_SECRET": CLUSTER_JWT_SECRET,
-                          "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
-                          "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
-                          "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model", "SECRETARY_REDIS_URL": redis_server.url})
+    c = LocalCluster(
+        base_url=BASE_URL,
+        modem_dir=PROJECT_ROOT / "var" / "test-modem",
+        env={
+            "SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SECRETARY_JWT_SECRET": CLUSTER_JWT_SECRET,
+            "SECRETARY_CLOUD_LLM_BASE_URL": fake_cloud.base_url,
+            "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
+            "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model",
+            "SECRETARY_REDIS_URL": redis_server.url,
+        },
+    )
     from cli.local_cluster import ClusterStartError
 
     try:

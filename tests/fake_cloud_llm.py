@@ -50,13 +50,25 @@ class FakeCloudLLM(ThreadServer):
             usage = {"prompt_tokens": 11, "completion_tokens": len(words), "total_tokens": 11 + len(words)}
 
             def chunk(delta, finish=None):
-                return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body["model"],
-                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                return {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
 
             if not body.get("stream"):
-                return {"id": cid, "object": "chat.completion", "created": created, "model": body["model"],
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply},
-                                     "finish_reason": "stop"}], "usage": usage}
+                return {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": self.reply}, "finish_reason": "stop"}
+                    ],
+                    "usage": usage,
+                }
 
             async def events():
                 yield f"data: {json.dumps(chunk({'role': 'assistant', 'content': ''}))}\n\n"

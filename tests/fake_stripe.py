@@ -34,8 +34,16 @@ class FakeStripe(ThreadServer):
         app = FastAPI()
 
         def missing(kind: str, oid: str) -> JSONResponse:
-            return JSONResponse({"error": {"type": "invalid_request_error", "code": "resource_missing",
-                                           "message": f"No such {kind}: '{oid}'"}}, 404)
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "resource_missing",
+                        "message": f"No such {kind}: '{oid}'",
+                    }
+                },
+                404,
+            )
 
         @app.middleware("http")
         async def auth(request: Request, call_next):
@@ -63,9 +71,15 @@ class FakeStripe(ThreadServer):
                 return self._by_key[key]
             form = await request.form()
             sid = f"cs_test_{uuid.uuid4().hex[:12]}"
-            obj = {"id": sid, "object": "checkout.session", "mode": form.get("mode"),
-                   "client_reference_id": form.get("client_reference_id"), "subscription": None,
-                   "url": f"https://checkout.stripe.test/pay/{sid}", "price": form.get("line_items[0][price]")}
+            obj = {
+                "id": sid,
+                "object": "checkout.session",
+                "mode": form.get("mode"),
+                "client_reference_id": form.get("client_reference_id"),
+                "subscription": None,
+                "url": f"https://checkout.stripe.test/pay/{sid}",
+                "price": form.get("line_items[0][price]"),
+            }
             self.sessions[sid] = obj
             if key:
                 self._by_key[key] = obj
@@ -75,10 +89,16 @@ class FakeStripe(ThreadServer):
 
     def subscription(self, sid: str, tenant: str, status: str, price: str = "price_pro_monthly") -> dict:
         self.subscriptions[sid] = {
-            "id": sid, "object": "subscription", "status": status, "metadata": {"tenant_id": tenant},
+            "id": sid,
+            "object": "subscription",
+            "status": status,
+            "metadata": {"tenant_id": tenant},
             "current_period_end": int(time.time()) + 30 * 86400,
-            "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item",
-                                                   "price": {"id": price, "object": "price"}}]}}
+            "items": {
+                "object": "list",
+                "data": [{"id": "si_1", "object": "subscription_item", "price": {"id": price, "object": "price"}}],
+            },
+        }
         return self.subscriptions[sid]
 
     def start(self) -> FakeStripe:

@@ -43,13 +43,20 @@ class FakeYooKassa(ThreadServer):
                 return self._by_key[key]
             body = await request.json()
             pid = str(uuid.uuid4())
-            payment = {"id": pid, "status": "pending", "paid": False, "amount": body["amount"],
-                       "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                       "description": body.get("description"), "metadata": body.get("metadata", {}),
-                       "recipient": {"account_id": SHOP_ID, "gateway_id": "1"}, "refundable": False, "test": True}
+            payment = {
+                "id": pid,
+                "status": "pending",
+                "paid": False,
+                "amount": body["amount"],
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "description": body.get("description"),
+                "metadata": body.get("metadata", {}),
+                "recipient": {"account_id": SHOP_ID, "gateway_id": "1"},
+                "refundable": False,
+                "test": True,
+            }
             if body.get("confirmation"):
-                payment["confirmation"] = {"type": "redirect",
-                                           "confirmation_url": f"https://yoomoney.test/checkout/{pid}"}
+                payment["confirmation"] = {"type": "redirect", "confirmation_url": f"https://yoomoney.test/checkout/{pid}"}
             if body.get("payment_method_id"):
                 payment["payment_method"] = {"type": "bank_card", "id": body["payment_method_id"], "saved": True}
             self.payments[pid] = payment

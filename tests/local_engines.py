@@ -35,21 +35,36 @@ class ServiceSynthesizer:
 
 @pytest.fixture(scope="session")
 def stt_engine():
-    return build_engine(STT_ENGINES, {"engine": "faster-whisper", "config": {"models": [
-        {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"]}]}})
+    return build_engine(
+        STT_ENGINES,
+        {
+            "engine": "faster-whisper",
+            "config": {"models": [{"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"]}]},
+        },
+    )
 
 
 @pytest.fixture(scope="session")
 def multilingual_stt_engine():
     """Whisper base, the CPU profile's model for every language: Russian callers are transcribed in Russian."""
-    return build_engine(STT_ENGINES, {"engine": "faster-whisper", "config": {"models": [
-        {"id": "whisper-base", "path": "whisper-base", "languages": ["*"], "encoder_window_s": 10}]}})
+    return build_engine(
+        STT_ENGINES,
+        {
+            "engine": "faster-whisper",
+            "config": {
+                "models": [{"id": "whisper-base", "path": "whisper-base", "languages": ["*"], "encoder_window_s": 10}]
+            },
+        },
+    )
 
 
 @pytest.fixture(scope="session")
 def tts_service():
-    return SpeechService(build_engine(TTS_ENGINES, {"engine": "piper", "config": {"voices": [
-        {"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}))
+    return SpeechService(
+        build_engine(
+            TTS_ENGINES, {"engine": "piper", "config": {"voices": [{"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}
+        )
+    )
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ def festival_ru_wav(text: str) -> bytes:
     with tempfile.TemporaryDirectory() as d:
         src, out = Path(d) / "text.txt", Path(d) / "clip.wav"
         src.write_text(text, encoding="utf-8")
-        subprocess.run(["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", str(src), "-o", str(out)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["text2wave", "-eval", "(voice_msu_ru_nsh_clunits)", str(src), "-o", str(out)], check=True, capture_output=True
+        )
         return out.read_bytes()
 
 

@@ -20,8 +20,10 @@ def profile(request) -> dict:
 def test_valid_serve_schema(profile):
     schema = ServeDeploySchema.model_validate(profile)
     assert [(a.name, a.route_prefix, a.import_path) for a in schema.applications] == [
-        ("secretary", "/", "deployments.app:build_app"), ("admin", "/admin", "admin.app:build_admin_app"),
-        ("billing", "/billing", "billing.app:build_billing_app")]
+        ("secretary", "/", "deployments.app:build_app"),
+        ("admin", "/admin", "admin.app:build_admin_app"),
+        ("billing", "/billing", "billing.app:build_billing_app"),
+    ]
 
 
 def test_deployment_names_match_the_code(profile):

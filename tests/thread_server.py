@@ -23,8 +23,9 @@ class ThreadServer:
         return self._server.servers[0].sockets[0].getsockname()[1]
 
     def start_server(self, port: int = 0) -> None:
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning",
-                                                     lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         self._thread = threading.Thread(target=self._server.run, name=self.name, daemon=True)
         self._thread.start()
         for _ in range(500):

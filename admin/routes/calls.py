@@ -23,9 +23,14 @@ router = APIRouter(prefix="/calls", tags=["calls"])
 
 
 @router.get("", response_model=PageOut)
-async def list_calls(_: Admin, store: Store, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     offset: Annotated[int, Query(ge=0)] = 0, direction: Direction | None = None,
-                     status: CallStatus | None = None) -> PageOut:
+async def list_calls(
+    _: Admin,
+    store: Store,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    direction: Direction | None = None,
+    status: CallStatus | None = None,
+) -> PageOut:
     page = await store.list_calls(limit, offset, direction, status)
     return PageOut(items=page.items, total=page.total, limit=page.limit, offset=page.offset)
 
@@ -37,9 +42,13 @@ async def active_call(_: Admin, modem: Modem) -> dict:
 
 
 @router.get("/events")
-async def call_events(_: Admin, modem: Modem, request: Request,
-                      last_event_id: Annotated[str | None, Header()] = None,
-                      after: Annotated[int | None, Query(ge=0)] = None) -> EventSourceResponse:
+async def call_events(
+    _: Admin,
+    modem: Modem,
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> EventSourceResponse:
     """Server-sent events: ``call.ringing``, ``call.answered``, ``call.ended``, ``sms.received``, …;
     a client that reconnects with ``Last-Event-ID`` resumes where it stopped."""
     cursor = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
@@ -51,8 +60,11 @@ async def call_events(_: Admin, modem: Modem, request: Request,
         while not await request.is_disconnected():
             for event in await modem.call("events", cursor, 10.0, timeout_s=30.0):
                 cursor = event["seq"]
-                yield {"id": str(event["seq"]), "event": event["type"],
-                       "data": json.dumps({"at": event["at"], **event["data"]})}
+                yield {
+                    "id": str(event["seq"]),
+                    "event": event["type"],
+                    "data": json.dumps({"at": event["at"], **event["data"]}),
+                }
 
     return EventSourceResponse(stream(), ping=15)
 
@@ -65,8 +77,11 @@ async def get_call(_: Admin, store: Store, call_id: str) -> dict:
     return call
 
 
-@router.get("/{call_id}/recording", response_class=Response,
-            responses={200: {"content": {"audio/wav": {}}, "description": "the call's recording, decrypted"}})
+@router.get(
+    "/{call_id}/recording",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}, "description": "the call's recording, decrypted"}},
+)
 async def get_recording(_: Admin, store: Store, recordings: Recordings, call_id: str) -> Response:
     """The call's recording as WAV, decrypted for the call's own tenant (or the operator) only."""
     call = await store.get_call(call_id)
@@ -80,8 +95,9 @@ async def get_recording(_: Admin, store: Store, recordings: Recordings, call_id:
         raise APIError(404, "the recording was deleted", code="recording_not_found") from None
     except DecryptionError:
         log.error("admin.recording_undecryptable", call_id=call_id)
-        raise APIError(409, "the recording cannot be decrypted (tampered with, or its key is gone)",
-                       code="recording_unreadable") from None
+        raise APIError(
+            409, "the recording cannot be decrypted (tampered with, or its key is gone)", code="recording_unreadable"
+        ) from None
     return Response(wav, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 

@@ -52,8 +52,12 @@ async def create_persona(principal: Admin, registry: Personas, gate: Gate, body:
     try:
         return await registry.create(body)
     except PersonaExists:
-        raise APIError(409, f"persona {body.name!r} exists; PUT /admin/personas/{body.name} replaces it",
-                       param="name", code="persona_exists") from None
+        raise APIError(
+            409,
+            f"persona {body.name!r} exists; PUT /admin/personas/{body.name} replaces it",
+            param="name",
+            code="persona_exists",
+        ) from None
 
 
 @router.put("/{name}", response_model=PersonaOut)
@@ -82,8 +86,12 @@ async def publish_adapter(_: Admin, registry: Personas, name: str, body: Adapter
     try:
         current = await registry.get(name)
         if current.adapter and current.adapter.name == body.name and body.version < current.adapter.version:
-            raise APIError(409, f"version {body.version} is older than the published {current.adapter.version}",
-                           param="version", code="adapter_version_older")
+            raise APIError(
+                409,
+                f"version {body.version} is older than the published {current.adapter.version}",
+                param="version",
+                code="adapter_version_older",
+            )
         return await registry.update(name, current.model_copy(update={"adapter": body}))
     except PersonaNotFound:
         raise _not_found(name) from None
@@ -110,6 +118,5 @@ async def faq_stats(_: Admin, registry: Personas, name: str) -> dict:
     items = []
     for i, entry in enumerate(persona.faq):
         count, last = hits.get(entry_key(entry), (0, None))
-        items.append({"index": i, **entry.model_dump(), "hits": count,
-                      "last_hit_at": last.isoformat() if last else None})
+        items.append({"index": i, **entry.model_dump(), "hits": count, "last_hit_at": last.isoformat() if last else None})
     return {"items": items}

@@ -16,8 +16,12 @@ PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @router.get("/stats")
-async def usage_stats(principal: Admin, store: Store, period: str | None = Query(default=None),
-                      tenant: str | None = Query(default=None, max_length=64)) -> dict:
+async def usage_stats(
+    principal: Admin,
+    store: Store,
+    period: str | None = Query(default=None),
+    tenant: str | None = Query(default=None, max_length=64),
+) -> dict:
     """A signed-in user sees their own tenant; the operator names one (``tenant``)."""
     period = period or period_of()
     if not PERIOD.match(period):
@@ -29,6 +33,5 @@ async def usage_stats(principal: Admin, store: Store, period: str | None = Query
     if tenant is None:
         raise APIError(400, "name the tenant (?tenant=…)", param="tenant")
     ledger = UsageLedger(store.url)  # the admin app's database
-    daily = {m: [{"day": d, "amount": a} for d, a in (await ledger.daily(tenant, m, period)).items()]
-             for m in METRICS}
+    daily = {m: [{"day": d, "amount": a} for d, a in (await ledger.daily(tenant, m, period)).items()] for m in METRICS}
     return {"tenant_id": tenant, "period": period, "totals": await ledger.totals(tenant, period), "daily": daily}

@@ -27,8 +27,9 @@ class SignIn(BaseModel):
 
 def _sessions_configured() -> None:
     if not get_settings().jwt_secret:
-        raise APIError(503, "sign-in is not configured on this installation (SECRETARY_JWT_SECRET)",
-                       code="sessions_unavailable")
+        raise APIError(
+            503, "sign-in is not configured on this installation (SECRETARY_JWT_SECRET)", code="sessions_unavailable"
+        )
 
 
 @router.post("/signup", status_code=201)
@@ -49,5 +50,4 @@ async def login(body: SignIn, services: Services) -> dict:
         user = await services.accounts.authenticate(body.email, body.password)
     except InvalidCredentials:
         raise APIError(401, "wrong e-mail or password", code="invalid_credentials") from None
-    return {"token": issue_session_token(user.id, user.tenant_id, user.role), "tenant_id": user.tenant_id,
-            "role": user.role}
+    return {"token": issue_session_token(user.id, user.tenant_id, user.role), "tenant_id": user.tenant_id, "role": user.role}

@@ -19,15 +19,24 @@ class NewKey(BaseModel):
 @router.get("")
 async def list_keys(user: TenantUser, services: Services) -> dict:
     keys = await services.accounts.list_api_keys(user.tenant_id)
-    return {"items": [{"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at.isoformat(),
-                       "revoked": k.revoked} for k in keys]}
+    return {
+        "items": [
+            {"id": k.id, "name": k.name, "prefix": k.prefix, "created_at": k.created_at.isoformat(), "revoked": k.revoked}
+            for k in keys
+        ]
+    }
 
 
 @router.post("", status_code=201)
 async def create_key(body: NewKey, user: TenantUser, services: Services) -> dict:
     info, key = await services.accounts.issue_api_key(user.tenant_id, body.name)
-    return {"id": info.id, "name": info.name, "prefix": info.prefix, "key": key,
-            "note": "this is the only time the key is shown; store it now"}
+    return {
+        "id": info.id,
+        "name": info.name,
+        "prefix": info.prefix,
+        "key": key,
+        "note": "this is the only time the key is shown; store it now",
+    }
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -25,9 +25,10 @@ class CheckoutRequest(BaseModel):
 
 @router.get("/plans")
 async def plans(services: Services) -> dict:
-    return {"trial_days": services.plans.trial_days,
-            "items": [{k: v for k, v in asdict(p).items() if k != "stripe_price_id"}
-                      for p in services.plans.plans.values()]}
+    return {
+        "trial_days": services.plans.trial_days,
+        "items": [{k: v for k, v in asdict(p).items() if k != "stripe_price_id"} for p in services.plans.plans.values()],
+    }
 
 
 @router.get("/subscription")
@@ -36,8 +37,7 @@ async def subscription(user: TenantUser, services: Services) -> dict:
     if sub is None:
         raise APIError(404, "no subscription yet", code="not_found")
     out = {k: v for k, v in asdict(sub).items() if k != "payment_method_ref"}
-    return {**out, "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end
-            else None}
+    return {**out, "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end else None}
 
 
 @router.get("/invoices")
@@ -75,8 +75,7 @@ async def checkout(body: CheckoutRequest, user: TenantUser, services: Services) 
 
 
 @router.post("/webhooks/stripe", include_in_schema=True)
-async def stripe_webhook(request: Request, services: Services,
-                         stripe_signature: str | None = Header(default=None)) -> dict:
+async def stripe_webhook(request: Request, services: Services, stripe_signature: str | None = Header(default=None)) -> dict:
     """Public, but nothing is believed before the signature on the raw body checks out."""
     stripe = _provider(services.stripe, "Stripe")
     try:

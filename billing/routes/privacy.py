@@ -34,15 +34,15 @@ async def privacy_policy(language: str = Query(default="ru", pattern=r"^[a-z]{2}
     policy = load_policy()
     text = policy["texts"].get(language)
     if text is None:
-        raise APIError(404, f"no policy text in {language!r}; available: {', '.join(policy['texts'])}",
-                       param="language")
+        raise APIError(404, f"no policy text in {language!r}; available: {', '.join(policy['texts'])}", param="language")
     return {"version": policy["version"], "language": language, "text": text}
 
 
 @router.post("/privacy/consents", status_code=201)
 async def record_consent(body: ConsentIn, principal: Admin, services: Services) -> dict:
     consent = await services.privacy(principal.tenant_id).record_consent(
-        body.number, body.kind, body.granted, body.text_version, body.channel)
+        body.number, body.kind, body.granted, body.text_version, body.channel
+    )
     return {**asdict(consent), "at": consent.at.isoformat()}
 
 

@@ -26,8 +26,7 @@ from infra.logging import bind_context, clear_context, configure_from_settings, 
 from infra.settings import __version__
 
 log = get_logger(__name__)
-HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)",
-                                 ("route", "status"))
+HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)", ("route", "status"))
 
 
 CONNECT_TIMEOUT_S = 60.0
@@ -44,9 +43,16 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         return
     task = asyncio.get_running_loop().create_task(
-        handle_warmup.connect({"stt": m.stt, "tts": m.tts, "llm": m.llm,
-                               **{f"llm-{lang}": e["handle"] for lang, e in m.language_llms.items()}},
-                              CONNECT_TIMEOUT_S))
+        handle_warmup.connect(
+            {
+                "stt": m.stt,
+                "tts": m.tts,
+                "llm": m.llm,
+                **{f"llm-{lang}": e["handle"] for lang, e in m.language_llms.items()},
+            },
+            CONNECT_TIMEOUT_S,
+        )
+    )
     try:
         yield
     finally:
@@ -54,8 +60,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="secretary", version=__version__, lifespan=lifespan,
-                  description="OpenAI-compatible chat, speech and transcription served by Ray Serve.")
+    app = FastAPI(
+        title="secretary",
+        version=__version__,
+        lifespan=lifespan,
+        description="OpenAI-compatible chat, speech and transcription served by Ray Serve.",
+    )
     install_error_handlers(app)
     install_usage_handlers(app)
     install_hardening(app)
@@ -76,11 +86,17 @@ def create_app() -> FastAPI:
         t0 = time.monotonic()
         response = await call_next(request)
         route = request.scope.get("route")
-        HTTP_LATENCY.observe(time.monotonic() - t0, route=getattr(route, "path", "unmatched"),
-                             status=str(response.status_code))
+        HTTP_LATENCY.observe(
+            time.monotonic() - t0, route=getattr(route, "path", "unmatched"), status=str(response.status_code)
+        )
         response.headers["X-Request-ID"] = request_id
-        log.info("http.request", method=request.method, path=request.url.path, status=response.status_code,
-                 elapsed_ms=round((time.monotonic() - t0) * 1000, 1))
+        log.info(
+            "http.request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            elapsed_ms=round((time.monotonic() - t0) * 1000, 1),
+        )
         return response
 
     return app

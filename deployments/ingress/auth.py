@@ -33,8 +33,11 @@ def get_accounts() -> AccountService:
 async def verify_key(key: str | None) -> Principal:
     """The key's tenant, or a 401 that says what to send."""
     if not key:
-        raise APIError(401, "send an API key as 'Authorization: Bearer sk_…' (make one at POST /billing/api-keys)",
-                       code="missing_api_key")
+        raise APIError(
+            401,
+            "send an API key as 'Authorization: Bearer sk_…' (make one at POST /billing/api-keys)",
+            code="missing_api_key",
+        )
     try:
         return await get_accounts().verify_api_key(key)
     except InvalidCredentials:

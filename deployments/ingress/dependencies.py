@@ -82,8 +82,12 @@ def bind_models(models: ModelHandles, assistant: Assistant | None = None) -> Non
     if assistant is None:
         from personas.responder import build_responder
 
-        responder = build_responder(models.llm, models.config.responder, models.config.cloud,
-                                    language_llms={k: e["handle"] for k, e in models.language_llms.items()})
+        responder = build_responder(
+            models.llm,
+            models.config.responder,
+            models.config.cloud,
+            language_llms={k: e["handle"] for k, e in models.language_llms.items()},
+        )
         assistant = Assistant(responder, responder.registry)
     _assistant = assistant
 

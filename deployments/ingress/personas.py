@@ -19,16 +19,18 @@ log = get_logger(__name__)
 
 
 def _not_found(name: str) -> APIError:
-    return APIError(404, f"the model {name!r} does not exist; GET /v1/models lists the models and personas",
-                    "model", "model_not_found")
+    return APIError(
+        404, f"the model {name!r} does not exist; GET /v1/models lists the models and personas", "model", "model_not_found"
+    )
 
 
 def _registry(assistant: Assistant, tenant: str | None):
     return assistant.registry.scoped(tenant) if tenant is not None else assistant.registry
 
 
-async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant,
-                          tenant: str | None = None) -> Persona | None:
+async def resolve_persona(
+    name: str, models: ModelHandles, assistant: Assistant, tenant: str | None = None
+) -> Persona | None:
     """None for the base model (or an alias of it), the persona otherwise; 404 or 503 if unusable."""
     info = await call_model(models.llm_info())
     if name == info["id"] or name in models.config.llm_aliases or models.llm_for_model(name) is not None:
@@ -41,8 +43,12 @@ async def resolve_persona(name: str, models: ModelHandles, assistant: Assistant,
         log.warning("ingress.persona_registry_unreadable", error=type(exc).__name__)
         raise _not_found(name) from None
     if persona.status != "available":
-        raise APIError(503, f"the persona {name!r} is unavailable: {persona.status_reason or 'unknown reason'}",
-                       "model", "persona_unavailable")
+        raise APIError(
+            503,
+            f"the persona {name!r} is unavailable: {persona.status_reason or 'unknown reason'}",
+            "model",
+            "persona_unavailable",
+        )
     return persona
 
 

@@ -65,9 +65,13 @@ class ChatCompletionRequest(_Request):
     def sampling_options(self) -> dict:
         return {
             "max_tokens": self.max_completion_tokens or self.max_tokens,
-            "temperature": self.temperature, "top_p": self.top_p, "stop": self.stop or [],
-            "seed": self.seed, "presence_penalty": self.presence_penalty,
-            "frequency_penalty": self.frequency_penalty, "ignore_eos": self.ignore_eos,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "stop": self.stop or [],
+            "seed": self.seed,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "ignore_eos": self.ignore_eos,
         }
 
 

@@ -120,8 +120,13 @@ class LoadedAdapter:
 
 
 # Hugging Face module names as vLLM packs them into fused layers.
-PACKED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj", "gate_proj": "gate_up_proj",
-          "up_proj": "gate_up_proj"}
+PACKED = {
+    "q_proj": "qkv_proj",
+    "k_proj": "qkv_proj",
+    "v_proj": "qkv_proj",
+    "gate_proj": "gate_up_proj",
+    "up_proj": "gate_up_proj",
+}
 
 
 def unserved_modules(adapter_dir: Path, served: list[str] | None) -> list[str]:

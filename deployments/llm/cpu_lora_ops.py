@@ -56,8 +56,9 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
         super().update_metadata(*args, **kwargs)
         self.runs = token_runs(self.token_lora_indices.tolist())
 
-    def add_shrink(self, y: Any, x: torch.Tensor, lora_a_stacked: tuple[torch.Tensor, ...],
-                   scale: float, **kwargs: Any) -> None:
+    def add_shrink(
+        self, y: Any, x: torch.Tensor, lora_a_stacked: tuple[torch.Tensor, ...], scale: float, **kwargs: Any
+    ) -> None:
         """``y[i][run] = x[run] @ A_i[slot].T * scale``, in float32; rows of base tokens are left as they are (zeros).
 
         With ``add_expand``: the path of LoRA layers that split the two products (the fully sharded
@@ -71,9 +72,16 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
                 prod = torch.mm(xs, self._transposed(a, slot))
                 out[start:end, : prod.shape[1]] = prod if scale == 1.0 else prod * scale
 
-    def add_expand(self, y: torch.Tensor, x: Any, lora_b_stacked: tuple[torch.Tensor, ...],
-                   output_slices: tuple[int, ...], offset_start: int = 0, add_inputs: bool = True,
-                   **kwargs: Any) -> None:
+    def add_expand(
+        self,
+        y: torch.Tensor,
+        x: Any,
+        lora_b_stacked: tuple[torch.Tensor, ...],
+        output_slices: tuple[int, ...],
+        offset_start: int = 0,
+        add_inputs: bool = True,
+        **kwargs: Any,
+    ) -> None:
         """``y[run, slice_i] (+)= x[i][run] @ B_i[slot].T`` for each output slice, the product in float32."""
         out = y.view(-1, y.shape[-1])
         for slot, start, end in self.runs:
@@ -81,7 +89,7 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
             for i, b in enumerate(lora_b_stacked):
                 size = output_slices[i]
                 prod = torch.mm(x[i][start:end].float(), self._transposed(b, slot))
-                target = out[start:end, offset: offset + size]
+                target = out[start:end, offset : offset + size]
                 if add_inputs:
                     target.add_(prod[:, :size])
                 else:
@@ -93,13 +101,21 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
         key = (id(stacked), slot)
         hit = self._transposed_cache.get(key)
         if hit is None or hit[0] is not stacked or hit[1] != stacked._version:
-            hit = self._transposed_cache[key] = (stacked, stacked._version,
-                                                 stacked[slot, 0].float().t().contiguous())
+            hit = self._transposed_cache[key] = (stacked, stacked._version, stacked[slot, 0].float().t().contiguous())
         return hit[2]
 
-    def add_lora_linear(self, y: torch.Tensor, x: torch.Tensor, lora_a_stacked: tuple[torch.Tensor, ...],
-                        lora_b_stacked: tuple[torch.Tensor, ...], scale: float, output_slices: tuple[int, ...],
-                        *, buffer: Any = None, **kwargs: Any) -> None:
+    def add_lora_linear(
+        self,
+        y: torch.Tensor,
+        x: torch.Tensor,
+        lora_a_stacked: tuple[torch.Tensor, ...],
+        lora_b_stacked: tuple[torch.Tensor, ...],
+        scale: float,
+        output_slices: tuple[int, ...],
+        *,
+        buffer: Any = None,
+        **kwargs: Any,
+    ) -> None:
         """``y[run] += (x[run] @ A.T * scale) @ B.T`` per run, all of a layer's slices fused (see ``FusedLoRA``)."""
         if not self.runs:
             return
@@ -113,8 +129,12 @@ class GroupedPunicaWrapperCPU(PunicaWrapperCPU):
             target = out[start:end, :width]
             target.add_(prod) if add else target.copy_(prod)
 
-    def _fused(self, lora_a_stacked: tuple[torch.Tensor, ...], lora_b_stacked: tuple[torch.Tensor, ...],
-               output_slices: tuple[int, ...]) -> FusedLoRA:
+    def _fused(
+        self,
+        lora_a_stacked: tuple[torch.Tensor, ...],
+        lora_b_stacked: tuple[torch.Tensor, ...],
+        output_slices: tuple[int, ...],
+    ) -> FusedLoRA:
         key = id(lora_a_stacked)
         fused = self._fused_layers.get(key)
         if fused is None or fused.a_stacked is not lora_a_stacked:
@@ -136,8 +156,9 @@ class FusedLoRA:
     clearing a slot bumps their tensors' ``_version``.
     """
 
-    def __init__(self, a_stacked: tuple[torch.Tensor, ...], b_stacked: tuple[torch.Tensor, ...],
-                 output_slices: tuple[int, ...]) -> None:
+    def __init__(
+        self, a_stacked: tuple[torch.Tensor, ...], b_stacked: tuple[torch.Tensor, ...], output_slices: tuple[int, ...]
+    ) -> None:
         self.a_stacked, self.b_stacked, self.slices = a_stacked, b_stacked, tuple(output_slices)
         self.width = sum(self.slices)
         self._versions: tuple[int, ...] = ()
@@ -176,6 +197,6 @@ class FusedLoRA:
         b_t = torch.zeros(sum(ranks), self.width, dtype=torch.float32)
         row = col = 0
         for b_i, size, rank in zip(self.b_stacked, self.slices, ranks, strict=True):
-            b_t[row: row + rank, col: col + size] = b_i[slot, 0][:size].t()
+            b_t[row : row + rank, col : col + size] = b_i[slot, 0][:size].t()
             row, col = row + rank, col + size
         return a_t, b_t

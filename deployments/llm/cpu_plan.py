@@ -53,12 +53,14 @@ def is_int8_checkpoint(model_dir: Path) -> bool:
     if quant.get("quant_method") != "compressed-tensors":
         return False
     groups = (quant.get("config_groups") or {}).values()
-    return any((g.get("weights") or {}).get("num_bits") == 8 and (g.get("weights") or {}).get("type") == "int"
-               for g in groups)
+    return any(
+        (g.get("weights") or {}).get("num_bits") == 8 and (g.get("weights") or {}).get("type") == "int" for g in groups
+    )
 
 
-def plan_cpu_llm(path: str, model_dir: Path, cpu: CpuFeatures, fallback: dict[str, Any] | None,
-                 engine_args: dict[str, Any]) -> CpuPlan:
+def plan_cpu_llm(
+    path: str, model_dir: Path, cpu: CpuFeatures, fallback: dict[str, Any] | None, engine_args: dict[str, Any]
+) -> CpuPlan:
     """The weights and kernel for ``path`` (resolved to ``model_dir``) on ``cpu``.
 
     ``fallback`` is the profile's ``cpu_fallback`` block: ``{path, engine_args?}``.
@@ -66,17 +68,23 @@ def plan_cpu_llm(path: str, model_dir: Path, cpu: CpuFeatures, fallback: dict[st
     if not cpu.avx2:
         raise UnsupportedCpuError(
             f"this processor ({cpu.model}) has no AVX2: vLLM's CPU build needs x86-64 with AVX2 at least. "
-            "Serve the LLM on another node, or use the cloud fallback (SECRETARY_CLOUD_LLM_URL)")
+            "Serve the LLM on another node, or use the cloud fallback (SECRETARY_CLOUD_LLM_URL)"
+        )
     if not is_int8_checkpoint(model_dir):
         return CpuPlan(path, "native", f"an unquantised checkpoint on {cpu.tier}", engine_args)
     if cpu.amx:
         return CpuPlan(path, "amx", "int8 on AMX tiles (sgl kernels)", engine_args)
     if cpu.avx512:
-        return CpuPlan(path, "onednn", "int8 on oneDNN (AVX-512, no AMX); LoRA keeps a weight stand-in",
-                       engine_args)
+        return CpuPlan(path, "onednn", "int8 on oneDNN (AVX-512, no AMX); LoRA keeps a weight stand-in", engine_args)
     why = f"int8 has not run on AVX2-only processors ({cpu.model})"
     if not fallback or not fallback.get("path"):
         raise UnsupportedCpuError(
-            f"{why} and the profile's llm has no cpu_fallback: add `cpu_fallback: {{path: <bf16 checkpoint>}}`")
-    return CpuPlan(fallback["path"], "bf16", f"{why}: serving the fallback checkpoint",
-                   {**engine_args, **(fallback.get("engine_args") or {})}, fallback=True)
+            f"{why} and the profile's llm has no cpu_fallback: add `cpu_fallback: {{path: <bf16 checkpoint>}}`"
+        )
+    return CpuPlan(
+        fallback["path"],
+        "bf16",
+        f"{why}: serving the fallback checkpoint",
+        {**engine_args, **(fallback.get("engine_args") or {})},
+        fallback=True,
+    )

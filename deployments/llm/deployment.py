@@ -31,12 +31,10 @@ from infra.settings import get_settings
 log = get_logger(__name__)
 LLM_TTFT = metrics.histogram("llm_time_to_first_token_seconds", "Request in to first token out", ("model",))
 LLM_TOKENS = metrics.counter("llm_tokens_total", "Tokens processed", ("model", "kind"))
-ADAPTER_LOAD = metrics.histogram("llm_adapter_load_seconds", "Time to load a LoRA adapter into the engine",
-                                 ("model",))
+ADAPTER_LOAD = metrics.histogram("llm_adapter_load_seconds", "Time to load a LoRA adapter into the engine", ("model",))
 
 
-def local_lru(load: Callable[[str], Awaitable[LoadedAdapter]], capacity: int
-              ) -> Callable[[str], Awaitable[LoadedAdapter]]:
+def local_lru(load: Callable[[str], Awaitable[LoadedAdapter]], capacity: int) -> Callable[[str], Awaitable[LoadedAdapter]]:
     """What ``serve.multiplexed`` does inside a replica, for an LLMServer built outside Serve."""
     cache: OrderedDict[str, LoadedAdapter] = OrderedDict()
     lock = asyncio.Lock()  # one load at a time, as Serve's multiplexer does: no double registration
@@ -79,9 +77,13 @@ class LLMServer:
 
     async def model_info(self) -> dict:
         plan = self.engine.plan
-        return {"id": self.config.model_id, "max_model_len": self.engine.max_model_len,
-                "lora": self.config.lora_enabled, "max_adapters": self.config.max_adapters,
-                "cpu_plan": plan.as_dict() if plan else None}
+        return {
+            "id": self.config.model_id,
+            "max_model_len": self.engine.max_model_len,
+            "lora": self.config.lora_enabled,
+            "max_adapters": self.config.max_adapters,
+            "cpu_plan": plan.as_dict() if plan else None,
+        }
 
     async def loaded_adapters(self) -> list[int]:
         """The engine's registered adapter ids (to check eviction in tests and benchmarks)."""
@@ -97,15 +99,19 @@ class LLMServer:
         if extra:
             raise AdapterUnavailableError(
                 f"the adapter {spec.id} trains {', '.join(extra)}, but this model server applies LoRA only to "
-                f"{', '.join(served)} (lora_target_modules in the profile)", param="model", code="adapter_unavailable")
+                f"{', '.join(served)} (lora_target_modules in the profile)",
+                param="model",
+                code="adapter_unavailable",
+            )
         request = LoRARequest(lora_name=spec.id, lora_int_id=next_lora_id(), lora_path=path)
         t0 = time.monotonic()
         try:
             await self.adapters.add(request)
         except Exception as exc:  # vLLM raises its own types for missing, corrupt or too-large adapters
             log.warning("llm.adapter_load_failed", adapter=spec.id, error=str(exc)[:300])
-            raise AdapterUnavailableError(f"the adapter {spec.id} cannot be loaded: {str(exc)[:300]}",
-                                          param="model", code="adapter_unavailable") from None
+            raise AdapterUnavailableError(
+                f"the adapter {spec.id} cannot be loaded: {str(exc)[:300]}", param="model", code="adapter_unavailable"
+            ) from None
         ADAPTER_LOAD.observe(time.monotonic() - t0, model=self.config.model_id)
         log.info("llm.adapter_loaded", adapter=spec.id, load_ms=round((time.monotonic() - t0) * 1000, 1))
         return LoadedAdapter(spec, request, self.adapters)
@@ -114,13 +120,15 @@ class LLMServer:
         if adapter is None:
             return None
         if not self.config.lora_enabled:
-            raise AdapterUnavailableError("this model server runs without LoRA; no adapter can be used",
-                                          param="model", code="adapter_unavailable")
+            raise AdapterUnavailableError(
+                "this model server runs without LoRA; no adapter can be used", param="model", code="adapter_unavailable"
+            )
         try:
             spec = AdapterSpec.from_dict(adapter)
         except (KeyError, ValueError, TypeError) as exc:
-            raise AdapterUnavailableError(f"invalid adapter spec: {exc}", param="model",
-                                          code="adapter_unavailable") from None
+            raise AdapterUnavailableError(
+                f"invalid adapter spec: {exc}", param="model", code="adapter_unavailable"
+            ) from None
         self._specs[spec.id] = spec
         return await self._get_adapter(spec.id)
 
@@ -132,8 +140,9 @@ class LLMServer:
         """Called by Serve: a dead engine core marks the replica unhealthy so Serve replaces it."""
         await self.engine.check_health()
 
-    async def chat(self, messages: list[dict], options: dict, request_id: str | None = None,
-                   adapter: dict[str, Any] | None = None) -> AsyncIterator[dict]:
+    async def chat(
+        self, messages: list[dict], options: dict, request_id: str | None = None, adapter: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict]:
         """Stream the reply; ``adapter`` (``{"name", "version", "path"}``) selects a LoRA adapter."""
         if request_id:
             bind_context(request_id=request_id)
@@ -143,8 +152,9 @@ class LLMServer:
             loaded.acquire()  # before any await: an eviction now waits for this request
         try:
             first = True
-            async for delta in self.engine.chat(messages, SamplingOptions(**options), request_id,
-                                                lora_request=loaded.lora_request if loaded else None):
+            async for delta in self.engine.chat(
+                messages, SamplingOptions(**options), request_id, lora_request=loaded.lora_request if loaded else None
+            ):
                 if first:
                     LLM_TTFT.observe(time.monotonic() - t0, model=self.config.model_id)
                     first = False

@@ -62,7 +62,8 @@ class VLLMConfig:
             if args.get(key, needed) < needed:
                 raise ValueError(
                     f"{key}={args[key]} leaves no spare LoRA slot for max_adapters={self.max_adapters}: vLLM's CPU "
-                    f"build mixes up base and adapter requests without one; set it to {needed} or leave it out")
+                    f"build mixes up base and adapter requests without one; set it to {needed} or leave it out"
+                )
             args[key] = max(args.get(key, needed), needed)
         return args
 
@@ -149,8 +150,7 @@ class VLLMChatEngine:
         from infra.logging import get_logger
 
         cpu = detect()
-        plan = plan_cpu_llm(config.path, Path(resolve_path(config.path)), cpu, config.cpu_fallback,
-                            config.engine_args)
+        plan = plan_cpu_llm(config.path, Path(resolve_path(config.path)), cpu, config.cpu_fallback, config.engine_args)
         get_logger(__name__).info("llm.cpu_plan", model=config.model_id, **plan.as_dict(), cpu=cpu.as_log())
         return plan
 
@@ -165,8 +165,7 @@ class VLLMChatEngine:
         try:
             ids = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
         except Exception as exc:  # a template may reject role orders it does not support
-            raise InvalidRequestError(f"the messages cannot be formatted for this model: {exc}",
-                                      param="messages") from None
+            raise InvalidRequestError(f"the messages cannot be formatted for this model: {exc}", param="messages") from None
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         return list(ids)
@@ -178,27 +177,36 @@ class VLLMChatEngine:
         if room <= 0:
             raise InvalidRequestError(
                 f"the messages take {prompt_len} tokens; this model's context is {self.max_model_len} tokens",
-                param="messages", code="context_length_exceeded")
+                param="messages",
+                code="context_length_exceeded",
+            )
         max_tokens = opts.max_tokens if opts.max_tokens is not None else min(self.config.default_max_tokens, room)
         if max_tokens > room:
             raise InvalidRequestError(
                 f"max_tokens={max_tokens} plus the {prompt_len} prompt tokens exceeds this model's context "
                 f"of {self.max_model_len} tokens; ask for at most {room}",
-                param="max_tokens", code="context_length_exceeded")
+                param="max_tokens",
+                code="context_length_exceeded",
+            )
         from vllm.exceptions import VLLMClientError
 
         try:
             return SamplingParams(
-                max_tokens=max_tokens, temperature=opts.temperature, top_p=opts.top_p,
-                stop=opts.stop or None, seed=opts.seed, presence_penalty=opts.presence_penalty,
-                frequency_penalty=opts.frequency_penalty, ignore_eos=opts.ignore_eos,
+                max_tokens=max_tokens,
+                temperature=opts.temperature,
+                top_p=opts.top_p,
+                stop=opts.stop or None,
+                seed=opts.seed,
+                presence_penalty=opts.presence_penalty,
+                frequency_penalty=opts.frequency_penalty,
+                ignore_eos=opts.ignore_eos,
             )
         except (VLLMClientError, ValueError) as exc:  # a value vLLM's sampler cannot take
-            raise InvalidRequestError(f"invalid sampling parameters: {exc}",
-                                      param=getattr(exc, "parameter", None)) from None
+            raise InvalidRequestError(f"invalid sampling parameters: {exc}", param=getattr(exc, "parameter", None)) from None
 
-    async def chat(self, messages: list[dict[str, str]], opts: SamplingOptions,
-                   request_id: str | None = None, lora_request: Any = None) -> AsyncIterator[ChatDelta]:
+    async def chat(
+        self, messages: list[dict[str, str]], opts: SamplingOptions, request_id: str | None = None, lora_request: Any = None
+    ) -> AsyncIterator[ChatDelta]:
         """Stream the reply. Closing the iterator early aborts the request inside vLLM."""
         prompt_ids = await self.render_prompt(messages)
         params = self._sampling(len(prompt_ids), opts)
@@ -207,19 +215,18 @@ class VLLMChatEngine:
         from vllm.exceptions import VLLMClientError
 
         try:
-            async for out in self.engine.generate({"prompt_token_ids": prompt_ids}, params, rid,
-                                                  lora_request=lora_request):
+            async for out in self.engine.generate({"prompt_token_ids": prompt_ids}, params, rid, lora_request=lora_request):
                 o = out.outputs[0]
                 delta, sent = o.text[sent:], len(o.text)
                 if out.finished:
-                    yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids),
-                                    tuple(o.token_ids))
+                    yield ChatDelta(delta, o.finish_reason or "stop", len(prompt_ids), len(o.token_ids), tuple(o.token_ids))
                     return
                 if delta:
                     yield ChatDelta(delta)
         except VLLMClientError as exc:  # vLLM's own validation (e.g. a top_p it cannot sample with): the client's fault
-            raise InvalidRequestError(f"the model cannot run this request: {exc}",
-                                      param=getattr(exc, "parameter", None)) from None
+            raise InvalidRequestError(
+                f"the model cannot run this request: {exc}", param=getattr(exc, "parameter", None)
+            ) from None
 
     async def check_health(self) -> None:
         await self.engine.check_health()

@@ -159,8 +159,7 @@ def keep_int8_weight_stub() -> None:
         device = getattr(layer, name).device
         original(self, layer)
         if getattr(layer, name, None) is None:
-            setattr(layer, name, torch.nn.Parameter(torch.empty(0, dtype=torch.int8, device=device),
-                                                    requires_grad=False))
+            setattr(layer, name, torch.nn.Parameter(torch.empty(0, dtype=torch.int8, device=device), requires_grad=False))
 
     process_weights_for_onednn.__secretary_stub__ = True
     cls.process_weights_for_onednn = process_weights_for_onednn

@@ -35,18 +35,34 @@ class STTServer:
     async def ready(self) -> bool:
         return True
 
-    async def transcribe(self, audio: np.ndarray, language: str | None = None, model: str | None = None,
-                         prompt: str | None = None, temperature: float = 0.0) -> dict:
+    async def transcribe(
+        self,
+        audio: np.ndarray,
+        language: str | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
+        temperature: float = 0.0,
+    ) -> dict:
         if not isinstance(audio, np.ndarray) or audio.ndim != 1:
             raise InvalidRequestError("audio must be a 1-D array of 16 kHz samples", param="file")
         t0 = time.monotonic()
         result = await asyncio.to_thread(
-            self.engine.transcribe, audio, language=language, model=model, prompt=prompt,
+            self.engine.transcribe,
+            audio,
+            language=language,
+            model=model,
+            prompt=prompt,
             temperature=temperature,
         )
         elapsed = time.monotonic() - t0
         STT_LATENCY.observe(elapsed, model=result.model)
         STT_AUDIO.inc(len(audio) / STT_SAMPLE_RATE, model=result.model)
-        log.info("stt.transcribed", model=result.model, audio_s=round(result.duration, 2),
-                 elapsed_s=round(elapsed, 3), language=result.language, pii_transcript=result.text)
+        log.info(
+            "stt.transcribed",
+            model=result.model,
+            audio_s=round(result.duration, 2),
+            elapsed_s=round(elapsed, 3),
+            language=result.language,
+            pii_transcript=result.text,
+        )
         return result.to_dict()

@@ -51,19 +51,18 @@ class WhisperModelConfig:
             if self.encoder_window_s is None:
                 raise ValueError(f"{self.id}: encoder_window_margin_s fits encoder_window_s, which is not set")
             if self.encoder_window_margin_s <= 0:
-                raise ValueError(f"{self.id}: encoder_window_margin_s must be positive, got "
-                                 f"{self.encoder_window_margin_s}")
+                raise ValueError(f"{self.id}: encoder_window_margin_s must be positive, got {self.encoder_window_margin_s}")
             if not 0 < self.encoder_window_min_s <= self.encoder_window_s:
-                raise ValueError(f"{self.id}: encoder_window_min_s must be in (0, encoder_window_s], got "
-                                 f"{self.encoder_window_min_s}")
+                raise ValueError(
+                    f"{self.id}: encoder_window_min_s must be in (0, encoder_window_s], got {self.encoder_window_min_s}"
+                )
 
     def serves(self, language: str) -> bool:
         return "*" in self.languages or language in self.languages
 
     def window_for(self, duration_s: float) -> float | None:
         """The encoder window for audio this long (None: Whisper's 30 s)."""
-        return fitted_window_s(duration_s, self.encoder_window_s, self.encoder_window_margin_s,
-                               self.encoder_window_min_s)
+        return fitted_window_s(duration_s, self.encoder_window_s, self.encoder_window_margin_s, self.encoder_window_min_s)
 
 
 @dataclass
@@ -110,8 +109,11 @@ class FasterWhisperEngine(SpeechToTextEngine):
             if not (Path(path) / "model.bin").is_file():
                 raise FileNotFoundError(f"Whisper model {m.id!r} not found at {path}: run `secretary models prepare`")
             self._models[m.id] = WhisperModel(
-                str(path), device=config.device, compute_type=config.compute_type,
-                cpu_threads=config.cpu_threads, num_workers=config.num_workers,
+                str(path),
+                device=config.device,
+                compute_type=config.compute_type,
+                cpu_threads=config.cpu_threads,
+                num_workers=config.num_workers,
             )
             self._locks[m.id] = threading.Lock()
 
@@ -125,7 +127,8 @@ class FasterWhisperEngine(SpeechToTextEngine):
                 if m.id == model:
                     if language and not m.serves(language):
                         raise InvalidRequestError(
-                            f"model {model!r} does not support language {language!r}", param="language")
+                            f"model {model!r} does not support language {language!r}", param="language"
+                        )
                     return m
             raise NotFoundError(f"the model {model!r} does not exist", param="model", code="model_not_found")
         if language:
@@ -154,8 +157,15 @@ class FasterWhisperEngine(SpeechToTextEngine):
             return False
         return bool(seg.text.strip())
 
-    def transcribe(self, audio: np.ndarray, *, language: str | None = None, model: str | None = None,
-                   prompt: str | None = None, temperature: float = 0.0) -> Transcription:
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None = None,
+        model: str | None = None,
+        prompt: str | None = None,
+        temperature: float = 0.0,
+    ) -> Transcription:
         chosen = self.select_model(model, language)
         duration = len(audio) / STT_SAMPLE_RATE
         if self._is_silent(audio):
@@ -179,8 +189,9 @@ class FasterWhisperEngine(SpeechToTextEngine):
             )
             kept = [s for s in segments if self._keep(s)]
         out = [
-            Segment(i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob,
-                    s.no_speech_prob, s.compression_ratio)
+            Segment(
+                i, round(s.start, 3), round(s.end, 3), s.text.strip(), s.avg_logprob, s.no_speech_prob, s.compression_ratio
+            )
             for i, s in enumerate(kept)
         ]
         text = " ".join(s.text for s in out).strip()

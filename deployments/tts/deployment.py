@@ -28,11 +28,13 @@ class TTSServer:
     async def ready(self) -> bool:
         return True
 
-    async def stream(self, text: str, voice: str, speed: float = 1.0,
-                     sample_rate: int | None = None, slack_s: float = 0.0) -> AsyncIterator[bytes]:
+    async def stream(
+        self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None, slack_s: float = 0.0
+    ) -> AsyncIterator[bytes]:
         async for chunk in self.service.stream(text, voice, speed, sample_rate, slack_s):
             yield chunk
 
-    async def synthesize(self, text: str, voice: str, speed: float = 1.0,
-                         sample_rate: int | None = None) -> tuple[bytes, int]:
+    async def synthesize(
+        self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None
+    ) -> tuple[bytes, int]:
         return await self.service.synthesize(text, voice, speed, sample_rate)

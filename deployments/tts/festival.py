@@ -83,8 +83,9 @@ class FestivalProcess:
         out = self._command(f"(voice_{self.voice})")
         if "SIOD ERROR" in out or "unbound variable" in out:
             self.close()
-            raise FestivalUnavailableError(f"Festival has no voice {self.voice!r} (apt-get install festvox-ru): "
-                                           f"{out.strip()[:200]}")
+            raise FestivalUnavailableError(
+                f"Festival has no voice {self.voice!r} (apt-get install festvox-ru): {out.strip()[:200]}"
+            )
 
     def _command(self, command: str) -> str:
         marker = f"@@{uuid.uuid4().hex}@@"
@@ -117,8 +118,7 @@ class FestivalProcess:
             self._ensure_started()
             path = self._dir / f"{uuid.uuid4().hex}.wav"
             try:
-                out = self._command(f"(utt.save.wave (utt.synth (Utterance Text {_quote(text)})) "
-                                    f"{_quote(str(path))} 'riff)")
+                out = self._command(f"(utt.save.wave (utt.synth (Utterance Text {_quote(text)})) {_quote(str(path))} 'riff)")
                 if not path.exists():
                     raise RuntimeError(f"festival could not say {text[:60]!r}: {out.strip()[-200:]}")
                 return path.read_bytes()
@@ -138,7 +138,8 @@ class FestivalEngine(TextToSpeechEngine):
     def __init__(self, config: FestivalConfig, resolve_path=lambda p: Path(p)) -> None:
         if not shutil.which(config.binary):
             raise FestivalUnavailableError(
-                f"{config.binary!r} is not installed: apt-get install festival festvox-ru (make demo-deps does)")
+                f"{config.binary!r} is not installed: apt-get install festival festvox-ru (make demo-deps does)"
+            )
         self.config = config
         self._info = {v.id: VoiceInfo(v.id, v.language, v.sample_rate, self.name) for v in config.voices}
         self._procs = {v.id: FestivalProcess(config.binary, v.voice, config.timeout_s) for v in config.voices}

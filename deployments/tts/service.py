@@ -22,10 +22,12 @@ from infra.audio import StreamResampler
 
 TTS_FIRST_AUDIO = metrics.histogram("tts_first_audio_seconds", "Text in to first audio chunk out", ("voice",))
 TTS_AUDIO = metrics.counter("tts_audio_seconds_total", "Audio seconds synthesised", ("voice",))
-TTS_LATENESS = metrics.histogram("tts_sentence_lateness_seconds",
-                                 "How long after its deadline a sentence was made (0: in time); "
-                                 "the deadline is the request's arrival plus its slack plus the audio before it",
-                                 ("voice",))
+TTS_LATENESS = metrics.histogram(
+    "tts_sentence_lateness_seconds",
+    "How long after its deadline a sentence was made (0: in time); "
+    "the deadline is the request's arrival plus its slack plus the audio before it",
+    ("voice",),
+)
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8000, 48000
 
@@ -33,8 +35,7 @@ MIN_RATE, MAX_RATE = 8000, 48000
 def speakable(text: str) -> str:
     """The text with control, unassigned and surrogate characters turned into spaces: engines
     (espeak's phonemizer under Piper) fail on a NUL or a lone surrogate, and none of them is speech."""
-    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cn", "Cs", "Co") and ch not in "\n\t" else ch
-                   for ch in text)
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cn", "Cs", "Co") and ch not in "\n\t" else ch for ch in text)
 
 
 class SpeechService:
@@ -53,15 +54,17 @@ class SpeechService:
             native = self.engine.voice(voice).sample_rate
         except KeyError:
             names = ", ".join(v.id for v in self.engine.voices())
-            raise InvalidRequestError(f"unknown voice {voice!r}; available: {names}", param="voice",
-                                      code="voice_not_found") from None
+            raise InvalidRequestError(
+                f"unknown voice {voice!r}; available: {names}", param="voice", code="voice_not_found"
+            ) from None
         rate = sample_rate or native
         if not MIN_RATE <= rate <= MAX_RATE:
             raise InvalidRequestError(f"sample_rate must be between {MIN_RATE} and {MAX_RATE}", param="sample_rate")
         return rate
 
-    async def stream(self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None,
-                     slack_s: float = 0.0) -> AsyncIterator[bytes]:
+    async def stream(
+        self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None, slack_s: float = 0.0
+    ) -> AsyncIterator[bytes]:
         """Yield S16LE mono audio, one sentence at a time, resampled to ``sample_rate``.
 
         ``slack_s``: seconds of audio the listener still has to play before it needs this text's
@@ -107,8 +110,9 @@ class SpeechService:
             asyncio.get_running_loop().run_in_executor(None, close)
             TTS_AUDIO.inc(produced / rate, voice=voice)
 
-    async def synthesize(self, text: str, voice: str, speed: float = 1.0,
-                         sample_rate: int | None = None) -> tuple[bytes, int]:
+    async def synthesize(
+        self, text: str, voice: str, speed: float = 1.0, sample_rate: int | None = None
+    ) -> tuple[bytes, int]:
         rate = self.validate(text, voice, speed, sample_rate)
         parts = [c async for c in self.stream(text, voice, speed, rate)]
         return b"".join(parts), rate

@@ -26,14 +26,41 @@ import re
 
 from num2words import num2words
 
-MONTHS_GENITIVE = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября",
-                   "октября", "ноября", "декабря"]
+MONTHS_GENITIVE = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 CASE_AFTER = {
-    "с": "genitive", "со": "genitive", "до": "genitive", "от": "genitive", "после": "genitive",
-    "около": "genitive", "из": "genitive", "без": "genitive", "для": "genitive", "кроме": "genitive",
-    "к": "dative", "ко": "dative", "по": "dative",
-    "о": "prepositional", "об": "prepositional", "при": "prepositional",
-    "между": "instrumental", "над": "instrumental", "под": "instrumental", "перед": "instrumental",
+    "с": "genitive",
+    "со": "genitive",
+    "до": "genitive",
+    "от": "genitive",
+    "после": "genitive",
+    "около": "genitive",
+    "из": "genitive",
+    "без": "genitive",
+    "для": "genitive",
+    "кроме": "genitive",
+    "к": "dative",
+    "ко": "dative",
+    "по": "dative",
+    "о": "prepositional",
+    "об": "prepositional",
+    "при": "prepositional",
+    "между": "instrumental",
+    "над": "instrumental",
+    "под": "instrumental",
+    "перед": "instrumental",
 }
 _PHONE = re.compile(r"(?<![\w+])(\+7|8)[\s\-]*\(?(\d{3})\)?[\s\-]*(\d{3})[\s\-]*(\d{2})[\s\-]*(\d{2})(?!\d)")
 _DATE = re.compile(r"(?<!\d)(\d{1,2})\.(\d{1,2})(?:\.(\d{4}))?(?![\d.]\d)")
@@ -47,19 +74,63 @@ YEAR_CASE = {"год": "nominative", "года": "genitive", "году": "prepos
 
 # Latin letters as a Russian reader says them (a website, a brand, an English word in a reply).
 _DIGRAPHS = {"sh": "ш", "ch": "ч", "th": "т", "ph": "ф", "oo": "у", "ee": "и", "ck": "к", "kh": "х", "zh": "ж"}
-_LATIN = dict(zip("abcdefghijklmnopqrstuvwxyz", ["а", "б", "к", "д", "е", "ф", "г", "х", "и", "дж", "к", "л", "м",
-                                                 "н", "о", "п", "к", "р", "с", "т", "у", "в", "в", "кс", "й", "з"],
-                  strict=True))
-_SYMBOLS = {"$": " долларов ", "€": " евро ", "₽": " рублей ", "@": " собака ", "&": " и ", "+": " плюс ",
-            "=": " равно ", "/": " ", "\\": " ", "_": " ", "*": " ", "#": " ", "~": " "}
+_LATIN = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        [
+            "а",
+            "б",
+            "к",
+            "д",
+            "е",
+            "ф",
+            "г",
+            "х",
+            "и",
+            "дж",
+            "к",
+            "л",
+            "м",
+            "н",
+            "о",
+            "п",
+            "к",
+            "р",
+            "с",
+            "т",
+            "у",
+            "в",
+            "в",
+            "кс",
+            "й",
+            "з",
+        ],
+        strict=True,
+    )
+)
+_SYMBOLS = {
+    "$": " долларов ",
+    "€": " евро ",
+    "₽": " рублей ",
+    "@": " собака ",
+    "&": " и ",
+    "+": " плюс ",
+    "=": " равно ",
+    "/": " ",
+    "\\": " ",
+    "_": " ",
+    "*": " ",
+    "#": " ",
+    "~": " ",
+}
 _SAYABLE = re.compile(r"[^а-яёА-ЯЁ0-9\s.,!?;:\-]")
 
 
 def transliterate(word: str) -> str:
     out, i, low = [], 0, word.lower()
     while i < len(low):
-        if low[i:i + 2] in _DIGRAPHS:
-            out.append(_DIGRAPHS[low[i:i + 2]])
+        if low[i : i + 2] in _DIGRAPHS:
+            out.append(_DIGRAPHS[low[i : i + 2]])
             i += 2
         else:
             out.append(_LATIN.get(low[i], low[i]))
@@ -126,8 +197,9 @@ def speakable(text: str) -> str:
         return f"{cardinal(hour, case)} {minutes}"
 
     text = _TIME.sub(time, text)
-    text = _YEAR.sub(lambda m: f"{num2words(int(m.group(1)), lang='ru', to='ordinal', case=YEAR_CASE[m.group(2)])} "
-                     f"{m.group(2)}", text)
+    text = _YEAR.sub(
+        lambda m: f"{num2words(int(m.group(1)), lang='ru', to='ordinal', case=YEAR_CASE[m.group(2)])} {m.group(2)}", text
+    )
     text = _DECIMAL.sub(lambda m: num2words(float(f"{m.group(1)}.{m.group(2)}"), lang="ru"), text)
     text = text.replace("№", " номер ").replace("%", " процентов").replace("руб.", "рублей")
     text = _NUMBER.sub(lambda m: cardinal(m.group(1), _case_before(m.string, m.start())), text)

@@ -72,8 +72,12 @@ class XTTSEngine(TextToSpeechEngine):
         gpt_latent, speaker_embedding = self._latents[voice]
         with self._lock:
             chunks = self.model.inference_stream(
-                text, self._info[voice].language, gpt_latent, speaker_embedding,
-                stream_chunk_size=self.config.stream_chunk_size, speed=speed,
+                text,
+                self._info[voice].language,
+                gpt_latent,
+                speaker_embedding,
+                stream_chunk_size=self.config.stream_chunk_size,
+                speed=speed,
             )
             for chunk in chunks:
                 audio = chunk.detach().float().cpu().numpy().reshape(-1)

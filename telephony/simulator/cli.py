@@ -18,8 +18,15 @@ from telephony.simulator.faults import Faults
 from telephony.simulator.modem import SimConfig, SimulatedModem
 
 
-async def run_simulator(link_dir: Path, call: str | None, wav: Path | None, after_s: float, record: Path | None,
-                        seed: int, duration_s: float | None) -> None:
+async def run_simulator(
+    link_dir: Path,
+    call: str | None,
+    wav: Path | None,
+    after_s: float,
+    record: Path | None,
+    seed: int,
+    duration_s: float | None,
+) -> None:
     modem = SimulatedModem(link_dir, SimConfig(), Faults(seed=seed))
     await modem.start()
     print(f"AT port:    {modem.at_path}\naudio port: {modem.audio_path}", flush=True)
@@ -36,13 +43,24 @@ async def run_simulator(link_dir: Path, call: str | None, wav: Path | None, afte
     finally:
         if record:
             await asyncio.to_thread(record.write_bytes, wav_bytes(np.frombuffer(bytes(modem.uplink), "<i2"), 8000))
-            print(f"uplink recorded to {record} ({len(modem.uplink) / 16000:.1f} s, "
-                  f"{modem.uplink_underruns} underruns)", flush=True)
+            print(
+                f"uplink recorded to {record} ({len(modem.uplink) / 16000:.1f} s, {modem.uplink_underruns} underruns)",
+                flush=True,
+            )
         await modem.stop()
 
 
 def main(args) -> int:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_simulator(Path(args.dir), args.call, Path(args.wav) if args.wav else None, args.after,
-                                  Path(args.record) if args.record else None, args.seed, args.duration))
+        asyncio.run(
+            run_simulator(
+                Path(args.dir),
+                args.call,
+                Path(args.wav) if args.wav else None,
+                args.after,
+                Path(args.record) if args.record else None,
+                args.seed,
+                args.duration,
+            )
+        )
     return 0

@@ -39,7 +39,7 @@ class Faults:
     def garble(self, data: bytes) -> bytes:
         if self.flip_probability and self.rng.random() < self.flip_probability and data:
             i = self.rng.randrange(len(data))
-            data = data[:i] + bytes([data[i] ^ (1 << self.rng.randrange(8))]) + data[i + 1:]
+            data = data[:i] + bytes([data[i] ^ (1 << self.rng.randrange(8))]) + data[i + 1 :]
         if self.truncate_probability and self.rng.random() < self.truncate_probability and len(data) > 2:
             data = data[: self.rng.randrange(1, len(data))]
         return data

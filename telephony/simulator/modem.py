@@ -215,11 +215,13 @@ class SimulatedModem:
     def _final(self, command: str, final: str = "OK", lines: tuple[str, ...] = ()) -> None:
         delay = self.faults.delays.get(command)
         if delay:
+
             async def later() -> None:
                 await asyncio.sleep(delay)
                 for line in lines:
                     self._line(line)
                 self._line(final)
+
             self._spawn(later())
             return
         for line in lines:
@@ -239,13 +241,13 @@ class SimulatedModem:
                 if not ends:
                     return
                 end = min(ends)
-                body, terminator, self._at_buf = self._at_buf[:end], self._at_buf[end:end + 1], self._at_buf[end + 1:]
+                body, terminator, self._at_buf = self._at_buf[:end], self._at_buf[end : end + 1], self._at_buf[end + 1 :]
                 self._finish_sms(body.decode(errors="replace"), terminator == b"\x1a")
                 continue
             idx = self._at_buf.find(b"\r")
             if idx < 0:
                 return
-            raw, self._at_buf = self._at_buf[:idx], self._at_buf[idx + 1:].lstrip(b"\n")
+            raw, self._at_buf = self._at_buf[:idx], self._at_buf[idx + 1 :].lstrip(b"\n")
             line = raw.decode(errors="replace").strip()
             if line:
                 self._handle(line)
@@ -268,23 +270,32 @@ class SimulatedModem:
             self._line("ERROR")
 
     def _dispatch(self, line: str, u: str) -> None:
-        arg = line[line.find("=") + 1:] if "=" in line else ""
+        arg = line[line.find("=") + 1 :] if "=" in line else ""
         if u == "AT":
             self._final(u)
         elif u in ("ATE0", "ATE1"):
             self.echo = u == "ATE1"
             self._final(u)
         elif u == "ATI":
-            self._final(u, lines=("Manufacturer: SIMCOM INCORPORATED", "Model: SIMCOM_SIM7600G-H",
-                                  "Revision: LE20B04SIM7600G22", f"IMEI: {self.config.imei}", "+GCAP: +CGSM"))
+            self._final(
+                u,
+                lines=(
+                    "Manufacturer: SIMCOM INCORPORATED",
+                    "Model: SIMCOM_SIM7600G-H",
+                    "Revision: LE20B04SIM7600G22",
+                    f"IMEI: {self.config.imei}",
+                    "+GCAP: +CGSM",
+                ),
+            )
         elif u == "AT+CGSN":
             self._final(u, lines=(self.config.imei,))
         elif u == "AT+CPIN?":
             if self.faults.sim_ready:
                 self._final(u, lines=("+CPIN: READY",))
             else:
-                self._line("ERROR" if self.cmee == 0 else ("+CME ERROR: 10" if self.cmee == 1 else
-                                                           "+CME ERROR: SIM not inserted"))
+                self._line(
+                    "ERROR" if self.cmee == 0 else ("+CME ERROR: 10" if self.cmee == 1 else "+CME ERROR: SIM not inserted")
+                )
         elif u == "AT+CSQ":
             rssi = self.faults.signal_rssi
             self._final(u, lines=(f"+CSQ: {rssi},99",))
@@ -321,8 +332,10 @@ class SimulatedModem:
             lines = ()
             if self.call:
                 c = self.call
-                lines = (f'+CLCC: 1,{c.direction},{CLCC_STAT[c.state]},0,0,"{c.number}",'
-                         f'{145 if c.number.startswith("+") else 129}',)
+                lines = (
+                    f'+CLCC: 1,{c.direction},{CLCC_STAT[c.state]},0,0,"{c.number}",'
+                    f"{145 if c.number.startswith('+') else 129}",
+                )
             self._final(u, lines=lines)
         elif u == "AT+CPAS":
             stat = 0 if not self.call else (3 if self.call.state is CallState.RINGING_IN else 4)
@@ -401,6 +414,7 @@ class SimulatedModem:
             else:
                 self.call = None
                 self._line(self.faults.dial_outcome)
+
         self._spawn(progress())
 
     def _connect(self) -> None:
@@ -462,6 +476,7 @@ class SimulatedModem:
                 if limit is not None and rings >= limit and self.call is call and call.state is CallState.RINGING_IN:
                     self.call = None
                     self._line(f"MISSED_CALL: {time.strftime('%I:%M%p')} {number}")
+
         return self._spawn(ring())
 
     async def _call_waiting(self, number: str) -> None:
@@ -509,6 +524,7 @@ class SimulatedModem:
             await asyncio.sleep(self.config.sms_send_delay_s)
             self._line(f"+CMGS: {ref}")
             self._line("OK")
+
         self._spawn(later())
 
     def receive_sms(self, number: str, text: str) -> int:
@@ -565,11 +581,10 @@ class SimulatedModem:
     def _downlink_frame(self) -> None:
         n = self.frame_bytes
         stall = self.faults.downlink_stall_after_s
-        if stall is not None and self.call and self.call.connected_at and \
-                time.monotonic() - self.call.connected_at > stall:
+        if stall is not None and self.call and self.call.connected_at and time.monotonic() - self.call.connected_at > stall:
             return
         src = self.downlink
-        frame = src.pcm[src.offset:src.offset + n]
+        frame = src.pcm[src.offset : src.offset + n]
         src.offset += n
         frame = frame + b"\x00" * (n - len(frame))
         cuts = sorted(self._rng.choice(np.arange(1, n), size=self._rng.integers(0, 3), replace=False).tolist())
@@ -585,8 +600,9 @@ class SimulatedModem:
 
     def _uplink_wedged(self) -> bool:
         wedge = self.faults.uplink_wedge_after_s
-        return bool(wedge is not None and self.call and self.call.connected_at
-                    and time.monotonic() - self.call.connected_at > wedge)
+        return bool(
+            wedge is not None and self.call and self.call.connected_at and time.monotonic() - self.call.connected_at > wedge
+        )
 
     def _drain_uplink(self, discard: bool, late: bool = False) -> None:
         if self._uplink_wedged():

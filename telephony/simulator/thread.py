@@ -29,11 +29,13 @@ class SimulatorThread:
 
     def call(self, fn: Callable[..., T], *args: Any, timeout_s: float = 10.0) -> T:
         """Run ``fn(*args)`` on the simulator's loop (a coroutine function is awaited there)."""
+
         async def run() -> T:
             result = fn(*args)
             if asyncio.iscoroutine(result):
                 result = await result
             return result
+
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout_s)
 
     def stop(self) -> None:

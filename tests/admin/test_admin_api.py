@@ -56,8 +56,9 @@ def admin_routes() -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+)
 async def test_every_admin_route_needs_the_token(rig, client, headers):
     routes = admin_routes()
     assert len(routes) >= 10
@@ -95,8 +96,9 @@ async def test_history_is_paginated_newest_first(rig, client):
 
 async def test_dial_hang_up_and_events(rig, client):
     async with client.stream("GET", "/calls/events", params={"after": 0}, headers=AUTH) as events:
-        r = await client.post("/calls", json={"number": "+7 916 123-45-67", "greeting": "Hello from the clinic."},
-                              headers=AUTH)
+        r = await client.post(
+            "/calls", json={"number": "+7 916 123-45-67", "greeting": "Hello from the clinic."}, headers=AUTH
+        )
         assert r.status_code == 202
         call_id = r.json()["call_id"]
         busy = await client.post("/calls", json={"number": "+79035550000"}, headers=AUTH)
@@ -124,8 +126,9 @@ async def test_dial_hang_up_and_events(rig, client):
     assert again.status_code == 404
 
 
-@pytest.mark.parametrize("number", ["+78091234567", "8 803 123 45 67", "+79161234567;ATH", "+7916\r\nATD112;",
-                                    "ATD+79161234567;"])
+@pytest.mark.parametrize(
+    "number", ["+78091234567", "8 803 123 45 67", "+79161234567;ATH", "+7916\r\nATD112;", "ATD+79161234567;"]
+)
 async def test_refused_numbers(rig, client, number):
     r = await client.post("/calls", json={"number": number}, headers=AUTH)
     assert r.status_code == 403, r.text
@@ -173,10 +176,21 @@ async def test_a_call_through_the_ingress_shows_in_history(rig, client):
     assert r["recording_ref"]
 
 
-PERSONA = {"name": "olga", "display_name": "Ольга", "language": "ru", "voice": "joe", "system_prompt": "Ты секретарь.",
-           "lines": {"greeting": "Здравствуйте, это Ольга.", "recording_notice": "Идёт запись.",
-                     "farewell": "До свидания!", "silence_prompt": "Алло?", "hangup_line": "Не слышно.",
-                     "apology": "Извините."}}
+PERSONA = {
+    "name": "olga",
+    "display_name": "Ольга",
+    "language": "ru",
+    "voice": "joe",
+    "system_prompt": "Ты секретарь.",
+    "lines": {
+        "greeting": "Здравствуйте, это Ольга.",
+        "recording_notice": "Идёт запись.",
+        "farewell": "До свидания!",
+        "silence_prompt": "Алло?",
+        "hangup_line": "Не слышно.",
+        "apology": "Извините.",
+    },
+}
 
 
 async def test_personas_crud(rig, client):
@@ -207,21 +221,21 @@ async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp
     good.mkdir()
     (good / "adapter_config.json").write_text("{}")
     (good / "adapter_model.safetensors").write_bytes(b"weights")
-    faq = [{"question": "Какие у вас часы работы?", "answer": "С 9 до 18.", "triggers": ["часы"]},
-           {"question": "Где вы находитесь?", "answer": "Ленина, 1."}]
+    faq = [
+        {"question": "Какие у вас часы работы?", "answer": "С 9 до 18.", "triggers": ["часы"]},
+        {"question": "Где вы находитесь?", "answer": "Ленина, 1."},
+    ]
     assert (await client.post("/personas", json={**PERSONA, "faq": faq}, headers=AUTH)).status_code == 201
-    r = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 2, "path": str(good)},
-                         headers=AUTH)
+    r = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 2, "path": str(good)}, headers=AUTH)
     assert r.status_code == 200 and r.json()["adapter"]["version"] == 2 and r.json()["status"] == "available"
-    older = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 1, "path": str(good)},
-                             headers=AUTH)
+    older = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 1, "path": str(good)}, headers=AUTH)
     assert older.status_code == 409 and older.json()["error"]["code"] == "adapter_version_older"
-    missing = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 3, "path": "/nope"},
-                               headers=AUTH)
+    missing = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 3, "path": "/nope"}, headers=AUTH)
     assert missing.json()["status"] == "unavailable"
     assert (await client.delete("/personas/olga/adapter", headers=AUTH)).json()["status"] == "available"
-    assert (await client.put("/personas/nobody/adapter", json={"name": "x", "version": 1, "path": "/x"},
-                             headers=AUTH)).status_code == 404
+    assert (
+        await client.put("/personas/nobody/adapter", json={"name": "x", "version": 1, "path": "/x"}, headers=AUTH)
+    ).status_code == 404
 
     from personas.faq import entry_key
     from personas.schemas import FaqEntry
@@ -258,8 +272,7 @@ async def test_usage_stats_are_daily_series_of_the_callers_tenant(rig, client, r
     monkeypatch.setenv("SECRETARY_JWT_SECRET", "usage-test-jwt-secret-0123456789abcdef")
     get_settings.cache_clear()
     own = {"Authorization": f"Bearer {issue_session_token('u-b', 'tenant-b', 'owner')}"}
-    assert (await client.get("/usage/stats", params={"period": "2026-11"}, headers=own)).json()["totals"] == \
-        {"call_ms": 999}
+    assert (await client.get("/usage/stats", params={"period": "2026-11"}, headers=own)).json()["totals"] == {"call_ms": 999}
     other = await client.get("/usage/stats", params={"period": "2026-11", "tenant": "tenant-a"}, headers=own)
     assert other.status_code == 404
 
@@ -278,8 +291,9 @@ async def test_tenant_a_cannot_read_or_change_tenant_bs_personas_calls_or_usage(
     assert (await client.get("/personas/alina", headers=b)).status_code == 404
     changed = {**PERSONA, "name": "alina", "display_name": "Stolen"}
     assert (await client.put("/personas/alina", json=changed, headers=b)).status_code == 404
-    assert (await client.put("/personas/alina/adapter", json={"name": "x", "version": 9, "path": "/x"},
-                             headers=b)).status_code == 404
+    assert (
+        await client.put("/personas/alina/adapter", json={"name": "x", "version": 9, "path": "/x"}, headers=b)
+    ).status_code == 404
     assert (await client.get("/personas/alina/faq", headers=b)).status_code == 404
     assert (await client.delete("/personas/alina", headers=b)).status_code == 404
     assert (await client.get("/personas/alina", headers=a)).json()["display_name"] == PERSONA["display_name"]
@@ -308,7 +322,7 @@ async def test_a_recording_is_served_decrypted_to_its_own_tenant_only(rig, clien
         b = {"Authorization": f"Bearer {issue_session_token('user-b', 'tenant-b', 'owner')}"}
         store = CallStore(rig.store.url, tenant_id="tenant-a")
         call = await store.call_started("inbound", "+79161112233", "olga")
-        wav = wav_bytes(np.zeros(4000, dtype='<i2'), 8000)
+        wav = wav_bytes(np.zeros(4000, dtype="<i2"), 8000)
         ref = rig.recordings.write(call, wav, "tenant-a")
         await store.call_ended(call, "caller_goodbye", [], 0, ref)
         r = await client.get(f"/calls/{call}/recording", headers=a)
@@ -321,8 +335,7 @@ async def test_a_recording_is_served_decrypted_to_its_own_tenant_only(rig, clien
         r = await client.get(f"/calls/{call}/recording", headers=a)
         assert r.status_code == 409 and r.json()["error"]["code"] == "recording_unreadable"
         rig.recordings.delete(ref)
-        assert (await client.get(f"/calls/{call}/recording", headers=a)).json()["error"]["code"] == \
-            "recording_not_found"
+        assert (await client.get(f"/calls/{call}/recording", headers=a)).json()["error"]["code"] == "recording_not_found"
         bare = await store.call_started("inbound", "+79161112233", "olga")
         assert (await client.get(f"/calls/{bare}/recording", headers=a)).status_code == 404
     finally:
@@ -344,35 +357,39 @@ async def test_a_tenants_personas_use_no_more_voices_than_its_plan(rig, client, 
     gate = UsageGate(UsageMeter(redis_server.url, rig.store.url), load_plans(), subs, plan_ttl_s=0)
     dependencies.bind(rig.store, dependencies._modem, gate=gate)
     tenant = f"t-{uuid.uuid4().hex[:8]}"
-    await subs.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe",
-                                                                              "sub_" + tenant, None))
+    await subs.apply_event(
+        "stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe", "sub_" + tenant, None)
+    )
     headers = {"Authorization": f"Bearer {issue_session_token('u', tenant, 'owner')}"}
     names = [f"v{i}-{tenant}" for i in range(4)]
     try:
         for name, voice in zip(names[:3], ("joe", "irina", "joe"), strict=True):  # two distinct voices
-            assert (await client.post("/personas", json={**PERSONA, "name": name, "voice": voice},
-                                      headers=headers)).status_code == 201
+            assert (
+                await client.post("/personas", json={**PERSONA, "name": name, "voice": voice}, headers=headers)
+            ).status_code == 201
         r = await client.post("/personas", json={**PERSONA, "name": names[3], "voice": "boris"}, headers=headers)
         assert r.status_code == 402
-        assert (r.json()["error"], r.json()["metric"], r.json()["limit"], r.json()["used"]) == \
-            ("usage_limit_exceeded", "voices", 2, 3)
+        assert (r.json()["error"], r.json()["metric"], r.json()["limit"], r.json()["used"]) == (
+            "usage_limit_exceeded",
+            "voices",
+            2,
+            3,
+        )
         # Changing a persona's voice is fine while the count stays within the plan...
-        r = await client.put(f"/personas/{names[1]}", json={**PERSONA, "name": names[1], "voice": "boris"},
-                             headers=headers)
+        r = await client.put(f"/personas/{names[1]}", json={**PERSONA, "name": names[1], "voice": "boris"}, headers=headers)
         assert r.status_code == 200
         # ...and refused when it would add one.
-        r = await client.put(f"/personas/{names[0]}", json={**PERSONA, "name": names[0], "voice": "irina"},
-                             headers=headers)
+        r = await client.put(f"/personas/{names[0]}", json={**PERSONA, "name": names[0], "voice": "irina"}, headers=headers)
         assert r.status_code == 402
-        assert (await client.post("/personas", json={**PERSONA, "name": f"op-{tenant}", "voice": "x"},
-                                  headers=AUTH)).status_code == 201  # the operator's shared personas: no plan
+        assert (
+            await client.post("/personas", json={**PERSONA, "name": f"op-{tenant}", "voice": "x"}, headers=AUTH)
+        ).status_code == 201  # the operator's shared personas: no plan
     finally:
         dependencies.bind(rig.store, dependencies._modem)
         await gate.close()
 
 
-async def test_a_strangers_session_gets_403_on_every_modem_route_and_the_lines_tenant_does_not(rig, client,
-                                                                                                monkeypatch):
+async def test_a_strangers_session_gets_403_on_every_modem_route_and_the_lines_tenant_does_not(rig, client, monkeypatch):
     """Issue 20: a self-registered owner controlled the installation's modem (dial, SMS, hang-up, events,
     CallList with the caller's full number). The line belongs to SECRETARY_MODEM_TENANT and the operator."""
     from infra.auth import issue_session_token
@@ -382,9 +399,16 @@ async def test_a_strangers_session_gets_403_on_every_modem_route_and_the_lines_t
     get_settings.cache_clear()
     stranger = {"Authorization": f"Bearer {issue_session_token('user-x', 'tenant-stranger', 'owner')}"}
     owner = {"Authorization": f"Bearer {issue_session_token('user-l', 'tenant-line', 'owner')}"}
-    modem_routes = [("GET", "/modem/status"), ("GET", "/modem/diagnostics/Imei"), ("GET", "/modem/diagnostics/CallList"),
-                    ("GET", "/calls/active"), ("GET", "/calls/events"), ("POST", "/calls"),
-                    ("POST", "/calls/abc/hangup"), ("POST", "/sms")]
+    modem_routes = [
+        ("GET", "/modem/status"),
+        ("GET", "/modem/diagnostics/Imei"),
+        ("GET", "/modem/diagnostics/CallList"),
+        ("GET", "/calls/active"),
+        ("GET", "/calls/events"),
+        ("POST", "/calls"),
+        ("POST", "/calls/abc/hangup"),
+        ("POST", "/sms"),
+    ]
     bodies = {"/calls": {"number": "+79161234567"}, "/sms": {"number": "+79161234567", "text": "hi"}}
     for method, path in modem_routes:
         r = await client.request(method, path, json=bodies.get(path), headers=stranger)

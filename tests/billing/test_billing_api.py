@@ -31,8 +31,14 @@ async def client(db_url, fake_stripe, monkeypatch):
     get_settings.cache_clear()
     await upgrade(db_url)
     plans, store = load_plans(), SubscriptionStore(db_url)
-    bind(BillingServices(AccountService(db_url), plans, store,
-                         StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), plans, store)))
+    bind(
+        BillingServices(
+            AccountService(db_url),
+            plans,
+            store,
+            StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), plans, store),
+        )
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c
     bind(None)
@@ -40,8 +46,10 @@ async def client(db_url, fake_stripe, monkeypatch):
 
 
 async def signup(client, name="Clinic") -> tuple[str, dict]:
-    r = await client.post("/auth/signup", json={"business_name": name, "email": f"{uuid.uuid4().hex[:8]}@x.ru",
-                                                "password": "a long enough password"})
+    r = await client.post(
+        "/auth/signup",
+        json={"business_name": name, "email": f"{uuid.uuid4().hex[:8]}@x.ru", "password": "a long enough password"},
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     return body["tenant_id"], {"Authorization": f"Bearer {body['token']}"}
@@ -91,9 +99,11 @@ async def test_the_yookassa_routes(client, db_url):
     try:
         services = get_services()
         # httpx's test transport connects from 127.0.0.1: trust it here, as a proxy address would be.
-        services.yookassa = YooKassaBilling(YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url,
-                                                           trusted_networks=("127.0.0.0/8",)),
-                                            services.plans, services.subscriptions)
+        services.yookassa = YooKassaBilling(
+            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url, trusted_networks=("127.0.0.0/8",)),
+            services.plans,
+            services.subscriptions,
+        )
         _, auth = await signup(client)
         r = await client.post("/checkout/yookassa", json={"plan": "basic", "attempt_key": "k1"}, headers=auth)
         assert r.status_code == 200 and r.json()["url"].startswith("https://yoomoney.test/")
@@ -103,8 +113,9 @@ async def test_the_yookassa_routes(client, db_url):
         assert (await client.post("/webhooks/yookassa", json=note)).json()["outcome"] == "processed"
         assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
         assert (await client.post("/webhooks/yookassa", content=b"{")).status_code == 400
-        services.yookassa = YooKassaBilling(YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url), services.plans,
-                                            services.subscriptions)
+        services.yookassa = YooKassaBilling(
+            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url), services.plans, services.subscriptions
+        )
         assert (await client.post("/webhooks/yookassa", json=note)).status_code == 403  # not YooKassa's address
     finally:
         yk_fake.stop()
@@ -117,8 +128,15 @@ async def test_checkout_and_the_webhook_route(client, fake_stripe):
     bad = await client.post("/checkout/stripe", json={"plan": "gold", "attempt_key": "a1"}, headers=auth)
     assert bad.status_code == 400
     fake_stripe.subscription("sub_http" + tenant, tenant, "active")
-    raw = json.dumps({"id": "evt_http" + tenant, "object": "event", "type": "customer.subscription.updated",
-                      "created": int(time.time()), "data": {"object": {"id": "sub_http" + tenant}}}).encode()
+    raw = json.dumps(
+        {
+            "id": "evt_http" + tenant,
+            "object": "event",
+            "type": "customer.subscription.updated",
+            "created": int(time.time()),
+            "data": {"object": {"id": "sub_http" + tenant}},
+        }
+    ).encode()
     header = stripe.WebhookSignature.generate_signature_header(raw.decode(), SECRET, timestamp=int(time.time()))
     forged = await client.post("/webhooks/stripe", content=raw + b" ", headers={"Stripe-Signature": header})
     assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_signature"
@@ -132,13 +150,19 @@ async def test_privacy_routes(client):
     assert policy["version"] and "152-FZ" in policy["text"]
     assert (await client.get("/privacy-policy", params={"language": "de"})).status_code == 404
     _, auth = await signup(client)
-    r = await client.post("/privacy/consents", headers=auth, json={"number": "+79161234567", "kind": "call_recording",
-                                                                   "granted": True, "text_version": policy["version"]})
+    r = await client.post(
+        "/privacy/consents",
+        headers=auth,
+        json={"number": "+79161234567", "kind": "call_recording", "granted": True, "text_version": policy["version"]},
+    )
     assert r.status_code == 201
     got = (await client.get("/privacy/consents", params={"number": "+79161234567"}, headers=auth)).json()
     assert [c["kind"] for c in got["items"]] == ["call_recording"]
-    bad = await client.post("/privacy/consents", headers=auth, json={"number": "+7916;ATH", "kind": "call_recording",
-                                                                     "granted": True, "text_version": "x"})
+    bad = await client.post(
+        "/privacy/consents",
+        headers=auth,
+        json={"number": "+7916;ATH", "kind": "call_recording", "granted": True, "text_version": "x"},
+    )
     assert bad.status_code == 400
     erased = (await client.post("/privacy/erasure", json={"number": "+79161234567"}, headers=auth)).json()
     assert erased["erased"]["consents"] == 1

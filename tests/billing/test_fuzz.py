@@ -38,17 +38,28 @@ async def test_no_generated_request_gets_a_5xx(db_url, fake_stripe, fake_yookass
     await upgrade(db_url)
     plans, store, accounts = load_plans(), SubscriptionStore(db_url), AccountService(db_url)
     gate = UsageGate(UsageMeter(redis_server.url, db_url), plans, store)
-    bind(BillingServices(accounts, plans, store,
-                         StripeBilling(StripeConfig(API_KEY, "whsec_fuzz", api_base=fake_stripe.base_url), plans, store),
-                         YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake_yookassa.api_url), plans, store),
-                         gate))
+    bind(
+        BillingServices(
+            accounts,
+            plans,
+            store,
+            StripeBilling(StripeConfig(API_KEY, "whsec_fuzz", api_base=fake_stripe.base_url), plans, store),
+            YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake_yookassa.api_url), plans, store),
+            gate,
+        )
+    )
     tenant, owner = await accounts.create_tenant("Fuzz", f"fuzz-{uuid.uuid4().hex[:6]}@x.ru", "a long password")
     await store.start_trial(tenant, "basic")
     token = issue_session_token(owner.id, tenant, "owner")
     try:
         async with serving(app) as base:
-            failures, seen = await fuzz(app.openapi(), base, {"Authorization": f"Bearer {token}"}, max_examples=25,
-                                        valid={"*": {"plan": ["basic", "pro", "enterprise"]}})
+            failures, seen = await fuzz(
+                app.openapi(),
+                base,
+                {"Authorization": f"Bearer {token}"},
+                max_examples=25,
+                valid={"*": {"plan": ["basic", "pro", "enterprise"]}},
+            )
     finally:
         bind(None)
         await gate.close()

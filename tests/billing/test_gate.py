@@ -37,8 +37,9 @@ async def rig(redis_server, db_url, smtp):
 
 async def subscribed(gate: UsageGate, accounts: AccountService, plan: str = "basic", status: str = "active") -> str:
     tenant, _ = await accounts.create_tenant("Clinic", f"owner-{uuid.uuid4().hex[:8]}@clinic.test", "pw-123456789")
-    await gate.subscriptions.apply_event("stripe", uuid.uuid4().hex, "test", SubscriptionState(
-        tenant, plan, status, "stripe", "sub_" + tenant, None))
+    await gate.subscriptions.apply_event(
+        "stripe", uuid.uuid4().hex, "test", SubscriptionState(tenant, plan, status, "stripe", "sub_" + tenant, None)
+    )
     return tenant
 
 
@@ -61,8 +62,7 @@ async def test_consume_is_all_or_nothing_and_concurrent_callers_cannot_pass_the_
     t = await subscribed(gate, accounts)  # basic: 300 transcription minutes
     limit = 300 * 60_000
     await gate.consume(t, "stt_ms", limit - 50_000, "big")
-    results = await asyncio.gather(*(gate.consume(t, "stt_ms", 10_000, f"c{i}") for i in range(12)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(*(gate.consume(t, "stt_ms", 10_000, f"c{i}") for i in range(12)), return_exceptions=True)
     assert sum(not isinstance(r, Exception) for r in results) == 5
     assert all(isinstance(r, UsageLimitExceeded) for r in results if isinstance(r, Exception))
     assert await gate.meter.used(t, "stt_ms") == limit

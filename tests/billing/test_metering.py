@@ -94,8 +94,9 @@ CHILD = textwrap.dedent("""
 
 async def test_killing_the_app_mid_stream_loses_no_recorded_usage(redis_server, db_url, meter):
     t = tenant()
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, redis_server.url, db_url, t,
-                                                stdout=asyncio.subprocess.PIPE, cwd=os.getcwd())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, redis_server.url, db_url, t, stdout=asyncio.subprocess.PIPE, cwd=os.getcwd()
+    )
     assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
     await asyncio.sleep(0.3)
     os.kill(proc.pid, signal.SIGKILL)  # mid-consume or mid-flush: whatever it was doing

@@ -27,8 +27,14 @@ async def billing(fake_stripe, db_url):
 
 
 def event(kind: str, obj: dict, event_id: str | None = None) -> bytes:
-    body = {"id": event_id or f"evt_{uuid.uuid4().hex[:16]}", "object": "event", "type": kind,
-            "api_version": "2025-01-27", "created": int(time.time()), "data": {"object": obj}}
+    body = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": kind,
+        "api_version": "2025-01-27",
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -43,8 +49,12 @@ def tenant() -> str:
 async def test_checkout_completed_activates_the_tenants_plan(billing, fake_stripe):
     t = tenant()
     fake_stripe.subscription("sub_1" + t, t, "active")
-    fake_stripe.sessions["cs_1" + t] = {"id": "cs_1" + t, "object": "checkout.session", "subscription": "sub_1" + t,
-                                 "client_reference_id": t}
+    fake_stripe.sessions["cs_1" + t] = {
+        "id": "cs_1" + t,
+        "object": "checkout.session",
+        "subscription": "sub_1" + t,
+        "client_reference_id": t,
+    }
     raw = event("checkout.session.completed", {"id": "cs_1" + t, "object": "checkout.session"})
     assert await billing.handle_webhook(raw, sign(raw)) == "processed"
     sub = await billing.store.get(t)
@@ -89,19 +99,36 @@ async def test_out_of_order_events_converge_on_stripes_current_state(billing, fa
     sid = "sub_o" + t
     # Stripe's truth now: the renewal was paid after a failure. The failure's event arrives last.
     fake_stripe.subscription(sid, t, "active")
-    fake_stripe.invoices["in_ok" + t] = {"id": "in_ok" + t, "object": "invoice", "subscription": sid,
-                                          "status": "paid", "amount_paid": 299000, "amount_due": 299000,
-                                          "currency": "rub", "hosted_invoice_url": "https://pay.stripe.test/in_ok"}
-    fake_stripe.invoices["in_bad" + t] = {"id": "in_bad" + t, "object": "invoice", "subscription": sid,
-                                           "status": "open", "amount_paid": 0, "amount_due": 299000, "currency": "rub"}
+    fake_stripe.invoices["in_ok" + t] = {
+        "id": "in_ok" + t,
+        "object": "invoice",
+        "subscription": sid,
+        "status": "paid",
+        "amount_paid": 299000,
+        "amount_due": 299000,
+        "currency": "rub",
+        "hosted_invoice_url": "https://pay.stripe.test/in_ok",
+    }
+    fake_stripe.invoices["in_bad" + t] = {
+        "id": "in_bad" + t,
+        "object": "invoice",
+        "subscription": sid,
+        "status": "open",
+        "amount_paid": 0,
+        "amount_due": 299000,
+        "currency": "rub",
+    }
     paid = event("invoice.paid", {"id": "in_ok" + t, "object": "invoice", "amount_paid": 1})  # the claim is ignored
     failed = event("invoice.payment_failed", {"id": "in_bad" + t, "object": "invoice"})
     assert await billing.handle_webhook(paid, sign(paid)) == "processed"
     assert await billing.handle_webhook(failed, sign(failed)) == "processed"
     assert (await billing.store.get(t)).status == "active"  # not past_due: the late event was re-read
     invoices = {i.provider_ref: i for i in await billing.store.invoices(t)}
-    assert (invoices["in_ok" + t].status, invoices["in_ok" + t].amount_minor, invoices["in_ok" + t].currency) == \
-        ("paid", 299000, "RUB")
+    assert (invoices["in_ok" + t].status, invoices["in_ok" + t].amount_minor, invoices["in_ok" + t].currency) == (
+        "paid",
+        299000,
+        "RUB",
+    )
     assert invoices["in_ok" + t].url == "https://pay.stripe.test/in_ok"
     assert (invoices["in_bad" + t].status, invoices["in_bad" + t].amount_minor) == ("failed", 299000)
     assert await billing.store.invoices("someone-else") == []
@@ -115,8 +142,11 @@ async def test_out_of_order_events_converge_on_stripes_current_state(billing, fa
 async def test_a_failed_payment_makes_the_subscription_past_due(billing, fake_stripe):
     t = tenant()
     fake_stripe.subscription("sub_p" + t, t, "past_due", price="price_basic_monthly")
-    fake_stripe.invoices["in_p" + t] = {"id": "in_p" + t, "object": "invoice",
-                                 "parent": {"subscription_details": {"subscription": "sub_p" + t}}}
+    fake_stripe.invoices["in_p" + t] = {
+        "id": "in_p" + t,
+        "object": "invoice",
+        "parent": {"subscription_details": {"subscription": "sub_p" + t}},
+    }
     raw = event("invoice.payment_failed", {"id": "in_p" + t, "object": "invoice"})
     assert await billing.handle_webhook(raw, sign(raw)) == "processed"
     sub = await billing.store.get(t)

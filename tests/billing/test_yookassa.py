@@ -26,8 +26,7 @@ def fake():
 @pytest.fixture
 async def yk(fake, db_url):
     await upgrade(db_url)
-    return YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url), load_plans(),
-                           SubscriptionStore(db_url))
+    return YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url), load_plans(), SubscriptionStore(db_url))
 
 
 def notification(pid: str, event: str = "payment.succeeded") -> dict:
@@ -90,14 +89,18 @@ async def test_repeated_notifications_have_one_effect(yk, fake):
     assert sorted(outcomes) == ["duplicate"] * 4 + ["processed"]
 
 
-@pytest.mark.parametrize("body", [{}, {"type": "notification"}, {"type": "notification", "object": "x"},
-                                  {"type": "other", "object": {"id": "p"}}])
+@pytest.mark.parametrize(
+    "body", [{}, {"type": "notification"}, {"type": "notification", "object": "x"}, {"type": "other", "object": {"id": "p"}}]
+)
 async def test_malformed_notifications_are_refused(yk, body):
     with pytest.raises(NotificationRejected):
         await yk.handle_notification(YOOKASSA_IP, body)
 
 
 def test_the_trusted_ranges_are_configurable(fake):
-    yk = YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url, trusted_networks=("10.0.0.0/8",)),
-                         load_plans(), SubscriptionStore())
+    yk = YooKassaBilling(
+        YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url, trusted_networks=("10.0.0.0/8",)),
+        load_plans(),
+        SubscriptionStore(),
+    )
     assert yk.trusted("10.1.2.3") and not yk.trusted(YOOKASSA_IP)

@@ -29,4 +29,3 @@ def test_a_local_url_with_nothing_there_gets_its_own_redis_server(tmp_path, monk
     finally:
         cluster.stop()
     assert cluster.redis is None
-

@@ -21,9 +21,24 @@ async def test_modem_sim_cli_call_with_a_real_driver(tmp_path: Path):
     (tmp_path / "caller.wav").write_bytes(wav_bytes(caller, 8000))
     ports, record = tmp_path / "ports", tmp_path / "uplink.wav"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "modem-sim", "--dir", str(ports), "--call", "+79161234567",
-        "--wav", str(tmp_path / "caller.wav"), "--after", "1.0", "--record", str(record), "--duration", "4",
-        stdout=subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "cli.main",
+        "modem-sim",
+        "--dir",
+        str(ports),
+        "--call",
+        "+79161234567",
+        "--wav",
+        str(tmp_path / "caller.wav"),
+        "--after",
+        "1.0",
+        "--record",
+        str(record),
+        "--duration",
+        "4",
+        stdout=subprocess.PIPE,
+    )
     for _ in range(100):
         if (ports / "audio").exists():
             break

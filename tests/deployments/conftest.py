@@ -32,13 +32,23 @@ def llm_server(tiny_llm_dir):
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     # Two adapters per replica (and a third slot spare): a third adapter evicts the oldest.
-    spec = {"model_id": "tiny-llama", "path": str(tiny_llm_dir / "base"), "default_max_tokens": 16,
-            "max_adapters": 2,
-            "engine_args": {"dtype": "float32", "enforce_eager": True, "max_model_len": 512,
-                            "max_num_seqs": 8, "enable_lora": True, "max_lora_rank": 8,
-                            "lora_target_modules": ["qkv_proj", "o_proj"]},
-            # The CPU profile's LoRA ops (deployments/llm/cpu_lora_ops.py), so the peft check covers them.
-            "env": {"VLLM_CPU_KVCACHE_SPACE": "1", "SECRETARY_CPU_LORA_OPS": "grouped"}}
+    spec = {
+        "model_id": "tiny-llama",
+        "path": str(tiny_llm_dir / "base"),
+        "default_max_tokens": 16,
+        "max_adapters": 2,
+        "engine_args": {
+            "dtype": "float32",
+            "enforce_eager": True,
+            "max_model_len": 512,
+            "max_num_seqs": 8,
+            "enable_lora": True,
+            "max_lora_rank": 8,
+            "lora_target_modules": ["qkv_proj", "o_proj"],
+        },
+        # The CPU profile's LoRA ops (deployments/llm/cpu_lora_ops.py), so the peft check covers them.
+        "env": {"VLLM_CPU_KVCACHE_SPACE": "1", "SECRETARY_CPU_LORA_OPS": "grouped"},
+    }
     server = instantiate(LLMServer, spec)
     yield server
     server.engine.shutdown()
@@ -76,8 +86,13 @@ def assistant(llm_server, persona_registry):
     from personas.faq import FaqMatcher
     from personas.responder import PersonaResponder, ResponderConfig
 
-    responder = PersonaResponder(LocalHandle(llm_server), FaqMatcher(E5Embedder()), None, persona_registry,
-                                 ResponderConfig(local_attempts=2, local_backoff_s=0.01))
+    responder = PersonaResponder(
+        LocalHandle(llm_server),
+        FaqMatcher(E5Embedder()),
+        None,
+        persona_registry,
+        ResponderConfig(local_attempts=2, local_backoff_s=0.01),
+    )
     return Assistant(responder, persona_registry)
 
 
@@ -108,7 +123,11 @@ def auth_headers(inprocess_api_key) -> dict[str, str]:
 def local_handles(stt_server, tts_server, llm_server, profile_args, assistant, inprocess_api_key):
     from deployments.ingress.dependencies import IngressConfig, ModelHandles, bind_models
 
-    models = ModelHandles(LocalHandle(stt_server), LocalHandle(tts_server), LocalHandle(llm_server),
-                          IngressConfig.from_dict(profile_args["ingress"]))
+    models = ModelHandles(
+        LocalHandle(stt_server),
+        LocalHandle(tts_server),
+        LocalHandle(llm_server),
+        IngressConfig.from_dict(profile_args["ingress"]),
+    )
     bind_models(models, assistant)
     return models

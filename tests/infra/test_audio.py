@@ -54,7 +54,7 @@ def test_too_long_audio_stops_early():
 def test_stream_resampler_matches_whole_buffer():
     pcm = tone(1.0, 22050)
     rs = StreamResampler(22050, 8000)
-    parts = [rs.process(pcm[i:i + 2205]) for i in range(0, len(pcm), 2205)]
+    parts = [rs.process(pcm[i : i + 2205]) for i in range(0, len(pcm), 2205)]
     parts.append(rs.process(np.zeros(0, np.int16), last=True))
     streamed = np.concatenate(parts)
     whole = resample(pcm, 22050, 8000)
@@ -64,9 +64,10 @@ def test_stream_resampler_matches_whole_buffer():
     assert StreamResampler(8000, 8000).process(pcm) is pcm
 
 
-@pytest.mark.parametrize(("fmt", "rate", "expected"), [("mp3", 21677, 22050), ("opus", 44100, 48000),
-                                                       ("aac", 47000, 48000), ("flac", 21677, 21677),
-                                                       ("mp3", 24000, 24000)])
+@pytest.mark.parametrize(
+    ("fmt", "rate", "expected"),
+    [("mp3", 21677, 22050), ("opus", 44100, 48000), ("aac", 47000, 48000), ("flac", 21677, 21677), ("mp3", 24000, 24000)],
+)
 def test_rates_a_codec_does_not_take_are_encoded_at_its_next_rate(fmt, rate, expected):
     assert encoded_rate(fmt, rate) == expected
     audio = decode_audio(encode_audio(tone(0.5, rate), rate, fmt), 16000)

@@ -26,6 +26,7 @@ def table_names(url: str) -> set[str]:
                 return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         finally:
             await engine.dispose()
+
     return asyncio.run(read())
 
 
@@ -65,8 +66,12 @@ def test_apps_that_migrate_a_new_database_at_once_both_succeed(db_url):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    procs = [subprocess.Popen([sys.executable, "-c", UPGRADE, db_url], cwd=root, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADE, db_url], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(4)
+    ]
     outputs = [(p.wait(120), p.stdout.read()) for p in procs]
     for code, out in outputs:
         assert code == 0, out[-2000:]

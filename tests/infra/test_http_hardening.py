@@ -14,8 +14,7 @@ from infra.settings import Settings
 def make_app(**settings) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    install_hardening(app, Settings(**{"rate_limit_per_key": "", "rate_limit_per_ip": "", "redis_url": "",
-                                       **settings}))
+    install_hardening(app, Settings(**{"rate_limit_per_key": "", "rate_limit_per_ip": "", "redis_url": "", **settings}))
 
     @app.get("/v1/thing")
     async def thing() -> dict:
@@ -58,8 +57,7 @@ async def test_each_key_and_each_address_has_its_own_budget(backend, request):
 async def test_an_unreachable_limiter_store_lets_requests_through():
     app = make_app(rate_limit_per_key="1/minute", redis_url="redis://127.0.0.1:1/0")
     async with client(app) as c:
-        assert [(await c.get("/v1/thing", headers={"Authorization": "Bearer k"})).status_code
-                for _ in range(3)] == [200] * 3
+        assert [(await c.get("/v1/thing", headers={"Authorization": "Bearer k"})).status_code for _ in range(3)] == [200] * 3
 
 
 async def test_security_headers_on_answers_and_errors():
@@ -80,12 +78,18 @@ async def test_cors_allows_only_the_listed_origins():
         assert ok.headers["access-control-allow-origin"] == "https://app.secretary.example"
         evil = await c.get("/v1/thing", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in evil.headers
-        pre = await c.options("/v1/thing", headers={"Origin": "https://admin.secretary.example",
-                                                    "Access-Control-Request-Method": "POST",
-                                                    "Access-Control-Request-Headers": "Authorization"})
+        pre = await c.options(
+            "/v1/thing",
+            headers={
+                "Origin": "https://admin.secretary.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "Authorization",
+            },
+        )
         assert pre.status_code == 200 and "POST" in pre.headers["access-control-allow-methods"]
-        denied = await c.options("/v1/thing", headers={"Origin": "https://evil.example",
-                                                       "Access-Control-Request-Method": "POST"})
+        denied = await c.options(
+            "/v1/thing", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        )
         assert denied.status_code == 400
     async with client(make_app()) as c:  # by default no origin at all
         r = await c.get("/v1/thing", headers={"Origin": "https://app.secretary.example"})
@@ -123,8 +127,9 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read():
     async with client(body_app()) as c:
         assert (await c.post("/auth/login", json={"a": 1})).json() == {"keys": 1}
         t0 = time.monotonic()
-        r = await c.post("/auth/login", content=b"{" + b" " * (64 * 1024 * 1024) + b"}",
-                         headers={"content-type": "application/json"})
+        r = await c.post(
+            "/auth/login", content=b"{" + b" " * (64 * 1024 * 1024) + b"}", headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
         assert time.monotonic() - t0 < 5  # refused on its declared length, not after reading 64 MB
 

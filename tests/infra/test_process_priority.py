@@ -18,9 +18,16 @@ print(set_niceness(10), set_niceness(12, only_lower_priority=True), set_niceness
       set_niceness(40))
 """
 
+
 def _child(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
 
 
 def test_niceness_is_absolute_and_a_model_server_only_gives_way():

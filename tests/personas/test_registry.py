@@ -12,11 +12,21 @@ from personas.schemas import Persona
 
 
 def persona(name: str = "olga", **over) -> Persona:
-    base = dict(name=name, display_name=name.title(), language="ru", voice="joe",
-                system_prompt="Ты секретарь.", lines=dict(greeting="Здравствуйте!", recording_notice="Идёт запись.",
-                                                        farewell="До свидания!", silence_prompt="Алло?",
-                                                        hangup_line="Не слышно, до свидания.",
-                                                        apology="Извините, перезвоните позже."))
+    base = dict(
+        name=name,
+        display_name=name.title(),
+        language="ru",
+        voice="joe",
+        system_prompt="Ты секретарь.",
+        lines=dict(
+            greeting="Здравствуйте!",
+            recording_notice="Идёт запись.",
+            farewell="До свидания!",
+            silence_prompt="Алло?",
+            hangup_line="Не слышно, до свидания.",
+            apology="Извините, перезвоните позже.",
+        ),
+    )
     return Persona(**{**base, **over})
 
 
@@ -82,9 +92,19 @@ async def test_tenants_do_not_see_each_others_personas(db_url):
         await b.delete("olga")
 
 
-@pytest.mark.parametrize("bad", [{"name": "Olga"}, {"name": "o"}, {"name": "olga;drop"}, {"language": "russian"},
-                                 {"timezone": "Mars/Olympus"}, {"extra": 1}, {"sampling": {"temperature": 5}},
-                                 {"adapter": {"name": "x", "version": 0, "path": "p"}}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "Olga"},
+        {"name": "o"},
+        {"name": "olga;drop"},
+        {"language": "russian"},
+        {"timezone": "Mars/Olympus"},
+        {"extra": 1},
+        {"sampling": {"temperature": 5}},
+        {"adapter": {"name": "x", "version": 0, "path": "p"}},
+    ],
+)
 def test_validation(bad):
     with pytest.raises(ValidationError):
         persona(**bad)

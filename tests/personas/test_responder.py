@@ -20,12 +20,23 @@ from personas.responder import LLMUnavailable, PersonaResponder, ResponderConfig
 from personas.schemas import Persona
 from tests.fake_cloud_llm import API_KEY, REPLY, FakeCloudLLM
 
-LINES = dict(greeting="Hello", farewell="Bye", silence_prompt="Hello?", hangup_line="Bye now",
-             apology="Sorry, I am having trouble right now.")
-ANNA = Persona(name="anna", display_name="Anna", language="en", system_prompt="You are Anna.", voice="joe",
-               lines=LINES, adapter={"name": "anna", "version": 2, "path": "adapters/anna"},
-               faq=[{"question": "What are your opening hours?", "answer": "We are open from 9 to 6.",
-                     "triggers": ["hours"]}])
+LINES = dict(
+    greeting="Hello",
+    farewell="Bye",
+    silence_prompt="Hello?",
+    hangup_line="Bye now",
+    apology="Sorry, I am having trouble right now.",
+)
+ANNA = Persona(
+    name="anna",
+    display_name="Anna",
+    language="en",
+    system_prompt="You are Anna.",
+    voice="joe",
+    lines=LINES,
+    adapter={"name": "anna", "version": 2, "path": "adapters/anna"},
+    faq=[{"question": "What are your opening hours?", "answer": "We are open from 9 to 6.", "triggers": ["hours"]}],
+)
 MSGS = [{"role": "system", "content": "You are Anna."}, {"role": "user", "content": "Tell me a joke"}]
 OPTS = {"max_tokens": 20, "temperature": 0.0}
 
@@ -84,8 +95,16 @@ def cloud_server():
 @pytest.fixture
 def cloud(cloud_server):
     cloud_server.fail, cloud_server.requests[:] = False, []
-    return CloudLLM(CloudConfig(base_url=cloud_server.base_url, api_key=API_KEY, model="cloud-model",
-                                timeout_s=5, breaker_threshold=2, recovery_s=0.5))
+    return CloudLLM(
+        CloudConfig(
+            base_url=cloud_server.base_url,
+            api_key=API_KEY,
+            model="cloud-model",
+            timeout_s=5,
+            breaker_threshold=2,
+            recovery_s=0.5,
+        )
+    )
 
 
 def responder(llm, cloud=None, registry=None, faq=None):
@@ -105,8 +124,7 @@ async def test_the_local_model_answers_with_the_personas_adapter_as_the_multiple
     deltas = await reply(responder(llm))
     assert text(deltas) == "Local model reply." and {d.source for d in deltas} == {"local"}
     assert deltas[-1].finish_reason == "stop" and deltas[-1].completion_tokens == 3
-    assert llm.calls == [{"adapter": {"name": "anna", "version": 2, "path": "adapters/anna"},
-                          "model_id": "anna@v2"}]
+    assert llm.calls == [{"adapter": {"name": "anna", "version": 2, "path": "adapters/anna"}, "model_id": "anna@v2"}]
 
 
 async def test_a_dead_replica_is_retried_before_anything_else():
@@ -217,6 +235,7 @@ async def test_a_slow_first_token_goes_to_the_cloud_without_retrying(cloud, clou
 async def test_a_reply_abandoned_before_its_first_token_stops_the_engine():
     """A barge-in, or a speculative reply voided by more speech, while the model is still on its
     prompt: the Serve request is cancelled, not left generating the whole reply for nobody."""
+
     class Stream:
         def __init__(self) -> None:
             self.cancelled = False
@@ -248,8 +267,7 @@ async def test_a_reply_abandoned_before_its_first_token_stops_the_engine():
 
 async def test_a_persona_of_a_language_with_its_own_model_is_answered_by_it():
     default, russian = ScriptedLLM("ok"), ScriptedLLM("ok")
-    r = PersonaResponder(default, None, None, None, ResponderConfig(local_attempts=1),
-                         language_llms={"ru": russian})
+    r = PersonaResponder(default, None, None, None, ResponderConfig(local_attempts=1), language_llms={"ru": russian})
     marina = ANNA.model_copy(update={"name": "marina", "language": "ru", "adapter": None})
     assert text(await reply(r, marina)) == "Local model reply."
     assert len(russian.calls) == 1 and default.calls == []

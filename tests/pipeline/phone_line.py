@@ -30,7 +30,7 @@ def trim(pcm: bytes, threshold: int = 200) -> bytes:
     """The clip without the silence espeak pads it with, so scripted pauses are exact."""
     x = np.frombuffer(pcm, "<i2")
     loud = np.flatnonzero(np.abs(x) > threshold)
-    return x[loud[0]:loud[-1] + 1].tobytes() if loud.size else b""
+    return x[loud[0] : loud[-1] + 1].tobytes() if loud.size else b""
 
 
 @dataclass
@@ -53,7 +53,7 @@ class PhoneLine:
         for u in self.script:
             start = round((t - u.at_s) * RATE)
             if 0 <= start * 2 < len(u.pcm):
-                chunk = np.frombuffer(u.pcm[start * 2:start * 2 + FRAME], "<i2").astype(np.float64)
+                chunk = np.frombuffer(u.pcm[start * 2 : start * 2 + FRAME], "<i2").astype(np.float64)
                 out[: len(chunk)] += chunk
         if echo is not None and self.echo_db is not None:
             out += np.frombuffer(echo, "<i2").astype(np.float64) * 10 ** (self.echo_db / 20)

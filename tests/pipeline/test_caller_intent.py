@@ -19,23 +19,47 @@ def test_hesitations_are_never_a_turn(text):
     assert classify(text, assistant_speaking=True) is Utterance.NOTHING
 
 
-@pytest.mark.parametrize("text", [
-    "Thank you very much. Goodbye.", "Thank you, goodbye.", "Okay, bye-bye!", "Bye for now.", "Goodbye",
-    "Thanks, that's all, have a nice day, bye.", "See you tomorrow.",
-    "Спасибо, до свидания!", "Спасибо, пока.", "Ну всё, пока.", "Хорошо, всего доброго.", "Пока-пока",
-    "Спасибо большое, до свидания.", "Ладно, давайте, пока!",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thank you very much. Goodbye.",
+        "Thank you, goodbye.",
+        "Okay, bye-bye!",
+        "Bye for now.",
+        "Goodbye",
+        "Thanks, that's all, have a nice day, bye.",
+        "See you tomorrow.",
+        "Спасибо, до свидания!",
+        "Спасибо, пока.",
+        "Ну всё, пока.",
+        "Хорошо, всего доброго.",
+        "Пока-пока",
+        "Спасибо большое, до свидания.",
+        "Ладно, давайте, пока!",
+    ],
+)
 def test_closings_end_the_call(text):
     assert is_goodbye(text)
     assert classify(text, assistant_speaking=False) is Utterance.GOODBYE
 
 
-@pytest.mark.parametrize("text", [
-    "Подождите, пока я найду ручку.", "Пока я ищу ручку, скажите ваш адрес.", "Покажите, пожалуйста, прайс.",
-    "Пока не знаю, перезвоню.", "Goodbye, wait, I have one more question.", "Goodbye? No, wait.",
-    "Can you say goodbye to Artem for me?", "I'll call back, bye the way, what is the price?",
-    "Thank you.", "Спасибо.", "Is that a bye-law?", "See you tomorrow at the clinic, and what should I bring?",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Подождите, пока я найду ручку.",
+        "Пока я ищу ручку, скажите ваш адрес.",
+        "Покажите, пожалуйста, прайс.",
+        "Пока не знаю, перезвоню.",
+        "Goodbye, wait, I have one more question.",
+        "Goodbye? No, wait.",
+        "Can you say goodbye to Artem for me?",
+        "I'll call back, bye the way, what is the price?",
+        "Thank you.",
+        "Спасибо.",
+        "Is that a bye-law?",
+        "See you tomorrow at the clinic, and what should I bring?",
+    ],
+)
 def test_farewell_words_inside_other_sentences_do_not(text):
     assert not is_goodbye(text)
     assert classify(text, assistant_speaking=False) is not Utterance.GOODBYE

@@ -10,20 +10,35 @@ from hypothesis import strategies as st
 
 from pipeline.chunker import DIGIT_CHARS, ChunkerConfig, ClauseChunker, for_speech, joined, spoken_chars
 
-TEXT = ("Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
-        "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!")
-EXPECTED = ["Hello!", "Our clinic is open from 9.30 to 18.00,", "Monday to Friday.", "Dr. Smith is in today,",
-            "and tomorrow.",
-            "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
-SENTENCES = ["Hello!", "Our clinic is open from 9.30 to 18.00, Monday to Friday.", "Dr. Smith is in today, and tomorrow.",
-             "Спасибо, т.е. всё хорошо.", "Ждём вас в 10:00...", "До свидания!"]
+TEXT = (
+    "Hello! Our clinic is open from 9.30 to 18.00, Monday to Friday. Dr. Smith is in today, and tomorrow. "
+    "Спасибо, т.е. всё хорошо. Ждём вас в 10:00... До свидания!"
+)
+EXPECTED = [
+    "Hello!",
+    "Our clinic is open from 9.30 to 18.00,",
+    "Monday to Friday.",
+    "Dr. Smith is in today,",
+    "and tomorrow.",
+    "Спасибо, т.е. всё хорошо.",
+    "Ждём вас в 10:00...",
+    "До свидания!",
+]
+SENTENCES = [
+    "Hello!",
+    "Our clinic is open from 9.30 to 18.00, Monday to Friday.",
+    "Dr. Smith is in today, and tomorrow.",
+    "Спасибо, т.е. всё хорошо.",
+    "Ждём вас в 10:00...",
+    "До свидания!",
+]
 
 
 def chunks(text: str, step: int, config: ChunkerConfig | None = None) -> list[str]:
     c = ClauseChunker(config)
     out: list[str] = []
     for i in range(0, len(text), step):
-        out += c.push(text[i:i + step])
+        out += c.push(text[i : i + step])
     return out + list(c.flush())
 
 
@@ -36,24 +51,36 @@ def test_same_chunks_whatever_the_token_size(step):
 def test_later_chunks_grow_from_the_one_before():
     """A chunk is made while the one before it plays: a sentence behind "I'm Anna," is cut at a clause."""
     reply = "I'm Anna, a friendly phone secretary, working in a busy office in the city's Westside. I can help."
-    assert chunks(reply, 3) == ["I'm Anna,", "a friendly phone secretary,",
-                                "working in a busy office in the city's Westside.", "I can help."]
+    assert chunks(reply, 3) == [
+        "I'm Anna,",
+        "a friendly phone secretary,",
+        "working in a busy office in the city's Westside.",
+        "I can help.",
+    ]
     assert chunks(reply, 3, ChunkerConfig(growth=None)) == [
-        "I'm Anna,", "a friendly phone secretary, working in a busy office in the city's Westside.", "I can help."]
+        "I'm Anna,",
+        "a friendly phone secretary, working in a busy office in the city's Westside.",
+        "I can help.",
+    ]
     # no clause boundary (at least 2 x 16 characters after a short chunk): before a phrase opener, else
     # at a space whose word does not lean on the next one ("of the")
     out = chunks("Hello! I am the assistant of the dental clinic on Baker street and I can book you in any day.", 4)
     assert out == ["Hello!", "I am the assistant", "of the dental clinic", "on Baker street and I can book you in any day."]
-    assert chunks("Sure, I can help you with booking an appointment for Friday at ten in the morning.", 3,
-                  ChunkerConfig.phrase())[:3] == ["Sure, I can help you", "with booking an appointment",
-                                                  "for Friday at ten in the morning."]
+    assert chunks(
+        "Sure, I can help you with booking an appointment for Friday at ten in the morning.", 3, ChunkerConfig.phrase()
+    )[:3] == ["Sure, I can help you", "with booking an appointment", "for Friday at ten in the morning."]
     # a sentence that ends within a quarter past the limit stays whole (no "клиники." on its own)
     assert chunks("Здравствуйте! Я секретарь стоматологической клиники. Чем могу помочь?", 5) == [
-        "Здравствуйте!", "Я секретарь стоматологической клиники.", "Чем могу помочь?"]  # 38 > 32, within 40
+        "Здравствуйте!",
+        "Я секретарь стоматологической клиники.",
+        "Чем могу помочь?",
+    ]  # 38 > 32, within 40
 
 
-@given(st.lists(st.sampled_from(["word", "два", "one,", "two.", "три;", "a", "longerword", "end!"]), max_size=120),
-       st.integers(min_value=1, max_value=40))
+@given(
+    st.lists(st.sampled_from(["word", "два", "one,", "two.", "три;", "a", "longerword", "end!"]), max_size=120),
+    st.integers(min_value=1, max_value=40),
+)
 def test_growth_bounds_every_later_chunk(words, step):
     text = " ".join(words)
     config = ChunkerConfig()
@@ -76,7 +103,9 @@ def test_first_chunk_is_eager_at_a_clause():
     assert out[0] == "Good afternoon,"
     assert out[1:] == ["thank you for calling the dental clinic.", "How can I help?"]
     assert chunks("Sure, I can book you in for Friday at ten.", 3, ChunkerConfig.eager())[:2] == [
-        "Sure, I can book you in", "for Friday at ten."]
+        "Sure, I can book you in",
+        "for Friday at ten.",
+    ]
     assert chunks("Да, конечно. Приходите в пятницу.", 2)[0] == "Да, конечно."  # "Да," alone is too short
     assert chunks("I'm Anna, a friendly phone secretary.", 2) == ["I'm Anna,", "a friendly phone secretary."]
     assert chunks("Конечно, записываю вас на пятницу.", 3)[0] == "Конечно,"
@@ -89,8 +118,7 @@ def test_first_chunk_is_eager_at_a_clause():
 def test_first_chunk_without_a_boundary_goes_after_a_few_words():
     out = chunks("We are open every day from nine in the morning until six in the evening.", 3, ChunkerConfig.eager())
     assert out == ["We are open every day from", "nine in the morning until six in the evening."]
-    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3,
-                    ChunkerConfig.clause())
+    clause = chunks("We are open every day from nine in the morning until six in the evening.", 3, ChunkerConfig.clause())
     assert clause == ["We are open every day from nine in the morning until six in the evening."]
     assert chunks("Sure, I can book you in.", 3, ChunkerConfig.clause())[0] == "Sure, I can book you in."
 
@@ -111,26 +139,37 @@ def test_a_long_first_clause_is_cut_before_a_phrase_opener():
     """Replies that open without a short clause start before their whole first sentence is written."""
     phrase = ChunkerConfig.phrase()
     assert chunks("I'm here to assist with any project or task. Ask away.", 3, phrase) == [
-        "I'm here", "to assist with any project or task.", "Ask away."]
+        "I'm here",
+        "to assist with any project or task.",
+        "Ask away.",
+    ]
     assert chunks("I'm sorry for any inconvenience, and thank you.", 3, phrase)[0] == "I'm sorry"
     assert chunks("I can help with that.", 3, phrase) == ["I can help with that."]  # "that." ends it
     assert chunks("I can help with that today.", 3, phrase) == ["I can help", "with that today."]
     assert chunks("Yes, I can do it.", 3, phrase) == ["Yes, I can do it."]  # "I can" is under 8 characters
     assert chunks("I'm not familiar with the local area, but I can help.", 2, phrase) == [
-        "I'm not familiar", "with the local area,", "but I can help."]
+        "I'm not familiar",
+        "with the local area,",
+        "but I can help.",
+    ]
     assert chunks("Мы работаем каждый день с девяти утра до шести вечера.", 4, phrase) == [
-        "Мы работаем каждый день", "с девяти утра до шести вечера."]
+        "Мы работаем каждый день",
+        "с девяти утра до шести вечера.",
+    ]
     # a short clause still comes first, and an opener only counts as a whole word
     assert chunks("I'm Anna, a friendly phone secretary.", 2, phrase) == ["I'm Anna,", "a friendly phone secretary."]
     assert chunks("We are open tomorrow morning.", 1, phrase) == ["We are open tomorrow morning."]
     # the clause rule waits for the clause
     assert chunks("I'm here to assist with any project or task.", 3, ChunkerConfig.clause()) == [
-        "I'm here to assist with any project or task."]
+        "I'm here to assist with any project or task."
+    ]
     assert phrase == ChunkerConfig()  # the default
 
 
-@given(st.lists(st.sampled_from(["word", "with", "и", "to,", "two.", "a", "because", "end!"]), max_size=60),
-       st.integers(min_value=1, max_value=20))
+@given(
+    st.lists(st.sampled_from(["word", "with", "и", "to,", "two.", "a", "because", "end!"]), max_size=60),
+    st.integers(min_value=1, max_value=20),
+)
 def test_phrase_cuts_lose_nothing_whatever_the_token_size(words, step):
     text = " ".join(words)
     out = chunks(text, step, ChunkerConfig.phrase())
@@ -161,8 +200,10 @@ def test_cut_now_speaks_the_text_so_far_at_its_best_boundary():
     assert [*c.push("maybe")] == [] and c.cut_now() is None  # a word still being written
 
 
-@given(st.lists(st.sampled_from(["word", "with", "и", "to,", "the", "a", "because", "long-word"]), max_size=40),
-       st.integers(min_value=0, max_value=300))
+@given(
+    st.lists(st.sampled_from(["word", "with", "и", "to,", "the", "a", "because", "long-word"]), max_size=40),
+    st.integers(min_value=0, max_value=300),
+)
 def test_cut_now_loses_nothing(words, at):
     text = " ".join(words)
     c = ClauseChunker()
@@ -196,8 +237,7 @@ def test_cut_now_says_a_phone_number_group_by_group():
     assert [*c.push("Open at 9-18")] == [] and c.cut_now() is None  # a range ("from 9 to 18"), not groups
 
 
-@given(st.lists(st.integers(min_value=0, max_value=9999), min_size=1, max_size=5),
-       st.integers(min_value=0, max_value=40))
+@given(st.lists(st.integers(min_value=0, max_value=9999), min_size=1, max_size=5), st.integers(min_value=0, max_value=40))
 def test_cut_now_keeps_every_digit_group_whole(groups, at):
     text = "Please call us at " + "-".join(str(g) for g in groups) + ". "
     c = ClauseChunker()

@@ -53,7 +53,7 @@ def test_framer_any_chunking_gives_exact_frames(sizes):
     data = bytes(range(256)) * 20
     framer, out, pos = Framer(8000), b"", 0
     for size in sizes:
-        out += b"".join(f.pcm for f in framer.push(data[pos:pos + size]))
+        out += b"".join(f.pcm for f in framer.push(data[pos : pos + size]))
         pos += size
     out += b"".join(f.pcm for f in framer.push(data[pos:]))
     tail = b"".join(f.pcm for f in framer.flush())
@@ -84,8 +84,11 @@ def test_vad_speech_versus_silence_hiss_and_hum(rate):
 def test_one_utterance_is_one_turn_with_its_words():
     text = "I need to change my appointment to Friday."
     speech = pcm_of(espeak_wav(text))
-    events = [e for e in run(TurnDetector(), silence(0.5) + speech + silence(1.5))
-              if not isinstance(e, SpeechPaused | SpeechResumed)]
+    events = [
+        e
+        for e in run(TurnDetector(), silence(0.5) + speech + silence(1.5))
+        if not isinstance(e, SpeechPaused | SpeechResumed)
+    ]
     kinds = [type(e) for e in events]
     assert kinds == [SpeechStarted, TurnEnded]
     turn = events[1]
@@ -177,5 +180,5 @@ def test_a_turn_judged_on_gated_frames_keeps_the_callers_own_audio():
         events += detector.push(frame, heard_as=gated)
     (turn,) = [e for e in events if isinstance(e, TurnEnded)]
     start = round(turn.started_s * RATE) * 2
-    assert turn.audio == pcm[start:start + len(turn.audio)]  # not a zeroed frame in it
+    assert turn.audio == pcm[start : start + len(turn.audio)]  # not a zeroed frame in it
     assert np.abs(np.frombuffer(turn.audio, "<i2")).max() > 0

@@ -37,7 +37,7 @@ def test_long_history_keeps_the_newest_whole_exchanges():
         kept = bounded(history, 1536)
         assert estimate_tokens(kept) <= 1536
         assert kept[0] == SYSTEM and kept[1]["role"] == "user" and kept[-1] == history[-1]
-        assert kept[1:] == history[len(history) - len(kept) + 1:]  # a suffix: the newest turns
+        assert kept[1:] == history[len(history) - len(kept) + 1 :]  # a suffix: the newest turns
         roles = [m["role"] for m in kept[1:]]
         assert all(a != b for a, b in itertools.pairwise(roles))  # still alternating
 
@@ -69,8 +69,10 @@ async def test_a_long_call_keeps_asking_within_the_context():
     llm = ScriptedResponder(["We close at six."] * 3, token_delay_s=0.0)
     session = CallSession(Fixed(), llm, Silent(), SessionConfig(history_max_tokens=1000))
     for i in range(400):  # an hour of conversation already behind us
-        session.history += [{"role": "user", "content": f"question {i} " + "x" * 150},
-                            {"role": "assistant", "content": f"answer {i} " + "y" * 150}]
+        session.history += [
+            {"role": "user", "content": f"question {i} " + "x" * 150},
+            {"role": "assistant", "content": f"answer {i} " + "y" * 150},
+        ]
     turn = TurnEnded(b"\x00" * 3200, 8000, 1.0, 1.2, 1.8, "silence")
     await asyncio.wait_for(session._respond(turn, 0.0), 10)
     sent = llm.calls[-1]

@@ -17,7 +17,7 @@ def tone(seconds: float, level: int = 8000) -> np.ndarray:
 
 
 def test_the_lead_in_is_cut_to_a_short_pre_roll():
-    pcm = (np.zeros(800, "<i2").tobytes() + tone(0.2).tobytes())  # 100 ms of silence, then sound
+    pcm = np.zeros(800, "<i2").tobytes() + tone(0.2).tobytes()  # 100 ms of silence, then sound
     out = trim_lead_in(pcm, RATE, keep_ms=20)
     assert len(out) == len(pcm) - 2 * (800 - 160)  # 20 ms (160 samples) of the silence kept
     assert trim_lead_in(out, RATE, keep_ms=20) == out  # nothing more to cut
@@ -44,8 +44,12 @@ class FixedTranscriber:
 
 
 async def test_a_reply_starts_with_its_sound_and_keeps_the_pause_between_its_chunks():
-    session = CallSession(FixedTranscriber(), ScriptedResponder(["We open at nine. We close at six."]),
-                          ToneSynthesizer(), SessionConfig(greeting="Hello.", recording_notice=""))
+    session = CallSession(
+        FixedTranscriber(),
+        ScriptedResponder(["We open at nine. We close at six."]),
+        ToneSynthesizer(),
+        SessionConfig(greeting="Hello.", recording_notice=""),
+    )
     session.start()
     line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
     await line.run(6.0)

@@ -34,7 +34,7 @@ class CountingSynthesizer:
             raise ConnectionError("the TTS replica is gone")
         pcm = line_tone(text)
         yield pcm[: len(pcm) // 2]
-        yield pcm[len(pcm) // 2:]
+        yield pcm[len(pcm) // 2 :]
 
 
 async def collect(gen) -> bytes:
@@ -106,13 +106,16 @@ class FixedTranscriber:
 
 
 def config() -> SessionConfig:
-    return SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.",
-                         apology="Sorry, please call back later.", echo_guard=False)
+    return SessionConfig(
+        greeting="Hello, this is Anna.",
+        recording_notice="This call is recorded.",
+        apology="Sorry, please call back later.",
+        echo_guard=False,
+    )
 
 
 async def run_call(voice, cache: LineAudioCache, seconds: float, script=()) -> tuple[CallSession, PhoneLine]:
-    session = CallSession(FixedTranscriber(), ScriptedResponder(["We open at nine."]), voice, config(),
-                          lines=cache)
+    session = CallSession(FixedTranscriber(), ScriptedResponder(["We open at nine."]), voice, config(), lines=cache)
     session.start()
     line = PhoneLine(session, list(script))
     await line.run(seconds)
@@ -147,9 +150,15 @@ async def test_a_call_whose_tts_dies_still_hears_the_apology_and_goes_on():
 
 async def test_a_greeting_written_for_one_call_is_said_but_not_kept():
     cache, voice = LineAudioCache(), CountingSynthesizer()
-    session = CallSession(FixedTranscriber(), ScriptedResponder([]), voice,
-                          SessionConfig(greeting="Hello Ivan, your appointment is at ten.", recording_notice="",
-                                        keep_greeting=False, echo_guard=False), lines=cache)
+    session = CallSession(
+        FixedTranscriber(),
+        ScriptedResponder([]),
+        voice,
+        SessionConfig(
+            greeting="Hello Ivan, your appointment is at ten.", recording_notice="", keep_greeting=False, echo_guard=False
+        ),
+        lines=cache,
+    )
     session.start()
     line = PhoneLine(session)
     await line.run(1.0)

@@ -36,14 +36,20 @@ class Clock:
 LONG = "Sure, we open at nine, and we close at six in the evening on weekdays, and at two on Saturdays."
 
 
-def gate(clock: Clock, typical_chars: float = 100.0, errors: ForecastErrors | None = None,
-         synthesis: SynthesisTimes | None = None) -> PlayoutGate:
-    return PlayoutGate(lengths=ReplyLengths(typical_chars), errors=errors or ForecastErrors(),
-                       synthesis=synthesis or SynthesisTimes(), clock=clock)
+def gate(
+    clock: Clock, typical_chars: float = 100.0, errors: ForecastErrors | None = None, synthesis: SynthesisTimes | None = None
+) -> PlayoutGate:
+    return PlayoutGate(
+        lengths=ReplyLengths(typical_chars),
+        errors=errors or ForecastErrors(),
+        synthesis=synthesis or SynthesisTimes(),
+        clock=clock,
+    )
 
 
-def first_chunk(g: PlayoutGate, clock: Clock, text: str, started_at: float, done_at: float, audio_s: float,
-                chars: int) -> list:
+def first_chunk(
+    g: PlayoutGate, clock: Clock, text: str, started_at: float, done_at: float, audio_s: float, chars: int
+) -> list:
     """The LLM has sent ``text``; the first chunk (``chars`` of it) goes to TTS at ``started_at`` and
     its ``audio_s`` of audio is complete at ``done_at``. Returns what the gate lets play."""
     g.token(text)
@@ -175,6 +181,7 @@ def test_a_lateness_shorter_than_a_pause_between_clauses_is_not_held():
 def test_a_small_lateness_is_played_alone_but_held_while_other_replies_are_made():
     """With other replies made beside it, a forecast errs short: four calls ran dry 20-100 ms after
     first chunks that played with a forecast lateness under ``min_hold_s``."""
+
     def played(others: int) -> tuple[list, PlayoutGate]:
         clock, load = Clock(), ReplyLoad()
         g = gate(clock)
@@ -202,8 +209,9 @@ def test_reply_load_counts_a_reply_until_it_ends_however_it_ends():
 
 
 def test_a_number_is_forecast_as_long_as_it_is_said():
-    """"at 1-800-299-9299." is 18 characters and five seconds of speech: counted as letters, its
+    """ "at 1-800-299-9299." is 18 characters and five seconds of speech: counted as letters, its
     audio and synthesis were forecast at a third of that, and the reply ran dry before it."""
+
     def production(reply: str) -> float:
         clock = Clock()
         g = gate(clock)
@@ -270,8 +278,12 @@ class SlowResponder(ScriptedResponder):
 
 async def one_answer(transcriber, responder, synthesizer, asked_at_s: float = 1.5, **config) -> CallSession:
     """A call that asks one question and hears one answer; ``config``: the session's settings."""
-    session = CallSession(transcriber, responder, synthesizer,
-                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0, **config))
+    session = CallSession(
+        transcriber,
+        responder,
+        synthesizer,
+        SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0, **config),
+    )
     session.start()
     line = PhoneLine(session, [Utterance(asked_at_s, say("When do you open?"))])
     await line.run(14.0)
@@ -284,8 +296,7 @@ async def run_call(transcriber, synthesizer, hold: bool) -> CallSession:
     return await one_answer(transcriber, SlowResponder([]), synthesizer, playout_hold=hold)
 
 
-async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_once(transcriber, synthesizer,
-                                                                                  monkeypatch):
+async def test_a_held_reply_has_much_less_silence_inside_than_when_played_at_once(transcriber, synthesizer, monkeypatch):
     monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)  # other tests' replies teach it too
     immediate = await run_call(transcriber, synthesizer, hold=False)
     assert immediate.record.reply_gap_ms >= 500  # the first clause runs dry while the rest is made
@@ -314,8 +325,11 @@ class StallingStartResponder(ScriptedResponder):
 
     async def reply(self, messages):
         self.calls.append(messages)
-        for word, delay in [("Good ", 0.0), ("afternoon, ", 0.4), *((w + " ", 0.6 if i == 0 else 0.01)
-                                                                    for i, w in enumerate(self.REST.split()))]:
+        for word, delay in [
+            ("Good ", 0.0),
+            ("afternoon, ", 0.4),
+            *((w + " ", 0.6 if i == 0 else 0.01) for i, w in enumerate(self.REST.split())),
+        ]:
             await asyncio.sleep(delay)
             yield word
 
@@ -333,8 +347,12 @@ async def test_a_first_chunk_held_on_a_slow_start_plays_once_the_rest_streams(mo
     """Forecast from the slow start, "Good afternoon," would wait for the whole second chunk
     (about 1.3 s); each new piece of text forecasts again, and it goes once the rest is flowing."""
     monkeypatch.setattr(REPLY_LENGTHS, "typical_chars", 100.0)
-    session = CallSession(FixedTranscriber(), StallingStartResponder([]), PacedToneSynthesizer(),
-                          SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0))
+    session = CallSession(
+        FixedTranscriber(),
+        StallingStartResponder([]),
+        PacedToneSynthesizer(),
+        SessionConfig(greeting="Hello.", recording_notice="", silence_prompt_s=30.0),
+    )
     session.start()
     line = PhoneLine(session, [Utterance(1.0, say("When do you open?"))])
     await line.run(9.0)
@@ -351,8 +369,12 @@ async def test_a_first_chunk_held_on_a_slow_start_plays_once_the_rest_streams(mo
 async def test_what_the_gate_releases_for_a_reply_being_cancelled_is_dropped():
     """A barge-in drains the queue and cancels the reply; the gate's hold timer or LLM reader may
     release its held first chunk before that cancellation reaches the reply's task."""
-    session = CallSession(FixedTranscriber(), ScriptedResponder([]), PacedToneSynthesizer(),
-                          SessionConfig(greeting="Hello.", recording_notice=""))
+    session = CallSession(
+        FixedTranscriber(),
+        ScriptedResponder([]),
+        PacedToneSynthesizer(),
+        SessionConfig(greeting="Hello.", recording_notice=""),
+    )
     frame = AudioFrame(b"\x10\x00" * 160, 8000)
     reply = asyncio.get_running_loop().create_task(asyncio.sleep(10))
     await asyncio.sleep(0)
@@ -369,6 +391,7 @@ async def test_what_the_gate_releases_for_a_reply_being_cancelled_is_dropped():
 def test_a_second_chunk_forecast_barely_in_time_is_held_a_little():
     """The forecast production time is scaled by ``safety``: with four calls, second chunks
     forecast just in time came 20-200 ms late (BENCHMARKS.md, "Chunks that grow")."""
+
     def play(safety: float) -> tuple[list, PlayoutGate]:
         clock = Clock()
         g = gate(clock)
@@ -491,8 +514,7 @@ class SlowTailResponder(ScriptedResponder):
 
 
 async def slow_tail_call(low_water_s: float | None) -> CallSession:
-    return await one_answer(FixedTranscriber(), SlowTailResponder([]), PacedToneSynthesizer(), 1.0,
-                            low_water_s=low_water_s)
+    return await one_answer(FixedTranscriber(), SlowTailResponder([]), PacedToneSynthesizer(), 1.0, low_water_s=low_water_s)
 
 
 async def test_a_reply_running_low_speaks_the_text_it_has_instead_of_waiting_for_the_sentence(monkeypatch):

@@ -10,9 +10,11 @@ from pipeline.session import CallSession, SessionConfig
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say, trim
 from tests.speech import wer
 
-LONG_REPLY = ("Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
-              "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays. "
-              "You can also book online at any time.")
+LONG_REPLY = (
+    "Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
+    "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays. "
+    "You can also book online at any time."
+)
 
 
 def config(**over) -> SessionConfig:
@@ -53,8 +55,13 @@ async def test_barge_in_stops_playback_and_the_next_turn_is_answered(transcriber
     session = CallSession(transcriber, llm, synthesizer, config(greeting="Hi.", recording_notice=""))
     session.start()
     interrupt_at = 6.0
-    line = PhoneLine(session, [Utterance(1.5, say("What are your opening hours?")),
-                               Utterance(interrupt_at, say("Sorry, what is your phone number?"))])
+    line = PhoneLine(
+        session,
+        [
+            Utterance(1.5, say("What are your opening hours?")),
+            Utterance(interrupt_at, say("Sorry, what is your phone number?")),
+        ],
+    )
     await line.run(16.0)
     assert session.record.barge_ins == 1
     assert llm.cancelled == 1
@@ -78,8 +85,9 @@ async def test_filler_during_reply_does_not_interrupt(transcriber, synthesizer):
     llm = ScriptedResponder([LONG_REPLY])
     session = CallSession(transcriber, llm, synthesizer, config(greeting="Hi.", recording_notice=""))
     session.start()
-    line = PhoneLine(session, [Utterance(1.5, say("What are your opening hours?")),
-                               Utterance(6.5, say("uh-huh")[: 8000 * 2 * 35 // 100])])
+    line = PhoneLine(
+        session, [Utterance(1.5, say("What are your opening hours?")), Utterance(6.5, say("uh-huh")[: 8000 * 2 * 35 // 100])]
+    )
     await line.run(12.0)
     assert session.record.barge_ins == 0
     assert len(llm.calls) == 1
@@ -98,8 +106,12 @@ async def test_own_echo_never_counts_as_caller_speech(transcriber, synthesizer):
 
 async def test_silence_and_noise_give_no_turn_then_prompts_then_hang_up(transcriber, synthesizer):
     llm = ScriptedResponder([])
-    session = CallSession(transcriber, llm, synthesizer,
-                          config(silence_prompt_s=2.5, max_silence_prompts=2, greeting="Hi.", recording_notice=""))
+    session = CallSession(
+        transcriber,
+        llm,
+        synthesizer,
+        config(silence_prompt_s=2.5, max_silence_prompts=2, greeting="Hi.", recording_notice=""),
+    )
     session.start()
     line = PhoneLine(session, [], noise_level=0.002)
     await line.run(25.0)

@@ -14,13 +14,14 @@ from pipeline.turns import TurnEnded
 from tests.pipeline.phone_line import PhoneLine, ScriptedResponder, Utterance, say
 
 NOTICE = "Sorry, this line has no minutes left this month. Goodbye."
-LONG_REPLY = ("Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
-              "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays.")
+LONG_REPLY = (
+    "Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
+    "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays."
+)
 
 
 class ScriptedAllowance:
-    def __init__(self, admit: bool = True, slices_granted: int = 10**6, slice_s: float = 2.0,
-                 broken: bool = False) -> None:
+    def __init__(self, admit: bool = True, slices_granted: int = 10**6, slice_s: float = 2.0, broken: bool = False) -> None:
         self.slice_s, self._admit, self.left, self.broken = slice_s, admit, slices_granted, broken
         self.asked: list[float] = []
         self.settled: list[float] = []
@@ -42,8 +43,7 @@ class ScriptedAllowance:
 
 
 def config() -> SessionConfig:
-    return SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.",
-                         limit_notice=NOTICE)
+    return SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.", limit_notice=NOTICE)
 
 
 def heard(stt_engine, pcm: bytes) -> str:
@@ -51,8 +51,7 @@ def heard(stt_engine, pcm: bytes) -> str:
     return stt_engine.transcribe(audio, language="en").text.lower()
 
 
-async def test_no_minutes_left_the_caller_hears_the_notice_instead_of_the_greeting(transcriber, synthesizer,
-                                                                                     stt_engine):
+async def test_no_minutes_left_the_caller_hears_the_notice_instead_of_the_greeting(transcriber, synthesizer, stt_engine):
     allowance = ScriptedAllowance(admit=False)
     llm = ScriptedResponder([])
     session = CallSession(transcriber, llm, synthesizer, config(), allowance=allowance)
@@ -93,8 +92,7 @@ async def test_a_turn_ending_just_as_the_notice_runs_out_is_never_answered(trans
     await session.close()
 
 
-async def test_minutes_running_out_mid_reply_stop_playback_and_end_with_the_notice(transcriber, synthesizer,
-                                                                                   stt_engine):
+async def test_minutes_running_out_mid_reply_stop_playback_and_end_with_the_notice(transcriber, synthesizer, stt_engine):
     allowance = ScriptedAllowance(slices_granted=3, slice_s=2.0)  # 6 s granted; the 8 s slice is refused
     llm = ScriptedResponder([LONG_REPLY], token_delay_s=0.15)
     session = CallSession(transcriber, llm, synthesizer, config(), allowance=allowance)

@@ -28,9 +28,12 @@ class StallingResponder(ScriptedResponder):
 
 
 async def call(transcriber, synthesizer, responder) -> CallSession:
-    session = CallSession(transcriber, responder, synthesizer,
-                          SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.",
-                                        low_water_s=None))  # chunks as written: the gap stays where the stall is
+    session = CallSession(
+        transcriber,
+        responder,
+        synthesizer,
+        SessionConfig(greeting="Hello, this is Anna.", recording_notice="This call is recorded.", low_water_s=None),
+    )  # chunks as written: the gap stays where the stall is
     session.start()
     line = PhoneLine(session, [Utterance(3.5, say("When do you open?"))])
     await line.run(14.0)
@@ -47,7 +50,7 @@ async def test_a_reply_that_stalls_mid_way_is_one_gap_of_about_the_stall(transcr
     # The record says where: after the first chunk (the first sentence), which the reply's chunks show.
     reply = session.record.turns[-1]
     assert reply.gap_ms == session.record.reply_gap_ms and len(reply.gaps) == 1
-    (played_ms, gap_ms), = reply.gaps
+    ((played_ms, gap_ms),) = reply.gaps
     assert gap_ms == reply.gap_ms
     assert len(reply.chunk_ms) == 2 and all(ms > 0 for ms in reply.chunk_ms)
     assert reply.chunk_chars == [len(FIRST), len(SECOND)]

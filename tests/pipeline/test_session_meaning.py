@@ -14,8 +14,10 @@ from tests.local_engines import EngineTranscriber
 from tests.pipeline.phone_line import RATE, PhoneLine, ScriptedResponder, Utterance, say
 from tests.speech import festival_ru_wav
 
-LONG_REPLY = ("Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
-              "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays.")
+LONG_REPLY = (
+    "Our clinic is open from nine in the morning until six in the evening, Monday to Friday. "
+    "On Saturdays we open at ten and close at two. We are closed on Sundays and public holidays."
+)
 
 
 def config(**over) -> SessionConfig:
@@ -41,8 +43,7 @@ async def test_yes_after_a_question_is_answered(transcriber, synthesizer):
     llm = ScriptedResponder(["Are you a new patient?", "Then I will book you in."])
     session = CallSession(transcriber, llm, synthesizer, config())
     session.start()
-    line = PhoneLine(session, [Utterance(1.5, say("I would like to book an appointment.")),
-                               Utterance(7.0, say("Yes."))])
+    line = PhoneLine(session, [Utterance(1.5, say("I would like to book an appointment.")), Utterance(7.0, say("Yes."))])
     await line.run(12.0)
     assert len(asked(llm)) >= 2 and {"yes", "yeah"} & asked(llm)[-1], callers(session)  # the "yes" was answered
 
@@ -75,8 +76,10 @@ async def test_a_real_interruption_still_barges_in(transcriber, synthesizer):
     llm = ScriptedResponder([LONG_REPLY, "The number is five five five."], token_delay_s=0.2)
     session = CallSession(transcriber, llm, synthesizer, config())
     session.start()
-    line = PhoneLine(session, [Utterance(1.5, say("What are your opening hours?")),
-                               Utterance(6.0, say("Sorry, what is your phone number?"))])
+    line = PhoneLine(
+        session,
+        [Utterance(1.5, say("What are your opening hours?")), Utterance(6.0, say("Sorry, what is your phone number?"))],
+    )
     await line.run(16.0)
     assert session.record.barge_ins == 1
     assert {"phone", "number"} & asked(llm)[-1], callers(session)  # the interruption got its own answer

@@ -27,10 +27,13 @@ class FixedTranscriber:
 
 async def test_the_first_chunk_is_needed_now_and_later_ones_after_the_audio_queued_before_them():
     voice = SlackRecordingSynthesizer()
-    session = CallSession(FixedTranscriber(),
-                          ScriptedResponder(["We open at nine tomorrow morning. We close at six. Parking is free."],
-                                            token_delay_s=0.01),
-                          voice, SessionConfig(greeting="Hello.", recording_notice="", playout_hold=False), lines=None)
+    session = CallSession(
+        FixedTranscriber(),
+        ScriptedResponder(["We open at nine tomorrow morning. We close at six. Parking is free."], token_delay_s=0.01),
+        voice,
+        SessionConfig(greeting="Hello.", recording_notice="", playout_hold=False),
+        lines=None,
+    )
     session.start()
     await PhoneLine(session, [Utterance(1.5, say("When do you open?"))]).run(6.0)
     await session.close()

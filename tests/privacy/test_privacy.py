@@ -30,8 +30,9 @@ def recordings(tmp_path):
 async def make_call(store: CallStore, recordings: RecordingStore, number: str, tenant: str | None) -> tuple[str, str]:
     call_id = await store.call_started("inbound", number, "anna")
     ref = recordings.write(call_id, b"RIFF-audio-" + number.encode(), tenant)
-    await store.call_ended(call_id, "caller_goodbye", [{"speaker": "caller", "text": "my number is " + number}],
-                           recording_ref=ref)
+    await store.call_ended(
+        call_id, "caller_goodbye", [{"speaker": "caller", "text": "my number is " + number}], recording_ref=ref
+    )
     return call_id, ref
 
 

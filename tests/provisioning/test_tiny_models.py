@@ -18,8 +18,9 @@ def test_tiny_model_and_adapters(tiny):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny / "base")
-    ids = tok.apply_chat_template([{"role": "user", "content": "Здравствуйте"}], add_generation_prompt=True,
-                                  return_tensors="pt", return_dict=True)["input_ids"]
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "Здравствуйте"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )["input_ids"]
     assert tok.decode(ids[0]).endswith("<|im_start|>assistant\n")
     base = AutoModelForCausalLM.from_pretrained(tiny / "base")
     with torch.no_grad():

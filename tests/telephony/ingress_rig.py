@@ -16,8 +16,12 @@ from telephony.simulator.faults import Faults
 from telephony.simulator.modem import SimConfig, SimulatedModem
 from tests.pipeline.phone_line import ScriptedResponder, say
 
-SESSION = {"greeting": "Hello, this is Anna.", "recording_notice": "This call is recorded.",
-           "silence_prompt_s": 6.0, "max_silence_prompts": 1}
+SESSION = {
+    "greeting": "Hello, this is Anna.",
+    "recording_notice": "This call is recorded.",
+    "silence_prompt_s": 6.0,
+    "max_silence_prompts": 1,
+}
 
 
 def caller_script(*parts: tuple[float, str], total_s: float) -> bytes:
@@ -26,7 +30,7 @@ def caller_script(*parts: tuple[float, str], total_s: float) -> bytes:
     for at_s, text in parts:
         pcm = say(text)
         start = int(at_s * 8000) * 2
-        out[start:start + len(pcm)] = pcm[: len(out) - start]
+        out[start : start + len(pcm)] = pcm[: len(out) - start]
     return bytes(out)
 
 
@@ -51,12 +55,14 @@ class IngressRig:
                     self.seen[type_] = e.seq
                     return e
         import io
+
         stacks = io.StringIO()
         for t in asyncio.all_tasks():
             t.print_stack(file=stacks)
         print(stacks.getvalue())
-        raise AssertionError(f"no {type_} event within {within_s} s; events: "
-                             f"{[(e.type, e.data) for e in self.ingress.events.since(0)]}")
+        raise AssertionError(
+            f"no {type_} event within {within_s} s; events: {[(e.type, e.data) for e in self.ingress.events.since(0)]}"
+        )
 
     async def call_ended(self, within_s: float = 40.0) -> dict:
         event = await self.next_event("call.ended", within_s=within_s)
@@ -65,24 +71,40 @@ class IngressRig:
         return record
 
 
-async def make_rig(tmp_path: Path, transcriber, synthesizer, replies: list[str] | None = None,
-                   faults: Faults | None = None, answer_after_rings: int = 2, personas: bool = False,
-                   **config) -> IngressRig:
+async def make_rig(
+    tmp_path: Path,
+    transcriber,
+    synthesizer,
+    replies: list[str] | None = None,
+    faults: Faults | None = None,
+    answer_after_rings: int = 2,
+    personas: bool = False,
+    **config,
+) -> IngressRig:
     url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
     await upgrade(url)
-    modem = SimulatedModem(tmp_path / "modem", SimConfig(ring_period_s=0.3, dial_answer_delay_s=0.3,
-                                                          sms_send_delay_s=0.1, reset_down_s=0.5), faults)
+    modem = SimulatedModem(
+        tmp_path / "modem",
+        SimConfig(ring_period_s=0.3, dial_answer_delay_s=0.3, sms_send_delay_s=0.1, reset_down_s=0.5),
+        faults,
+    )
     await modem.start()
     llm = ScriptedResponder(replies or [])
     store = CallStore(url)
     recordings = RecordingStore(tmp_path / "recordings")
     # With a persona registry the lines come from the persona; the profile's block would override them.
     session = {**({} if personas else SESSION), **config.pop("session", {})}
-    cfg = ModemIngressConfig(answer_after_rings=answer_after_rings, session=session,
-                             **config)
-    ingress = ModemIngress(str(modem.at_path), str(modem.audio_path), CallServices(transcriber, llm, synthesizer),
-                           store, recordings, cfg, driver_options={"pcm_accept_window_s": 3.0, "backoff": (0.1, 1.0)},
-                           personas=PersonaRegistry(url) if personas else None)
+    cfg = ModemIngressConfig(answer_after_rings=answer_after_rings, session=session, **config)
+    ingress = ModemIngress(
+        str(modem.at_path),
+        str(modem.audio_path),
+        CallServices(transcriber, llm, synthesizer),
+        store,
+        recordings,
+        cfg,
+        driver_options={"pcm_accept_window_s": 3.0, "backoff": (0.1, 1.0)},
+        personas=PersonaRegistry(url) if personas else None,
+    )
     await ingress.start()
     await ingress.wait_ready(10)
     return IngressRig(modem, ingress, llm, store, recordings)

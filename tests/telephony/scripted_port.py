@@ -37,7 +37,7 @@ class ScriptedPort:
             self._buf += await self._queue.get()
             while b"\r" in self._buf or b"\x1a" in self._buf:
                 idx = min(i for i in (self._buf.find(b"\r"), self._buf.find(b"\x1a")) if i >= 0)
-                line, self._buf = self._buf[: idx + 1].decode(errors="replace"), self._buf[idx + 1:]
+                line, self._buf = self._buf[: idx + 1].decode(errors="replace"), self._buf[idx + 1 :]
                 line = line.strip("\r\n")
                 self.received.append(line)
                 await self.handler(line, self)

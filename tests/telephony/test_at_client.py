@@ -69,10 +69,12 @@ async def test_late_ok_is_never_paired_with_the_next_command(open_client):
 
     async def handler(line, port):
         if line == "AT+COPS?":
+
             async def late():
                 await asyncio.sleep(0.6)
                 port.line('+COPS: 1,0,"MTS RUS",7')
                 port.line("OK")
+
             port.tasks.append(asyncio.create_task(late()))
         elif line == "AT+CSQ":
             await asyncio.sleep(0.05)

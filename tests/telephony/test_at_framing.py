@@ -7,10 +7,19 @@ from hypothesis import strategies as st
 
 from telephony.at_framing import LineFramer, LineKind, classify
 
-TRANSCRIPT = (b"\r\n+CSQ: 16,99\r\n\r\nOK\r\n\r\nRING\r\r\n\r\n+CLIP: \"07511772308\",129,,,\"\",0\r\n"
-              b"\r\n+CRING: VOICE\r\r\n\r\nVOICE CALL: END: 000352\r\n\r\nNO CARRIER\r\r\n")
-LINES = ["+CSQ: 16,99", "OK", "RING", '+CLIP: "07511772308",129,,,"",0', "+CRING: VOICE",
-         "VOICE CALL: END: 000352", "NO CARRIER"]
+TRANSCRIPT = (
+    b'\r\n+CSQ: 16,99\r\n\r\nOK\r\n\r\nRING\r\r\n\r\n+CLIP: "07511772308",129,,,"",0\r\n'
+    b"\r\n+CRING: VOICE\r\r\n\r\nVOICE CALL: END: 000352\r\n\r\nNO CARRIER\r\r\n"
+)
+LINES = [
+    "+CSQ: 16,99",
+    "OK",
+    "RING",
+    '+CLIP: "07511772308",129,,,"",0',
+    "+CRING: VOICE",
+    "VOICE CALL: END: 000352",
+    "NO CARRIER",
+]
 
 
 def test_real_framings_including_crcrlf():
@@ -28,7 +37,7 @@ def test_any_split_gives_the_same_lines(cuts):
 
 
 def test_one_byte_fragments_and_split_utf8():
-    data = "\r\n+CMGR: \"REC UNREAD\"\r\nПривет\r\nOK\r\n".encode()
+    data = '\r\n+CMGR: "REC UNREAD"\r\nПривет\r\nOK\r\n'.encode()
     framer = LineFramer()
     out = [line for b in data for line in framer.feed(bytes([b]))]
     assert out == ['+CMGR: "REC UNREAD"', "Привет", "OK"]

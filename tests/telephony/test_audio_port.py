@@ -93,7 +93,7 @@ async def test_each_stall_is_noted_once_with_where_it_fell_and_how_late():
     # One stall, one entry: the ticks written back to back after it are late too, but they are
     # the same stall. It fell ~0.3 s into the call (about 15 frames in) and lasted about 0.3 s.
     assert len(port.stalls) == 1, port.stalls
-    (frame, late_s), = port.stalls
+    ((frame, late_s),) = port.stalls
     assert 5 <= frame <= 25 and 0.25 <= late_s < 1.0
     assert port.late_max_s == pytest.approx(late_s, abs=0.001)
 

@@ -22,8 +22,9 @@ async def test_lifecycle_and_duration(url):
     assert (await store.get_call(call_id))["status"] == "ringing"
     await store.call_answered(call_id)
     assert (await store.get_call(call_id))["status"] == "active"
-    await store.call_ended(call_id, "caller_goodbye", [{"speaker": "caller", "text": "hi"}], barge_ins=2,
-                           recording_ref="default/x.wav")
+    await store.call_ended(
+        call_id, "caller_goodbye", [{"speaker": "caller", "text": "hi"}], barge_ins=2, recording_ref="default/x.wav"
+    )
     call = await store.get_call(call_id)
     assert call["status"] == "ended" and call["turns"] == 1 and call["barge_ins"] == 2
     assert call["duration_s"] is not None and call["duration_s"] >= 0
@@ -56,8 +57,12 @@ async def test_numbers_are_never_stored_in_clear(url):
     await store.call_started("inbound", "+79161234567", "anna")
     await store.sms_saved("inbound", "+79161234567", "text")
     async with session_factory(url)() as s:
-        raw = repr([*(await s.execute(text("select * from calls"))).all(),
-                    *(await s.execute(text("select * from sms_messages"))).all()])
+        raw = repr(
+            [
+                *(await s.execute(text("select * from calls"))).all(),
+                *(await s.execute(text("select * from sms_messages"))).all(),
+            ]
+        )
     assert "79161234567" not in raw
     assert mask_number("+79161234567") in raw
     assert number_hash("+79161234567", "k1") != number_hash("+79161234567", "k2")

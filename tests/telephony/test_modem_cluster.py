@@ -83,8 +83,9 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
     sim.call(sim.modem.uplink.clear)
     question = "What time do you open tomorrow?"
     before = known_calls(admin)
-    sim.call(sim.modem.incoming_call, "+79161234567",
-             caller_script((4.5, question), (17.0, "Thank you. Goodbye."), total_s=40))
+    sim.call(
+        sim.modem.incoming_call, "+79161234567", caller_script((4.5, question), (17.0, "Thank you. Goodbye."), total_s=40)
+    )
     record = wait_for_call_end(admin, before)
 
     assert record["end_reason"] == "caller_goodbye", [(t["speaker"], t["at_s"], t["text"]) for t in record["transcript"]]
@@ -100,8 +101,11 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
     assert coverage(answer, heard) >= 0.6, (answer, heard)
     # Underruns on the simulator's punctual ticks; those while it ran late itself are its own.
     assert sim.modem.uplink_underruns <= 0.01 * len(sim.modem.uplink) / 320, (
-        sim.modem.uplink_underruns, sim.modem.uplink_underrun_frames[:20], sim.modem.uplink_underruns_while_late,
-        sim.modem.clock_late_ticks)
+        sim.modem.uplink_underruns,
+        sim.modem.uplink_underrun_frames[:20],
+        sim.modem.uplink_underruns_while_late,
+        sim.modem.clock_late_ticks,
+    )
     full = admin.get(f"/calls/{record['id']}").json()
     assert full["recording_ref"] and full["duration_s"] > 8
 
@@ -154,9 +158,16 @@ def _wait_ready(base_url: str, within_s: float = 180.0) -> None:
 def test_tts_replica_killed_mid_call(admin, sim, cluster):
     """The call goes on after Serve replaces the replica, or ends with the apology; the record is saved."""
     before = known_calls(admin)
-    sim.call(sim.modem.incoming_call, "+79035551234",
-             caller_script((4.5, "Can you tell me about your prices for cleaning?"), (16.0, "Are you there?"),
-                           (24.0, "Goodbye."), total_s=45))
+    sim.call(
+        sim.modem.incoming_call,
+        "+79035551234",
+        caller_script(
+            (4.5, "Can you tell me about your prices for cleaning?"),
+            (16.0, "Are you there?"),
+            (24.0, "Goodbye."),
+            total_s=45,
+        ),
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the caller's question is being answered
         call = admin.get("/calls/active").json()["call"]

@@ -128,8 +128,7 @@ async def test_outbound_call_speaks_its_message(rigs, stt_engine):
     assert any(c.startswith("ATD+79161234567;") for c in rig.modem.commands)
 
 
-@pytest.mark.parametrize("outcome, reason", [("BUSY", "busy"), ("NO ANSWER", "no_answer"),
-                                             ("NO CARRIER", "no_carrier")])
+@pytest.mark.parametrize("outcome, reason", [("BUSY", "busy"), ("NO ANSWER", "no_answer"), ("NO CARRIER", "no_carrier")])
 async def test_outbound_call_not_answered(rigs, outcome, reason):
     rig = await rigs(faults=Faults(dial_outcome=outcome))
     call_id = await rig.ingress.dial(NUMBER)
@@ -286,9 +285,20 @@ async def test_the_persona_from_the_registry_answers(rigs):
 
     rig = await rigs(personas=True, persona="olga", session={})
     registry = PersonaRegistry(rig.store.url)
-    await registry.create(persona("olga", language="en", lines={
-        "greeting": "Good afternoon, Olga speaking.", "recording_notice": "We record calls.", "farewell": "Bye now!",
-        "silence_prompt": "Hello?", "hangup_line": "Goodbye.", "apology": "Sorry, please call back."}))
+    await registry.create(
+        persona(
+            "olga",
+            language="en",
+            lines={
+                "greeting": "Good afternoon, Olga speaking.",
+                "recording_notice": "We record calls.",
+                "farewell": "Bye now!",
+                "silence_prompt": "Hello?",
+                "hangup_line": "Goodbye.",
+                "apology": "Sorry, please call back.",
+            },
+        )
+    )
     rig.modem.incoming_call(NUMBER, caller_script((4.0, "Goodbye."), total_s=12))
     record = await rig.call_ended(within_s=30)
     said = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant"]
@@ -316,8 +326,9 @@ async def test_a_line_with_no_minutes_left_hears_the_notice_and_hangs_up(rigs, s
     subs = SubscriptionStore(rig.store.url)
     gate = UsageGate(UsageMeter(redis_server.url, rig.store.url), load_plans(), subs, plan_ttl_s=0)
     tenant = f"t-{uuid.uuid4().hex[:8]}"
-    await subs.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe",
-                                                                              "sub_" + tenant, None))
+    await subs.apply_event(
+        "stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, "basic", "active", "stripe", "sub_" + tenant, None)
+    )
     limit = load_plans().get("basic").call_ms_limit
     await gate.meter.consume(tenant, "call_ms", limit, event_id="the-month")
     rig.ingress.allowance_for = lambda call_id: gate.allowance(tenant, call_id)

@@ -15,20 +15,24 @@ def policy():
     return NumberPolicy(NumberPolicyConfig(dials_per_hour=1000, sms_per_hour=1000))
 
 
-@pytest.mark.parametrize(("raw", "e164"), [
-    ("8 (916) 123-45-67", "+79161234567"),
-    ("+7 916 123 45 67", "+79161234567"),
-    ("8 495 123-45-67", "+74951234567"),
-    ("8 900 123 45 67", "+79001234567"),   # 8-900 is an ordinary Russian mobile range
-    ("8 800 555-35-35", "+78005553535"),   # toll-free is fine
-    ("+44 20 7946 0958", "+442079460958"),
-])
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("8 (916) 123-45-67", "+79161234567"),
+        ("+7 916 123 45 67", "+79161234567"),
+        ("8 495 123-45-67", "+74951234567"),
+        ("8 900 123 45 67", "+79001234567"),  # 8-900 is an ordinary Russian mobile range
+        ("8 800 555-35-35", "+78005553535"),  # toll-free is fine
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
 def test_normalised_and_allowed(policy, raw, e164):
     assert policy.authorise("dial", raw) == e164
 
 
-@pytest.mark.parametrize("raw", ["8 809 505-12-34", "8 803 123-45-67", "+7 809 505 1234", "+44 909 879 0000",
-                                 "+1 900 555 0123"])
+@pytest.mark.parametrize(
+    "raw", ["8 809 505-12-34", "8 803 123-45-67", "+7 809 505 1234", "+44 909 879 0000", "+1 900 555 0123"]
+)
 def test_premium_rate_refused(policy, raw):
     with pytest.raises(PolicyRefusal) as e:
         policy.authorise("sms", raw)

@@ -37,6 +37,7 @@ class Rig:
                         self.events.remove(e)
                         return e
                 await asyncio.sleep(0.01)
+
         return await asyncio.wait_for(poll(), within_s)
 
 
@@ -45,12 +46,16 @@ async def rig(tmp_path):
     rigs: list[Rig] = []
 
     async def make(faults: Faults | None = None) -> Rig:
-        modem = SimulatedModem(tmp_path / f"m{len(rigs)}", SimConfig(ring_period_s=0.2, dial_answer_delay_s=0.2,
-                                                                     sms_send_delay_s=0.1, reset_down_s=0.3), faults)
+        modem = SimulatedModem(
+            tmp_path / f"m{len(rigs)}",
+            SimConfig(ring_period_s=0.2, dial_answer_delay_s=0.2, sms_send_delay_s=0.1, reset_down_s=0.3),
+            faults,
+        )
         await modem.start()
         events: list = []
-        driver = SIM7600Driver(modem.at_path, modem.audio_path, NumberPolicy(), events.append,
-                               pcm_accept_window_s=3.0, backoff=(0.1, 1.0))
+        driver = SIM7600Driver(
+            modem.at_path, modem.audio_path, NumberPolicy(), events.append, pcm_accept_window_s=3.0, backoff=(0.1, 1.0)
+        )
         await driver.connect()
         r = Rig(modem, driver, events)
         rigs.append(r)
@@ -77,8 +82,7 @@ def test_signal_conversion():
 async def test_initialisation_and_status(rig):
     r = await rig()
     sent = r.modem.commands
-    for expected in ("ATE0", "AT+CMEE=2", "AT+CLIP=1", "AT+CRC=1", "AT+CVHU=0", "AT+CMGF=1", "AT+CNMI=2,1",
-                     "AT+CPCMREG=0"):
+    for expected in ("ATE0", "AT+CMEE=2", "AT+CLIP=1", "AT+CRC=1", "AT+CVHU=0", "AT+CMGF=1", "AT+CNMI=2,1", "AT+CPCMREG=0"):
         assert expected in sent
     st = await r.driver.status()
     assert st.imei == "862636050029311" and st.sim == "READY" and st.signal_dbm == -81
@@ -158,8 +162,7 @@ async def test_missed_call(rig):
     assert (await r.event(MissedCall)).number == "+79161234567"
 
 
-@pytest.mark.parametrize(("outcome", "reason"), [("BUSY", "busy"), ("NO ANSWER", "no_answer"),
-                                                 ("NO CARRIER", "no_carrier")])
+@pytest.mark.parametrize(("outcome", "reason"), [("BUSY", "busy"), ("NO ANSWER", "no_answer"), ("NO CARRIER", "no_carrier")])
 async def test_outgoing_call_failures(rig, outcome, reason):
     r = await rig(Faults(dial_outcome=outcome))
     assert await r.driver.dial("8 916 123-45-67") == "+79161234567"

@@ -28,6 +28,7 @@ class Harness:
                         self.urcs.remove(u)
                         return u
                 await asyncio.sleep(0.01)
+
         return await asyncio.wait_for(poll(), within_s)
 
 

@@ -35,16 +35,25 @@ def _resolve_voice(models: Models, voice: str) -> str:
 @router.post("/v1/audio/speech")
 async def speech(body: SpeechRequest, models: Models, settings: AppSettings, request: Request, gate: usage.Gate):
     if body.model not in models.config.speech_models:
-        raise APIError(404, f"the model {body.model!r} does not exist; speech models: "
-                       f"{', '.join(models.config.speech_models)}", "model", "model_not_found")
+        raise APIError(
+            404,
+            f"the model {body.model!r} does not exist; speech models: {', '.join(models.config.speech_models)}",
+            "model",
+            "model_not_found",
+        )
     if len(body.input) > settings.max_speech_chars:
-        raise APIError(400, f"input is {len(body.input)} characters; the limit is {settings.max_speech_chars}",
-                       "input", "string_above_max_length")
+        raise APIError(
+            400,
+            f"input is {len(body.input)} characters; the limit is {settings.max_speech_chars}",
+            "input",
+            "string_above_max_length",
+        )
     voice = _resolve_voice(models, body.voice)
     known = {v["id"] for v in await call_model(models.tts_voices())}
     if voice not in known:
-        raise APIError(400, f"unknown voice {body.voice!r}; available: {', '.join(sorted(known))}",
-                       "voice", "voice_not_found")
+        raise APIError(
+            400, f"unknown voice {body.voice!r}; available: {', '.join(sorted(known))}", "voice", "voice_not_found"
+        )
     rate = body.sample_rate or (OPENAI_PCM_RATE if body.response_format == "pcm" else None)
     await usage.check(gate, request, "tts_ms")
     tenant, event = usage.tenant_of(request), f"tts_ms:{request.state.usage_id}"
@@ -65,8 +74,11 @@ async def speech(body: SpeechRequest, models: Models, settings: AppSettings, req
             finally:  # what was streamed, also when the client left early
                 await usage.record(gate, tenant, "tts_ms", sent // 2 * 1000 // rate, event)
 
-        return StreamingResponse(chunks(), media_type=MIME_TYPES["pcm"],
-                                 headers={"X-Sample-Rate": str(rate), "X-Audio-Format": "s16le;channels=1"})
+        return StreamingResponse(
+            chunks(),
+            media_type=MIME_TYPES["pcm"],
+            headers={"X-Sample-Rate": str(rate), "X-Audio-Format": "s16le;channels=1"},
+        )
 
     pcm, out_rate = await call_model(models.tts.synthesize.remote(body.input, voice, body.speed, rate))
     samples = np.frombuffer(pcm, dtype="<i2")
@@ -74,8 +86,11 @@ async def speech(body: SpeechRequest, models: Models, settings: AppSettings, req
         raise APIError(400, "the input has nothing the voice can speak", "input", "nothing_to_speak")
     await usage.record(gate, tenant, "tts_ms", len(samples) * 1000 // out_rate, event)
     data = await asyncio.to_thread(encode_audio, samples, out_rate, body.response_format)
-    return Response(data, media_type=MIME_TYPES[body.response_format],
-                    headers={"X-Sample-Rate": str(encoded_rate(body.response_format, out_rate))})
+    return Response(
+        data,
+        media_type=MIME_TYPES[body.response_format],
+        headers={"X-Sample-Rate": str(encoded_rate(body.response_format, out_rate))},
+    )
 
 
 def _timestamp(t: float, sep: str) -> str:
@@ -111,12 +126,15 @@ async def transcriptions(
 ):
     stt_ids = {m["id"] for m in await call_model(models.stt_models())} | {"whisper-1"}
     if model not in stt_ids:
-        raise APIError(404, f"the model {model!r} does not exist; transcription models: "
-                       f"{', '.join(sorted(stt_ids))}", "model", "model_not_found")
+        raise APIError(
+            404,
+            f"the model {model!r} does not exist; transcription models: {', '.join(sorted(stt_ids))}",
+            "model",
+            "model_not_found",
+        )
     language = (language or "").strip().lower() or None
     if language is not None and language not in _LANGUAGE_CODES:
-        raise APIError(400, f"unsupported language {language!r}; use an ISO-639-1 code such as 'en' or 'ru'",
-                       "language")
+        raise APIError(400, f"unsupported language {language!r}; use an ISO-639-1 code such as 'en' or 'ru'", "language")
     data = await file.read(settings.max_audio_bytes + 1)
     if len(data) > settings.max_audio_bytes:
         raise APIError(413, f"the file is larger than the limit of {settings.max_audio_bytes} bytes", "file")
@@ -130,16 +148,32 @@ async def transcriptions(
     if response_format == "text":
         return PlainTextResponse(result["text"] + "\n")
     if response_format in ("srt", "vtt"):
-        return PlainTextResponse(_subtitles(result["segments"], response_format == "vtt"),
-                                 media_type="text/vtt" if response_format == "vtt" else "text/plain")
+        return PlainTextResponse(
+            _subtitles(result["segments"], response_format == "vtt"),
+            media_type="text/vtt" if response_format == "vtt" else "text/plain",
+        )
     if response_format == "json":
         return {"text": result["text"]}
     segments = [
-        {"id": s["id"], "seek": 0, "start": s["start"], "end": s["end"], "text": s["text"], "tokens": [],
-         "temperature": temperature, "avg_logprob": s["avg_logprob"],
-         "compression_ratio": s["compression_ratio"], "no_speech_prob": s["no_speech_prob"]}
+        {
+            "id": s["id"],
+            "seek": 0,
+            "start": s["start"],
+            "end": s["end"],
+            "text": s["text"],
+            "tokens": [],
+            "temperature": temperature,
+            "avg_logprob": s["avg_logprob"],
+            "compression_ratio": s["compression_ratio"],
+            "no_speech_prob": s["no_speech_prob"],
+        }
         for s in result["segments"]
     ]
-    body = {"task": "transcribe", "language": result["language"], "duration": result["duration"],
-            "text": result["text"], "segments": segments}
+    body = {
+        "task": "transcribe",
+        "language": result["language"],
+        "duration": result["duration"],
+        "text": result["text"],
+        "segments": segments,
+    }
     return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")

@@ -70,16 +70,27 @@ def join_reply(frames: list[bytes | None], frame_bytes: int) -> bytes:
     if not audible:
         return b""
     silence = b"\x00" * frame_bytes
-    return b"".join(f if f is not None else silence for f in frames[audible[0]:audible[-1] + 1])
+    return b"".join(f if f is not None else silence for f in frames[audible[0] : audible[-1] + 1])
 
 
 @router.websocket("/v1/calls/stream")
-async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample_rate: int = 8000,
-                      persona: str | None = None, language: str | None = None, voice: str | None = None,
-                      stt_model: str | None = None, echo_guard: bool = False, speculate: bool = True,
-                      pause_ms: int | None = None, first_chunk: Literal["clause", "eager", "phrase"] = "phrase",
-                      chunks: Literal["growing", "sentences"] = "growing",
-                      playout: Literal["hold", "immediate"] = "hold", api_key: str | None = None) -> None:
+async def call_stream(
+    ws: WebSocket,
+    models: Models,
+    assistant: Personas,
+    sample_rate: int = 8000,
+    persona: str | None = None,
+    language: str | None = None,
+    voice: str | None = None,
+    stt_model: str | None = None,
+    echo_guard: bool = False,
+    speculate: bool = True,
+    pause_ms: int | None = None,
+    first_chunk: Literal["clause", "eager", "phrase"] = "phrase",
+    chunks: Literal["growing", "sentences"] = "growing",
+    playout: Literal["hold", "immediate"] = "hold",
+    api_key: str | None = None,
+) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
     except APIError as exc:
@@ -124,18 +135,29 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
         lines["language"] = language
     call_id, gate = uuid.uuid4().hex, get_gate()
     session = CallSession(
-        HandleTranscriber(models.stt, stt_model), assistant.responder.for_persona(found),
+        HandleTranscriber(models.stt, stt_model),
+        assistant.responder.for_persona(found),
         HandleSynthesizer(models.tts, speaking),
-        SessionConfig.from_dict(lines, sample_rate=sample_rate, echo_guard=echo_guard,
-                                turn=turn,
-                                chunker=replace(FIRST_CHUNK_RULES[first_chunk](),
-                                                **({"growth": None} if chunks == "sentences" else {})),
-                                playout_hold=playout == "hold"),
-        call_id=call_id, allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
+        SessionConfig.from_dict(
+            lines,
+            sample_rate=sample_rate,
+            echo_guard=echo_guard,
+            turn=turn,
+            chunker=replace(FIRST_CHUNK_RULES[first_chunk](), **({"growth": None} if chunks == "sentences" else {})),
+            playout_hold=playout == "hold",
+        ),
+        call_id=call_id,
+        allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
     )
     session.start()
-    await ws.send_json({"type": "session.started", "call_id": session.record.call_id, "sample_rate": sample_rate,
-                        "frame_bytes": frame_bytes(sample_rate)})
+    await ws.send_json(
+        {
+            "type": "session.started",
+            "call_id": session.record.call_id,
+            "sample_rate": sample_rate,
+            "frame_bytes": frame_bytes(sample_rate),
+        }
+    )
     framer = Framer(sample_rate)
     reported = 0
     reason = "client_hangup"
@@ -163,8 +185,7 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
                     continue
                 if isinstance(command, dict) and command.get("type") == "hangup":
                     break
-                await ws.send_json({"type": "error", "message": "unknown message; send audio bytes or "
-                                                               '{"type": "hangup"}'})
+                await ws.send_json({"type": "error", "message": 'unknown message; send audio bytes or {"type": "hangup"}'})
             turns = session.record.turns
             while reported < len(turns):
                 turn = turns[reported]
@@ -178,6 +199,5 @@ async def call_stream(ws: WebSocket, models: Models, assistant: Personas, sample
             reason = session.record.end_reason or "ended"
         await session.close(reason)
         with contextlib.suppress(Exception):
-            await ws.send_json({"type": "call.ended", "reason": session.record.end_reason,
-                                "record": asdict(session.record)})
+            await ws.send_json({"type": "call.ended", "reason": session.record.end_reason, "record": asdict(session.record)})
             await ws.close()

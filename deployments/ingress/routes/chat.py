@@ -31,13 +31,21 @@ router = APIRouter(tags=["chat"])
 
 
 def _usage(d: dict) -> dict:
-    return {"prompt_tokens": d["prompt_tokens"], "completion_tokens": d["completion_tokens"],
-            "total_tokens": d["prompt_tokens"] + d["completion_tokens"]}
+    return {
+        "prompt_tokens": d["prompt_tokens"],
+        "completion_tokens": d["completion_tokens"],
+        "total_tokens": d["prompt_tokens"] + d["completion_tokens"],
+    }
 
 
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None) -> dict:
-    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
 
 
 def _sse(obj: dict | str) -> str:
@@ -57,22 +65,33 @@ def _options(body: ChatCompletionRequest, persona) -> dict:
 
 
 @router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, models: Models, assistant: Personas,
-                           settings: AppSettings, request: Request, gate: usage.Gate):
+async def chat_completions(
+    body: ChatCompletionRequest,
+    models: Models,
+    assistant: Personas,
+    settings: AppSettings,
+    request: Request,
+    gate: usage.Gate,
+):
     """``model`` is the base model (plain completion) or a persona (its prompt, adapter, FAQ)."""
     tenant = usage.tenant_of(request)
     persona = await resolve_persona(body.model, models, assistant, tenant)
     if len(body.messages) > settings.max_chat_messages:
         raise APIError(400, f"at most {settings.max_chat_messages} messages per request", "messages")
     await usage.check(gate, request, "llm_tokens")
-    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in body.messages]
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in body.messages]
     if persona is not None:
         messages = [{"role": "system", "content": persona.system_prompt}, *messages]
     request_id = request.state.request_id
     first, rest = await first_and_rest(
-        assistant.responder.stream(messages, _options(body, persona), persona, request_id,
-                                   models.llm_for_model(body.model) if persona is None else None))
+        assistant.responder.stream(
+            messages,
+            _options(body, persona),
+            persona,
+            request_id,
+            models.llm_for_model(body.model) if persona is None else None,
+        )
+    )
     first = asdict(first) if first is not None else None
     rest = _as_dicts(rest)
     source = first["source"] if first else "local"
@@ -92,12 +111,24 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, assistan
                 text.append(d["text"])
                 last = d
         await count(last, len(text))
-        return JSONResponse({
-            "id": cid, "object": "chat.completion", "created": created, "model": body.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(text)},
-                         "finish_reason": last["finish_reason"], "logprobs": None}],
-            "usage": _usage(last),
-        }, headers={"X-Reply-Source": source})
+        return JSONResponse(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": body.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "".join(text)},
+                        "finish_reason": last["finish_reason"],
+                        "logprobs": None,
+                    }
+                ],
+                "usage": _usage(last),
+            },
+            headers={"X-Reply-Source": source},
+        )
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
@@ -112,17 +143,27 @@ async def chat_completions(body: ChatCompletionRequest, models: Models, assistan
                 if d["finish_reason"]:
                     yield _sse(_chunk(cid, created, body.model, {}, d["finish_reason"]))
                     if include_usage:
-                        yield _sse({"id": cid, "object": "chat.completion.chunk", "created": created,
-                                    "model": body.model, "choices": [], "usage": _usage(d)})
+                        yield _sse(
+                            {
+                                "id": cid,
+                                "object": "chat.completion.chunk",
+                                "created": created,
+                                "model": body.model,
+                                "choices": [],
+                                "usage": _usage(d),
+                            }
+                        )
                     break
                 d = await anext(rest, None)
             yield _sse("[DONE]")
         finally:
             await count(d, sent)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-                                      "X-Reply-Source": source})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Reply-Source": source},
+    )
 
 
 async def _as_dicts(gen: AsyncIterator) -> AsyncIterator[dict]:

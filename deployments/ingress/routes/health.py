@@ -21,13 +21,14 @@ async def healthz() -> dict:
 @router.get("/readyz")
 async def readyz(models: Models) -> JSONResponse:
     """Every model deployment answers within 10 s."""
-    handles = {"stt": models.stt, "tts": models.tts, "llm": models.llm,
-               **{f"llm-{lang}": e["handle"] for lang, e in models.language_llms.items()}}
+    handles = {
+        "stt": models.stt,
+        "tts": models.tts,
+        "llm": models.llm,
+        **{f"llm-{lang}": e["handle"] for lang, e in models.language_llms.items()},
+    }
     names = tuple(handles)
-    results = await asyncio.gather(
-        *(asyncio.wait_for(handles[n].ready.remote(), 10) for n in names), return_exceptions=True
-    )
+    results = await asyncio.gather(*(asyncio.wait_for(handles[n].ready.remote(), 10) for n in names), return_exceptions=True)
     checks = {n: ("ok" if r is True else f"unavailable: {type(r).__name__}") for n, r in zip(names, results, strict=True)}
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)

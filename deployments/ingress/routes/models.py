@@ -26,11 +26,17 @@ async def model_cards(models: Models, assistant: Personas, tenant: str | None) -
     llm = await call_model(models.llm_info())
     stt = await call_model(models.stt_models())
     by_language = {lang: e["model_id"] for lang, e in models.language_llms.items()}
-    cards = [{**_card(p.name, "persona"), "parent": by_language.get(p.language, llm["id"]),
-              "display_name": p.display_name,
-              "language": p.language, "status": p.status,
-              "adapter": f"{p.adapter.name}@v{p.adapter.version}" if p.adapter else None}
-             for p in await list_personas(assistant, tenant)]
+    cards = [
+        {
+            **_card(p.name, "persona"),
+            "parent": by_language.get(p.language, llm["id"]),
+            "display_name": p.display_name,
+            "language": p.language,
+            "status": p.status,
+            "adapter": f"{p.adapter.name}@v{p.adapter.version}" if p.adapter else None,
+        }
+        for p in await list_personas(assistant, tenant)
+    ]
     plan = llm.get("cpu_plan")  # on the CPU profile: which kernel serves it here (deployments/llm/cpu_plan.py)
     base = {**_card(llm["id"], "chat"), **({"kernel": plan["kernel"], "fallback": plan["fallback"]} if plan else {})}
     cards += [base] + [_card(a, "chat") for a in models.config.llm_aliases]

@@ -10,7 +10,8 @@ from deployments.ingress.dependencies import bind_models
 
 
 async def test_the_handles_are_connected_in_the_background_and_the_app_serves_meanwhile(
-        local_handles, assistant, monkeypatch):
+    local_handles, assistant, monkeypatch
+):
     bind_models(local_handles, assistant)
     asked: list[dict] = []
     never = asyncio.Event()

@@ -136,9 +136,11 @@ def test_transcription_wrong_content_type(http):
 def test_transcription_truncated_multipart(http):
     wav = espeak_wav("hello there")
     boundary = "XyZ123"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
-            "Content-Type: audio/wav\r\n\r\n").encode() + wav[: len(wav) // 2]
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode() + wav[: len(wav) // 2]
     r = http.post(TRANSCRIBE, content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"})
     assert 400 <= r.status_code < 500, r.text
     assert "error" in r.json()
@@ -165,6 +167,7 @@ def test_openai_client_raises_typed_errors(openai_client):
 def test_replicas_survive_bad_input(http, openai_client, chat_model):
     """After every bad request above, the cluster is still ready and serves a good request."""
     assert http.get("/readyz").status_code == 200
-    r = openai_client.chat.completions.create(model=chat_model, messages=[{"role": "user", "content": "Hello"}],
-                                              max_tokens=4, temperature=0)
+    r = openai_client.chat.completions.create(
+        model=chat_model, messages=[{"role": "user", "content": "Hello"}], max_tokens=4, temperature=0
+    )
     assert r.usage.completion_tokens >= 1

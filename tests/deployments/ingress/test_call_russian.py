@@ -38,7 +38,7 @@ async def call(cluster: str, api_key: str, query: str, script: bytes) -> tuple[b
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         for i in range(0, len(script), 320):
-            await ws.send(script[i:i + 320])
+            await ws.send(script[i : i + 320])
             next_tick += 0.02
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
         await ws.send(json.dumps({"type": "hangup"}))
@@ -56,13 +56,14 @@ async def test_a_russian_call_is_heard_and_answered_in_russian(cluster, api_key,
     turns = [(t["speaker"], t["text"]) for t in record["turns"]]
     callers = [text for who, text in turns if who == "caller"]
     assert len(callers) == 1 and cer(QUESTION, callers[0]) < 0.25, turns  # transcribed in Russian
-    answer = next(text for who, text in turns[turns.index(("caller", callers[0])):] if who == "assistant")
+    answer = next(text for who, text in turns[turns.index(("caller", callers[0])) :] if who == "assistant")
     assert "Ленина" in answer, turns  # the FAQ's Russian answer: "Мы находимся на улице Ленина, дом 12, …"
 
     pcm = np.frombuffer(reply, "<i2")
-    after = pcm[8000 * (greeting_s + 1):]  # what was said after the greeting
+    after = pcm[8000 * (greeting_s + 1) :]  # what was said after the greeting
     heard = multilingual_stt_engine.transcribe(
-        resample(pcm16_to_float(after.tobytes()), 8000, 16000).astype(np.float32), language="ru").text
+        resample(pcm16_to_float(after.tobytes()), 8000, 16000).astype(np.float32), language="ru"
+    ).text
     words = set(normalise(heard).split())
     assert {"находимся", "улице", "ленина", "этаж"} & words, heard  # the reply's own words, in Russian
     assert "двенадцать" in words or "12" in heard, heard  # "дом 12" said as a number, not "один два"
@@ -71,8 +72,9 @@ async def test_a_russian_call_is_heard_and_answered_in_russian(cluster, api_key,
 async def test_the_russian_persona_speaks_with_a_russian_voice(http):
     voices = {v["id"]: v for v in http.get("/v1/models").json()["data"] if v.get("kind") == "speech"}
     assert voices  # speech models are listed; the voice list itself comes from the TTS
-    r = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "nikolay", "input": "Добрый день!",
-                                            "response_format": "wav"})
+    r = http.post(
+        "/v1/audio/speech", json={"model": "tts-1", "voice": "nikolay", "input": "Добрый день!", "response_format": "wav"}
+    )
     assert r.status_code == 200 and len(r.content) > 16000
 
 
@@ -85,13 +87,26 @@ def test_a_russian_persona_is_answered_by_the_model_that_speaks_russian(http):
     cards = {c["id"]: c for c in http.get("/v1/models").json()["data"]}
     ru_model = next(c for c in cards.values() if c["kind"] == "chat" and c.get("language") == "ru")
     assert cards["marina"]["parent"] == ru_model["id"] and cards["anna"]["parent"] != ru_model["id"]
-    r = http.post("/v1/chat/completions", json={
-        "model": "marina", "max_tokens": 40, "temperature": 0,
-        "messages": [{"role": "user", "content": "Можно записаться к стоматологу на пятницу?"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        json={
+            "model": "marina",
+            "max_tokens": 40,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "Можно записаться к стоматологу на пятницу?"}],
+        },
+    )
     assert r.status_code == 200 and r.headers["x-reply-source"] == "local", r.text
     reply = r.json()["choices"][0]["message"]["content"]
     assert cyrillic_share(reply) > 0.8, reply  # Russian, not SmolLM2's English or its broken Russian
     # The model is also reachable by its own name, as a base model.
-    r = http.post("/v1/chat/completions", json={"model": ru_model["id"], "max_tokens": 20, "temperature": 0,
-                                                "messages": [{"role": "user", "content": "Привет! Как дела?"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        json={
+            "model": ru_model["id"],
+            "max_tokens": 20,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "Привет! Как дела?"}],
+        },
+    )
     assert r.status_code == 200 and cyrillic_share(r.json()["choices"][0]["message"]["content"]) > 0.5, r.text

@@ -43,7 +43,7 @@ async def test_call_over_websocket(cluster, api_key, packet_frames, chunks):
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         for i in range(0, len(script), packet):  # a phone line: 20 ms every 20 ms (or 60 every 60)
-            await ws.send(script[i:i + packet])
+            await ws.send(script[i : i + packet])
             next_tick += 0.02 * packet_frames
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
         await ws.send(json.dumps({"type": "hangup"}))

@@ -31,11 +31,18 @@ async def test_no_generated_request_gets_a_5xx(local_handles, assistant, persona
     bind_gate(gate)
     try:
         async with serving(app) as base:
-            failures, seen = await fuzz(app.openapi(), base, {"Authorization": f"Bearer {key}"}, max_examples=30,
-                                        valid={"/v1/chat/completions": {"model": ["tiny-llama"]},
-                                               "/v1/audio/speech": {"model": ["tts-1"], "voice": ["joe", "nova"]},
-                                               "/v1/audio/transcriptions": {"model": ["whisper-1"]},
-                                               "/v1/models/{model_id}": {"model_id": ["tiny-llama", "whisper-1"]}})
+            failures, seen = await fuzz(
+                app.openapi(),
+                base,
+                {"Authorization": f"Bearer {key}"},
+                max_examples=30,
+                valid={
+                    "/v1/chat/completions": {"model": ["tiny-llama"]},
+                    "/v1/audio/speech": {"model": ["tts-1"], "voice": ["joe", "nova"]},
+                    "/v1/audio/transcriptions": {"model": ["whisper-1"]},
+                    "/v1/models/{model_id}": {"model_id": ["tiny-llama", "whisper-1"]},
+                },
+            )
     finally:
         bind_gate(None)
         await gate.close()

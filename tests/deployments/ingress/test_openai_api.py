@@ -29,8 +29,13 @@ def test_models_list_has_chat_speech_and_transcription(openai_client):
 
 def test_streamed_chat_completion_reports_real_usage(openai_client, chat_model):
     stream = openai_client.chat.completions.create(
-        model=chat_model, messages=[{"role": "user", "content": "What is the capital of France?"}],
-        max_tokens=24, temperature=0, stream=True, stream_options={"include_usage": True})
+        model=chat_model,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=24,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
@@ -45,17 +50,23 @@ def test_streamed_chat_completion_reports_real_usage(openai_client, chat_model):
 
 def test_non_streamed_chat_stops_at_max_tokens(openai_client, chat_model):
     r = openai_client.chat.completions.create(
-        model=chat_model, messages=[{"role": "system", "content": "You are a helpful secretary."},
-                                    {"role": "user", "content": "Write a long story about a cat."}],
-        max_tokens=5, temperature=0)
+        model=chat_model,
+        messages=[
+            {"role": "system", "content": "You are a helpful secretary."},
+            {"role": "user", "content": "Write a long story about a cat."},
+        ],
+        max_tokens=5,
+        temperature=0,
+    )
     assert r.choices[0].finish_reason == "length"
     assert r.usage.completion_tokens == 5
     assert r.choices[0].message.content
 
 
 def test_greedy_chat_is_deterministic(openai_client, chat_model):
-    kwargs = dict(model=chat_model, messages=[{"role": "user", "content": "Name three colours."}],
-                  max_tokens=16, temperature=0)
+    kwargs = dict(
+        model=chat_model, messages=[{"role": "user", "content": "Name three colours."}], max_tokens=16, temperature=0
+    )
     a = openai_client.chat.completions.create(**kwargs).choices[0].message.content
     b = openai_client.chat.completions.create(**kwargs).choices[0].message.content
     assert a == b
@@ -66,8 +77,7 @@ def test_speech_then_transcription_round_trip_english(openai_client):
     with wave.open(io.BytesIO(speech.content)) as w:
         assert w.getnchannels() == 1 and w.getsampwidth() == 2 and w.getframerate() == 22050
         assert w.getnframes() / w.getframerate() > 2.0
-    text = openai_client.audio.transcriptions.create(model="whisper-1", file=("s.wav", speech.content),
-                                                     language="en")
+    text = openai_client.audio.transcriptions.create(model="whisper-1", file=("s.wav", speech.content), language="en")
     assert wer(EN_TEXT, text.text) <= 0.1, text.text
 
 
@@ -79,16 +89,16 @@ def test_transcription_russian_with_base_model(openai_client):
 
 def test_language_is_detected_when_not_forced(openai_client):
     clip = festival_ru_wav(RU_TEXT)
-    r = openai_client.audio.transcriptions.create(model="whisper-1", file=("ru.wav", clip),
-                                                  response_format="verbose_json")
+    r = openai_client.audio.transcriptions.create(model="whisper-1", file=("ru.wav", clip), response_format="verbose_json")
     assert r.language == "ru"
     assert r.duration > 1.0 and r.segments
 
 
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac"])
 def test_speech_compressed_formats_decode_back(openai_client, fmt):
-    audio = openai_client.audio.speech.create(model="tts-1", voice="joe", input="One two three.",
-                                              response_format=fmt).content
+    audio = openai_client.audio.speech.create(
+        model="tts-1", voice="joe", input="One two three.", response_format=fmt
+    ).content
     decoded = decode_audio(audio, 16000)
     assert 0.5 < decoded.duration_s < 5
     assert float(np.abs(decoded.samples).max()) > 0.05
@@ -96,8 +106,11 @@ def test_speech_compressed_formats_decode_back(openai_client, fmt):
 
 def test_speech_pcm_streams_at_requested_rate(http):
     text = "First sentence here. Second sentence follows. And a third one."
-    with http.stream("POST", "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": text,
-                                                        "response_format": "pcm", "sample_rate": 8000}) as r:
+    with http.stream(
+        "POST",
+        "/v1/audio/speech",
+        json={"model": "tts-1", "voice": "joe", "input": text, "response_format": "pcm", "sample_rate": 8000},
+    ) as r:
         assert r.status_code == 200
         assert r.headers["x-sample-rate"] == "8000"
         data = b"".join(r.iter_bytes())
@@ -108,8 +121,9 @@ def test_speech_pcm_streams_at_requested_rate(http):
 
 def test_speech_speed_changes_duration(openai_client):
     def seconds(speed: float) -> float:
-        wav = openai_client.audio.speech.create(model="tts-1", voice="joe", input=EN_TEXT,
-                                                response_format="wav", speed=speed).content
+        wav = openai_client.audio.speech.create(
+            model="tts-1", voice="joe", input=EN_TEXT, response_format="wav", speed=speed
+        ).content
         return decode_audio(wav, 16000).duration_s
 
     assert seconds(2.0) < 0.7 * seconds(1.0)
@@ -117,10 +131,14 @@ def test_speech_speed_changes_duration(openai_client):
 
 @pytest.mark.parametrize("fmt", ["text", "srt", "vtt", "verbose_json"])
 def test_transcription_response_formats(http, fmt):
-    wav = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello there.",
-                                               "response_format": "wav"}).content
-    r = http.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav, "audio/wav")},
-                  data={"model": "whisper-1", "language": "en", "response_format": fmt})
+    wav = http.post(
+        "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello there.", "response_format": "wav"}
+    ).content
+    r = http.post(
+        "/v1/audio/transcriptions",
+        files={"file": ("a.wav", wav, "audio/wav")},
+        data={"model": "whisper-1", "language": "en", "response_format": fmt},
+    )
     assert r.status_code == 200, r.text
     if fmt == "text":  # the plain transcript; Whisper base has heard Piper's "Hello" as "Below" (a CI run)
         assert r.text.endswith("\n") and wer("Hello there.", r.text) <= 0.5
@@ -140,8 +158,11 @@ def test_silence_and_noise_transcribe_to_nothing(http):
     silence = np.zeros(16000 * 3, dtype=np.int16)
     noise = (rng.normal(0, 0.05, 16000 * 3) * 32767).astype(np.int16)
     for clip in (silence, noise):
-        r = http.post("/v1/audio/transcriptions", files={"file": ("n.wav", wav_bytes(clip, 16000), "audio/wav")},
-                      data={"model": "whisper-1", "language": "en"})
+        r = http.post(
+            "/v1/audio/transcriptions",
+            files={"file": ("n.wav", wav_bytes(clip, 16000), "audio/wav")},
+            data={"model": "whisper-1", "language": "en"},
+        )
         assert r.status_code == 200
         assert r.json()["text"] == ""
 
@@ -162,12 +183,17 @@ def test_serve_status_reports_every_deployment_healthy(cluster):
     from pathlib import Path
 
     serve = str(Path(sys.executable).with_name("serve"))
-    out = subprocess.run([serve, "status"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "RAY_AUTH_MODE": "disabled"}).stdout
+    out = subprocess.run(
+        [serve, "status"], capture_output=True, text=True, timeout=60, env={**os.environ, "RAY_AUTH_MODE": "disabled"}
+    ).stdout
     import yaml
 
     status = yaml.safe_load(out)["applications"]["secretary"]
     assert status["status"] == "RUNNING"
     assert {name: d["status"] for name, d in status["deployments"].items()} == {
-        "STTServer": "HEALTHY", "TTSServer": "HEALTHY", "LLMServer": "HEALTHY", "LLMServerRu": "HEALTHY",
-        "OpenAIIngress": "HEALTHY"}
+        "STTServer": "HEALTHY",
+        "TTSServer": "HEALTHY",
+        "LLMServer": "HEALTHY",
+        "LLMServerRu": "HEALTHY",
+        "OpenAIIngress": "HEALTHY",
+    }

@@ -18,13 +18,26 @@ from personas.schemas import Persona
 from tests.asgi_server import serving
 
 PROMPT = [{"role": "user", "content": "Hello, how are you?"}]
-LINES = dict(greeting="Hello", farewell="Bye", silence_prompt="Hello?", hangup_line="Bye now",
-             apology="Sorry, I am having trouble right now.")
+LINES = dict(
+    greeting="Hello",
+    farewell="Bye",
+    silence_prompt="Hello?",
+    hangup_line="Bye now",
+    apology="Sorry, I am having trouble right now.",
+)
 
 
 def persona(name: str, adapter: dict | None = None, **kw) -> Persona:
-    return Persona(name=name, display_name=name.title(), language="en", system_prompt="You are a secretary.",
-                   voice="joe", lines=LINES, adapter=adapter, **kw)
+    return Persona(
+        name=name,
+        display_name=name.title(),
+        language="en",
+        system_prompt="You are a secretary.",
+        voice="joe",
+        lines=LINES,
+        adapter=adapter,
+        **kw,
+    )
 
 
 def adapter(tiny_llm_dir, i: int, version: int = 1, name: str | None = None) -> dict:
@@ -47,13 +60,11 @@ async def registry(persona_registry):
 
 
 async def ask(client, model: str, messages=PROMPT, **kw) -> str:
-    r = await client.chat.completions.create(model=model, messages=messages, **{"temperature": 0.0,
-                                                                              "max_tokens": 12, **kw})
+    r = await client.chat.completions.create(model=model, messages=messages, **{"temperature": 0.0, "max_tokens": 12, **kw})
     return r.choices[0].message.content
 
 
-async def test_two_personas_with_different_adapters_answer_the_same_prompt_differently(client, registry,
-                                                                                      tiny_llm_dir):
+async def test_two_personas_with_different_adapters_answer_the_same_prompt_differently(client, registry, tiny_llm_dir):
     await registry.create(persona("alpha", adapter(tiny_llm_dir, 0)))
     await registry.create(persona("beta", adapter(tiny_llm_dir, 1)))
     await registry.create(persona("plain"))  # the same prompt, no adapter
@@ -82,8 +93,9 @@ async def test_publishing_a_new_adapter_version_changes_the_next_answer(client, 
 
 async def test_persona_streams_have_the_openai_shape(client, registry, tiny_llm_dir):
     await registry.create(persona("zeta", adapter(tiny_llm_dir, 0)))
-    stream = await client.chat.completions.create(model="zeta", messages=PROMPT, temperature=0.0, max_tokens=8,
-                                                  stream=True, stream_options={"include_usage": True})
+    stream = await client.chat.completions.create(
+        model="zeta", messages=PROMPT, temperature=0.0, max_tokens=8, stream=True, stream_options={"include_usage": True}
+    )
     chunks = [c async for c in stream]
     assert chunks[-1].usage.completion_tokens == 8 and chunks[-1].model == "zeta"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -91,16 +103,21 @@ async def test_persona_streams_have_the_openai_shape(client, registry, tiny_llm_
 
 
 async def test_a_faq_answer_comes_in_the_same_shape_streamed_or_not(client, registry):
-    faq = [{"question": "What are your opening hours?", "answer": "We are open from 9 to 6 on {day_of_week}.",
-            "triggers": ["hours"]}]
+    faq = [
+        {
+            "question": "What are your opening hours?",
+            "answer": "We are open from 9 to 6 on {day_of_week}.",
+            "triggers": ["hours"],
+        }
+    ]
     await registry.create(persona("eta", faq=faq))
     raw = await client.chat.completions.with_raw_response.create(
-        model="eta", messages=[{"role": "user", "content": "What are your opening hours?"}])
+        model="eta", messages=[{"role": "user", "content": "What are your opening hours?"}]
+    )
     assert raw.headers["x-reply-source"] == "faq"
     answer = raw.parse().choices[0].message.content
     assert answer.startswith("We are open from 9 to 6 on ") and "{" not in answer
-    stream = await client.chat.completions.create(model="eta", messages=[{"role": "user", "content": "Hours!"}],
-                                                  stream=True)
+    stream = await client.chat.completions.create(model="eta", messages=[{"role": "user", "content": "Hours!"}], stream=True)
     chunks = [c async for c in stream]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == answer
     assert chunks[-1].choices[0].finish_reason == "stop" and len(chunks) > 4
@@ -117,8 +134,9 @@ async def test_an_unknown_persona_is_a_404_in_openai_shape(client, registry):
     assert e.value.code == "model_not_found" and "nobody" in e.value.message
 
 
-async def test_a_missing_adapter_marks_the_persona_unavailable_and_others_keep_working(client, registry,
-                                                                                     tiny_llm_dir, tmp_path):
+async def test_a_missing_adapter_marks_the_persona_unavailable_and_others_keep_working(
+    client, registry, tiny_llm_dir, tmp_path
+):
     await registry.create(persona("theta", adapter(tiny_llm_dir, 0)))
     created = await registry.create(persona("iota", {"name": "iota", "version": 1, "path": str(tmp_path / "x")}))
     assert created.status == "unavailable" and "does not exist" in created.status_reason
@@ -129,13 +147,15 @@ async def test_a_missing_adapter_marks_the_persona_unavailable_and_others_keep_w
     assert await ask(client, "theta")
 
 
-async def test_a_corrupt_adapter_is_found_on_load_and_marks_the_persona_unavailable(client, registry,
-                                                                                  tiny_llm_dir, tmp_path):
+async def test_a_corrupt_adapter_is_found_on_load_and_marks_the_persona_unavailable(
+    client, registry, tiny_llm_dir, tmp_path
+):
     bad = tmp_path / "corrupt"
     shutil.copytree(tiny_llm_dir / "lora-0", bad)
     (bad / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
-    assert (await registry.create(persona("kappa", {"name": "kappa", "version": 1, "path": str(bad)}))).status \
-        == "available"  # the files are there; only loading shows they are broken
+    assert (
+        await registry.create(persona("kappa", {"name": "kappa", "version": 1, "path": str(bad)}))
+    ).status == "available"  # the files are there; only loading shows they are broken
     await registry.create(persona("lambda", adapter(tiny_llm_dir, 1)))
     with pytest.raises(openai.InternalServerError) as e:
         await ask(client, "kappa")

@@ -29,8 +29,13 @@ pytestmark = pytest.mark.cluster
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SYSTEM = "You are the secretary of a small dental clinic. Answer in one or two sentences."
 ASK = [{"role": "user", "content": "Hello, can I book an appointment for a cleaning next week?"}]
-LINES = {"greeting": "Hello.", "farewell": "Goodbye.", "silence_prompt": "Are you there?",
-         "hangup_line": "Goodbye.", "apology": "Sorry, I am having trouble right now."}
+LINES = {
+    "greeting": "Hello.",
+    "farewell": "Goodbye.",
+    "silence_prompt": "Are you there?",
+    "hangup_line": "Goodbye.",
+    "apology": "Sorry, I am having trouble right now.",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +65,15 @@ def personas(admin):
 
     def make(stem: str, adapter: dict | None = None) -> str:
         name = f"{stem}-{uuid.uuid4().hex[:6]}"
-        body = {"name": name, "display_name": stem.title(), "language": "en", "voice": "joe",
-                "system_prompt": SYSTEM, "lines": LINES, "adapter": adapter}
+        body = {
+            "name": name,
+            "display_name": stem.title(),
+            "language": "en",
+            "voice": "joe",
+            "system_prompt": SYSTEM,
+            "lines": LINES,
+            "adapter": adapter,
+        }
         r = admin.post("/personas", json=body)
         assert r.status_code == 201 and r.json()["status"] == "available", r.text
         made.append(name)
@@ -78,7 +90,8 @@ def ask(client: openai.OpenAI, model: str, max_tokens: int = 32) -> str:
 
 
 def test_personas_with_different_adapters_answer_differently_and_a_new_one_works_at_once(
-        openai_client, chat_model, personas, adapters):
+    openai_client, chat_model, personas, adapters
+):
     one = personas("one", {"name": "one", "version": 1, "path": adapters["one"]})
     two = personas("two", {"name": "two", "version": 1, "path": adapters["two"]})
     plain = personas("plain")
@@ -98,8 +111,14 @@ def test_publishing_a_new_version_mid_stream_drops_nothing(openai_client, admin,
     name = personas("pub", {"name": "pub", "version": 1, "path": adapters["one"]})
     reference = personas("ref", {"name": "ref", "version": 1, "path": adapters["two"]})
     stream = openai_client.chat.completions.create(
-        model=name, messages=ASK, temperature=0.0, max_tokens=96, stream=True,
-        stream_options={"include_usage": True}, extra_body={"ignore_eos": True})
+        model=name,
+        messages=ASK,
+        temperature=0.0,
+        max_tokens=96,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ignore_eos": True},
+    )
     chunks = [next(stream), next(stream)]
     r = admin.put(f"/personas/{name}/adapter", json={"name": "pub", "version": 2, "path": adapters["two"]})
     assert r.status_code == 200 and r.json()["adapter"]["version"] == 2
@@ -114,33 +133,41 @@ def _llm_replica_pids() -> list[int]:
 
 
 def _source(cluster: str, model: str, key: str) -> tuple[int, str, str]:
-    r = httpx.post(f"{cluster}/v1/chat/completions", timeout=120, headers={"Authorization": f"Bearer {key}"},
-                   json={"model": model, "messages": ASK, "max_tokens": 16, "temperature": 0.0})
+    r = httpx.post(
+        f"{cluster}/v1/chat/completions",
+        timeout=120,
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": model, "messages": ASK, "max_tokens": 16, "temperature": 0.0},
+    )
     body = r.json()
     text = body["choices"][0]["message"]["content"] if r.status_code == 200 else body["error"]["message"]
     return r.status_code, r.headers.get("x-reply-source", ""), text
 
 
-def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud,
-                                                                          api_key):
+def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud, api_key):
     name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
     assert _source(cluster, name, api_key)[:2] == (200, "local")  # the replica is up, its engine too
     pids, engines = _replica_and_engines()
     assert pids, "no LLM replica process"
     assert engines, f"the replica runs no engine process: {_children(pids)}"
     before = len(fake_cloud.requests)
-    with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client, client.stream(
-            "POST", f"{cluster}/v1/chat/completions",
-            json={"model": name, "messages": ASK, "max_tokens": 400, "stream": True, "ignore_eos": True,
-                  "temperature": 0.0}) as r:
+    with (
+        httpx.Client(timeout=120, headers={"Authorization": f"Bearer {api_key}"}) as client,
+        client.stream(
+            "POST",
+            f"{cluster}/v1/chat/completions",
+            json={"model": name, "messages": ASK, "max_tokens": 400, "stream": True, "ignore_eos": True, "temperature": 0.0},
+        ) as r,
+    ):
         assert r.headers["x-reply-source"] == "local"
         lines = r.iter_lines()
         got = [next(lines) for _ in range(6)]
         killer = threading.Timer(0.0, lambda: [os.kill(p, signal.SIGKILL) for p in pids])
         killer.start()
         got += list(lines)
-    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
-                   for line in got if line.startswith("data: {"))
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"].get("content", "") for line in got if line.startswith("data: {")
+    )
     events = [line for line in got if line]
     assert events[-1] == "data: [DONE]" and text.endswith(" " + LINES["apology"]), text[-200:]
 

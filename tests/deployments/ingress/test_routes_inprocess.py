@@ -17,8 +17,9 @@ from tests.speech import wer
 @pytest.fixture
 async def client(local_handles, assistant, auth_headers):
     bind_models(local_handles, assistant)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120,
-                                 headers=auth_headers) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=120, headers=auth_headers
+    ) as c:
         yield c
 
 
@@ -33,9 +34,17 @@ async def test_models_and_readiness(client):
 
 
 async def test_chat_sse_stream_format(client):
-    body = {"model": "tiny-llama", "messages": [{"role": "developer", "content": "Be brief."},
-                                                {"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
-            "max_tokens": 6, "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+    body = {
+        "model": "tiny-llama",
+        "messages": [
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+        ],
+        "max_tokens": 6,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     r = await client.post("/v1/chat/completions", json=body)
     assert r.headers["content-type"].startswith("text/event-stream")
     events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
@@ -48,8 +57,10 @@ async def test_chat_sse_stream_format(client):
 
 
 async def test_chat_non_streamed(client):
-    r = await client.post("/v1/chat/completions", json={"model": "tiny-llama", "max_tokens": 3,
-                                                         "messages": [{"role": "user", "content": "Hi"}]})
+    r = await client.post(
+        "/v1/chat/completions",
+        json={"model": "tiny-llama", "max_tokens": 3, "messages": [{"role": "user", "content": "Hi"}]},
+    )
     body = r.json()
     assert r.status_code == 200 and body["object"] == "chat.completion"
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + 3
@@ -57,13 +68,20 @@ async def test_chat_non_streamed(client):
 
 async def test_speech_and_transcription_round_trip(client):
     text = "Thank you for calling, goodbye."
-    wav = (await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "nova", "input": text,
-                                                        "response_format": "wav"})).content
-    r = await client.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav)},
-                          data={"model": "whisper-1", "language": "en", "response_format": "verbose_json"})
+    wav = (
+        await client.post(
+            "/v1/audio/speech", json={"model": "tts-1", "voice": "nova", "input": text, "response_format": "wav"}
+        )
+    ).content
+    r = await client.post(
+        "/v1/audio/transcriptions",
+        files={"file": ("a.wav", wav)},
+        data={"model": "whisper-1", "language": "en", "response_format": "verbose_json"},
+    )
     assert wer(text, r.json()["text"]) <= 0.2
-    pcm = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hi.",
-                                                       "response_format": "pcm"})
+    pcm = await client.post(
+        "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hi.", "response_format": "pcm"}
+    )
     assert pcm.headers["x-sample-rate"] == "24000" and len(pcm.content) > 4800
 
 
@@ -91,16 +109,16 @@ async def broken_client(local_handles, assistant, auth_headers):
     dead = LocalHandle(_Failing(RayActorError()))
     bind_models(ModelHandles(dead, dead, dead, IngressConfig()))
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                                     headers=auth_headers) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=auth_headers) as c:
             yield c
     finally:
         bind_models(local_handles, assistant)
 
 
 async def test_dead_model_server_is_503_not_500(broken_client):
-    r = await broken_client.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user",
-                                                                                            "content": "hi"}]})
+    r = await broken_client.post(
+        "/v1/chat/completions", json={"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
     r = await broken_client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["llm"].startswith("unavailable")
@@ -128,8 +146,12 @@ async def anonymous(local_handles, assistant):
 def v1_routes() -> list[tuple[str, str]]:
     from fastapi.routing import APIRoute
 
-    return [(m, r.path.replace("{model_id:path}", "x")) for r in app.routes if isinstance(r, APIRoute)
-            and r.path.startswith("/v1/") for m in r.methods - {"HEAD", "OPTIONS"}]
+    return [
+        (m, r.path.replace("{model_id:path}", "x"))
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.path.startswith("/v1/")
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    ]
 
 
 @pytest.mark.parametrize(("method", "path"), v1_routes())
@@ -159,17 +181,22 @@ async def test_speech_with_nothing_speakable_or_an_odd_rate_is_not_a_server_erro
     for text in ("\U00031a8e", "\x00\x01", "\x00Hello"[:1]):
         r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": text})
         assert r.status_code == 400 and r.json()["error"]["param"] == "input", r.text
-    r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello\x00 there.",
-                                                     "response_format": "wav"})
+    r = await client.post(
+        "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello\x00 there.", "response_format": "wav"}
+    )
     assert r.status_code == 200 and len(r.content) > 8000  # a NUL inside real text is dropped, the rest is spoken
-    r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hello.",
-                                                     "sample_rate": 21677, "response_format": "mp3"})
+    r = await client.post(
+        "/v1/audio/speech",
+        json={"model": "tts-1", "voice": "joe", "input": "Hello.", "sample_rate": 21677, "response_format": "mp3"},
+    )
     assert r.status_code == 200 and r.headers["x-sample-rate"] == "22050"
 
 
 async def test_sampling_values_vllm_refuses_are_400_not_an_outage(client):
     """Found by the schema fuzz: vLLM's own validation was retried, then reported as 'no model reachable'."""
     for extra in ({"stop": [""]}, {"seed": 2**70}):
-        r = await client.post("/v1/chat/completions", json={"model": "tiny-llama", "max_tokens": 2,
-                                                             "messages": [{"role": "user", "content": "Hi"}], **extra})
+        r = await client.post(
+            "/v1/chat/completions",
+            json={"model": "tiny-llama", "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}], **extra},
+        )
         assert r.status_code == 400, (extra, r.text)

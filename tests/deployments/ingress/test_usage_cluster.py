@@ -24,8 +24,14 @@ CHAT = {"max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "conten
 def signed_up(cluster):
     """A new tenant (a trial of the basic plan) with a session and an API key, made over HTTP."""
     with httpx.Client(base_url=f"{cluster}/billing", timeout=60) as c:
-        r = c.post("/auth/signup", json={"business_name": "Dental Plus", "email": f"{uuid.uuid4().hex[:8]}@dental-plus.ru",
-                                         "password": "a long enough password"})
+        r = c.post(
+            "/auth/signup",
+            json={
+                "business_name": "Dental Plus",
+                "email": f"{uuid.uuid4().hex[:8]}@dental-plus.ru",
+                "password": "a long enough password",
+            },
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         session = {"Authorization": f"Bearer {body['token']}"}
@@ -40,6 +46,7 @@ def used(redis_url: str, tenant: str, metric: str) -> int:
             return await meter.used(tenant, metric)
         finally:
             await meter.close()
+
     return asyncio.run(read())
 
 
@@ -68,6 +75,7 @@ def test_a_tenant_is_metered_and_refused_past_its_plan(cluster, chat_model, sign
                 await meter.consume(tenant, "llm_tokens", load_plans().get("basic").llm_tokens, event_id=uuid.uuid4().hex)
             finally:
                 await meter.close()
+
         asyncio.run(fill())
         r = c.post("/v1/chat/completions", json={**CHAT, "model": chat_model}, headers=key)
         assert r.status_code == 402

@@ -33,8 +33,14 @@ CHAT = {"model": "tiny-llama", "max_tokens": 4, "temperature": 0, "messages": [{
 @pytest.fixture
 async def gate(local_handles, assistant, redis_server, persona_registry):
     bind_models(local_handles, assistant)
-    g = UsageGate(UsageMeter(redis_server.url, persona_registry.url), load_plans(),
-                  SubscriptionStore(persona_registry.url), None, "https://secretary.test/billing/plans", plan_ttl_s=0)
+    g = UsageGate(
+        UsageMeter(redis_server.url, persona_registry.url),
+        load_plans(),
+        SubscriptionStore(persona_registry.url),
+        None,
+        "https://secretary.test/billing/plans",
+        plan_ttl_s=0,
+    )
     bind_gate(g)
     yield g
     bind_gate(None)
@@ -49,10 +55,15 @@ def tenant(gate, persona_registry):
     async def make(plan: str | None = "basic", status: str = "active") -> tuple[str, dict[str, str]]:
         tenant_id, _ = await accounts.create_tenant("Clinic", f"o-{uuid.uuid4().hex[:10]}@clinic.test", "a long pw 123")
         if plan is not None:
-            await gate.subscriptions.apply_event("stripe", uuid.uuid4().hex, "t", SubscriptionState(
-                tenant_id, plan, status, "stripe", "sub_" + tenant_id, None))
+            await gate.subscriptions.apply_event(
+                "stripe",
+                uuid.uuid4().hex,
+                "t",
+                SubscriptionState(tenant_id, plan, status, "stripe", "sub_" + tenant_id, None),
+            )
         _, key = await accounts.issue_api_key(tenant_id, "tests")
         return tenant_id, {"Authorization": f"Bearer {key}"}
+
     return make
 
 
@@ -70,8 +81,9 @@ async def test_chat_counts_its_tokens_and_is_refused_with_402_once_they_are_used
     t, headers = await tenant()
     body = (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).json()
     assert await gate.meter.used(t, "llm_tokens") == body["usage"]["total_tokens"]
-    r = await client.post("/v1/chat/completions", json={**CHAT, "stream": True,
-                                                         "stream_options": {"include_usage": True}}, headers=headers)
+    r = await client.post(
+        "/v1/chat/completions", json={**CHAT, "stream": True, "stream_options": {"include_usage": True}}, headers=headers
+    )
     streamed = json.loads([line for line in r.text.splitlines() if line.startswith("data: {")][-1][6:])["usage"]
     assert await gate.meter.used(t, "llm_tokens") == body["usage"]["total_tokens"] + streamed["total_tokens"]
 
@@ -79,15 +91,24 @@ async def test_chat_counts_its_tokens_and_is_refused_with_402_once_they_are_used
     used = await gate.meter.used(t, "llm_tokens")
     r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert r.status_code == 402
-    assert r.json() == {"error": "usage_limit_exceeded", "message": r.json()["message"], "metric": "llm_tokens",
-                        "limit": PLAN.llm_tokens, "used": used, "upgrade_url": "https://secretary.test/billing/plans"}
+    assert r.json() == {
+        "error": "usage_limit_exceeded",
+        "message": r.json()["message"],
+        "metric": "llm_tokens",
+        "limit": PLAN.llm_tokens,
+        "used": used,
+        "upgrade_url": "https://secretary.test/billing/plans",
+    }
     assert await gate.meter.used(t, "llm_tokens") == used  # a refused request counts nothing
 
 
 async def test_speech_counts_the_audio_it_made_and_is_refused_past_the_limit(gate, tenant, client):
     t, headers = await tenant()
-    r = await client.post("/v1/audio/speech", headers=headers, json={"model": "tts-1", "voice": "joe",
-                                                                     "input": "Hello there.", "response_format": "pcm"})
+    r = await client.post(
+        "/v1/audio/speech",
+        headers=headers,
+        json={"model": "tts-1", "voice": "joe", "input": "Hello there.", "response_format": "pcm"},
+    )
     seconds = len(r.content) / 2 / int(r.headers["x-sample-rate"])
     assert await gate.meter.used(t, "tts_ms") == pytest.approx(seconds * 1000, abs=2)
     await fill(gate, t, "tts_ms", PLAN.limit("tts_ms"))
@@ -97,8 +118,13 @@ async def test_speech_counts_the_audio_it_made_and_is_refused_past_the_limit(gat
 
 async def test_a_transcription_that_would_not_fit_is_refused_and_counts_nothing(gate, tenant, client):
     t, headers = await tenant()
-    wav = (await client.post("/v1/audio/speech", headers=headers, json={
-        "model": "tts-1", "voice": "joe", "input": "Please call me back tomorrow.", "response_format": "wav"})).content
+    wav = (
+        await client.post(
+            "/v1/audio/speech",
+            headers=headers,
+            json={"model": "tts-1", "voice": "joe", "input": "Please call me back tomorrow.", "response_format": "wav"},
+        )
+    ).content
     form = {"files": {"file": ("a.wav", wav)}, "data": {"model": "whisper-1", "language": "en"}}
     assert (await client.post("/v1/audio/transcriptions", headers=headers, **form)).status_code == 200
     one = await gate.meter.used(t, "stt_ms")
@@ -117,28 +143,44 @@ async def test_no_subscription_is_402_subscription_required(gate, tenant, client
         assert r.json()["upgrade_url"].endswith("/billing/plans")
 
 
-async def test_metering_that_cannot_reach_redis_fails_closed_with_503(local_handles, assistant, tenant, client,
-                                                                      persona_registry):
+async def test_metering_that_cannot_reach_redis_fails_closed_with_503(
+    local_handles, assistant, tenant, client, persona_registry
+):
     _, headers = await tenant()
-    dead = UsageGate(UsageMeter("redis://127.0.0.1:1/0", persona_registry.url), load_plans(),
-                     SubscriptionStore(persona_registry.url), None, plan_ttl_s=0)
+    dead = UsageGate(
+        UsageMeter("redis://127.0.0.1:1/0", persona_registry.url),
+        load_plans(),
+        SubscriptionStore(persona_registry.url),
+        None,
+        plan_ttl_s=0,
+    )
     bind_gate(dead)
     r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
     assert r.status_code == 503 and r.json()["error"]["code"] == "metering_unavailable"
 
 
-async def test_a_tenant_sees_its_own_and_the_shared_personas_never_another_tenants(gate, tenant, client,
-                                                                                   persona_registry):
+async def test_a_tenant_sees_its_own_and_the_shared_personas_never_another_tenants(gate, tenant, client, persona_registry):
     (a, a_headers), (_, b_headers) = await tenant(), await tenant()
-    spec = {"display_name": "Private", "language": "en", "system_prompt": "Secret clinic prompt.", "voice": "joe",
-            "lines": {"greeting": "Hi.", "farewell": "Bye.", "silence_prompt": "Hello?", "hangup_line": "Bye.",
-                      "apology": "Sorry."}}
+    spec = {
+        "display_name": "Private",
+        "language": "en",
+        "system_prompt": "Secret clinic prompt.",
+        "voice": "joe",
+        "lines": {
+            "greeting": "Hi.",
+            "farewell": "Bye.",
+            "silence_prompt": "Hello?",
+            "hangup_line": "Bye.",
+            "apology": "Sorry.",
+        },
+    }
     mine, shared = f"mine-{uuid.uuid4().hex[:6]}", f"shared-{uuid.uuid4().hex[:6]}"
     await persona_registry.scoped(a, with_shared=False).create(Persona(name=mine, **spec))
     await persona_registry.create(Persona(name=shared, **spec))
 
     async def visible(headers) -> set[str]:
         return {m["id"] for m in (await client.get("/v1/models", headers=headers)).json()["data"]}
+
     assert {mine, shared} <= await visible(a_headers)
     assert shared in await visible(b_headers) and mine not in await visible(b_headers)
     r = await client.post("/v1/chat/completions", json={**CHAT, "model": mine}, headers=b_headers)
@@ -177,7 +219,8 @@ async def test_a_websocket_call_with_no_minutes_left_hears_the_notice_and_ends(g
     ended = events[-1]
     assert ended["type"] == "call.ended" and ended["reason"] == "usage_limit"
     assert [turn["text"] for turn in ended["record"]["turns"]] == [
-        "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."]
+        "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."
+    ]
     assert np.abs(np.frombuffer(bytes(reply), "<i2")).max() > 1000  # the notice was spoken
     await asyncio.sleep(0.2)
     assert await gate.meter.used(t, "call_ms") > PLAN.call_ms_limit  # the short call is counted too
@@ -188,13 +231,18 @@ async def test_a_repeated_x_request_id_is_counted_every_time(gate, tenant, clien
     so LLM, TTS and STT use became free. Three requests with the same id count three times."""
     t, headers = await tenant()
     same = {**headers, "X-Request-ID": "same-id-every-time"}
-    totals = [(await client.post("/v1/chat/completions", json=CHAT, headers=same)).json()["usage"]["total_tokens"]
-              for _ in range(3)]
+    totals = [
+        (await client.post("/v1/chat/completions", json=CHAT, headers=same)).json()["usage"]["total_tokens"]
+        for _ in range(3)
+    ]
     assert await gate.meter.used(t, "llm_tokens") == sum(totals) and min(totals) > 0
     spoken = 0
     for _ in range(3):
-        r = await client.post("/v1/audio/speech", headers=same, json={"model": "tts-1", "voice": "joe",
-                                                                      "input": "Hello.", "response_format": "pcm"})
+        r = await client.post(
+            "/v1/audio/speech",
+            headers=same,
+            json={"model": "tts-1", "voice": "joe", "input": "Hello.", "response_format": "pcm"},
+        )
         spoken += len(r.content) / 2 / int(r.headers["x-sample-rate"]) * 1000
         assert r.headers["x-request-id"] == "same-id-every-time"  # still the log tag the client chose
     assert await gate.meter.used(t, "tts_ms") == pytest.approx(spoken, abs=6)

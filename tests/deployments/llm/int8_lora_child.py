@@ -23,8 +23,11 @@ def first_qkv_weight(worker) -> dict:
     layer = model.model.layers[0].self_attn.qkv_proj
     base = getattr(layer, "base_layer", layer)  # wrapped by LoRA
     weight = base.weight
-    return {"lora_wrapped": base is not layer, "weight_dtype": str(weight.dtype) if weight is not None else None,
-            "weight_numel": int(weight.numel()) if weight is not None else None}
+    return {
+        "lora_wrapped": base is not layer,
+        "weight_dtype": str(weight.dtype) if weight is not None else None,
+        "weight_numel": int(weight.numel()) if weight is not None else None,
+    }
 
 
 async def run(tiny: Path) -> dict:
@@ -33,11 +36,21 @@ async def run(tiny: Path) -> dict:
     from deployments.llm.engine import SamplingOptions, VLLMChatEngine, VLLMConfig
 
     config = VLLMConfig(
-        model_id="tiny-int8", path=str(tiny / "int8"), default_max_tokens=8, max_adapters=1,
-        engine_args={"dtype": "float32", "enforce_eager": True, "max_model_len": 256, "max_num_seqs": 4,
-                     "enable_lora": True, "max_lora_rank": 8, "lora_target_modules": ["qkv_proj", "o_proj"]},
-        env={"VLLM_CPU_KVCACHE_SPACE": "1", "SECRETARY_CPU_LORA_OPS": "grouped",
-             "VLLM_CPU_OMP_THREADS_BIND": "{last_cpu}"})
+        model_id="tiny-int8",
+        path=str(tiny / "int8"),
+        default_max_tokens=8,
+        max_adapters=1,
+        engine_args={
+            "dtype": "float32",
+            "enforce_eager": True,
+            "max_model_len": 256,
+            "max_num_seqs": 4,
+            "enable_lora": True,
+            "max_lora_rank": 8,
+            "lora_target_modules": ["qkv_proj", "o_proj"],
+        },
+        env={"VLLM_CPU_KVCACHE_SPACE": "1", "SECRETARY_CPU_LORA_OPS": "grouped", "VLLM_CPU_OMP_THREADS_BIND": "{last_cpu}"},
+    )
     engine = VLLMChatEngine(config)
     try:
         opts = SamplingOptions(max_tokens=8, temperature=0.0, ignore_eos=True)

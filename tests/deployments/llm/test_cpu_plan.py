@@ -76,8 +76,16 @@ def test_the_tier_is_the_widest_family():
     assert replace(EPYC, avx512_bf16=False).tier == "avx512"
 
 
-@pytest.mark.parametrize(("value", "cpus", "expected"), [
-    ("{last_cpu}", [0, 1], "1"), ("{last_cpu}", [0], "0"), ("{last_cpu}", [2, 5, 7], "7"),
-    ("{all_cpus}", [0, 1, 2], "0,1,2"), ("0-1", [0], "0-1"), ("1", [0, 1], "1")])
+@pytest.mark.parametrize(
+    ("value", "cpus", "expected"),
+    [
+        ("{last_cpu}", [0, 1], "1"),
+        ("{last_cpu}", [0], "0"),
+        ("{last_cpu}", [2, 5, 7], "7"),
+        ("{all_cpus}", [0, 1, 2], "0,1,2"),
+        ("0-1", [0], "0-1"),
+        ("1", [0, 1], "1"),
+    ],
+)
 def test_cpu_placeholders_fit_the_cpus_this_process_has(value, cpus, expected):
     assert resolve_env_value(value, cpus) == expected

@@ -30,11 +30,17 @@ def tiny_int8(tmp_path_factory) -> Path:
 
 
 def run_child(tiny: Path, **env: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "tests.deployments.llm.int8_lora_child", str(tiny)], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.deployments.llm.int8_lora_child", str(tiny)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, f"the engine failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])
 
 
 def test_int8_with_lora_serves_on_the_onednn_path(tiny_int8):

@@ -9,13 +9,20 @@ import pytest
 from deployments.errors import InvalidRequestError
 
 MSG = [{"role": "user", "content": "Hello, how are you?"}]
-GREEDY = {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "stop": [], "seed": None,
-          "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": False}
+GREEDY = {
+    "max_tokens": 8,
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "stop": [],
+    "seed": None,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "ignore_eos": False,
+}
 
 
 async def collect(server, messages=MSG, **opts):
     return [d async for d in server.chat(messages, {**GREEDY, **opts}, "req-1")]
-
 
 
 async def test_stream_ends_with_usage(llm_server):
@@ -66,7 +73,6 @@ async def test_health_and_info(llm_server):
     await llm_server.check_health()
     assert await llm_server.ready() is True
     info = await llm_server.model_info()
-    assert info == {"id": "tiny-llama", "max_model_len": 512, "lora": True, "max_adapters": 2,
-                    "cpu_plan": info["cpu_plan"]}
+    assert info == {"id": "tiny-llama", "max_model_len": 512, "lora": True, "max_adapters": 2, "cpu_plan": info["cpu_plan"]}
     # The tiny model is float32, not int8: served as it is, whatever the CPU (deployments/llm/cpu_plan.py).
     assert info["cpu_plan"]["kernel"] == "native" and info["cpu_plan"]["fallback"] is False

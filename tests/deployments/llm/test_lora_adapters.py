@@ -16,8 +16,16 @@ import pytest
 
 from deployments.errors import AdapterUnavailableError
 
-GREEDY = {"max_tokens": 12, "temperature": 0.0, "top_p": 1.0, "stop": [], "seed": None,
-          "presence_penalty": 0.0, "frequency_penalty": 0.0, "ignore_eos": True}
+GREEDY = {
+    "max_tokens": 12,
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "stop": [],
+    "seed": None,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "ignore_eos": True,
+}
 PROMPTS = ["Hello, how are you?", "Оставьте сообщение, пожалуйста.", "What are your opening hours?"]
 
 
@@ -40,8 +48,7 @@ def peft_reference(tiny_llm_dir):
     tok = AutoTokenizer.from_pretrained(tiny_llm_dir / "base")
 
     def prompt_ids(prompt):
-        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True,
-                                      add_generation_prompt=True)
+        ids = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True, add_generation_prompt=True)
         return list(ids["input_ids"] if hasattr(ids, "keys") else ids)
 
     out = {}
@@ -53,23 +60,28 @@ def peft_reference(tiny_llm_dir):
         for prompt in PROMPTS:
             ids = prompt_ids(prompt)
             with torch.no_grad():
-                gen = model.generate(torch.tensor([ids]), max_new_tokens=GREEDY["max_tokens"], do_sample=False,
-                                     min_new_tokens=GREEDY["max_tokens"], pad_token_id=0)
-            out[(prompt, which)] = tuple(gen[0, len(ids):].tolist())
+                gen = model.generate(
+                    torch.tensor([ids]),
+                    max_new_tokens=GREEDY["max_tokens"],
+                    do_sample=False,
+                    min_new_tokens=GREEDY["max_tokens"],
+                    pad_token_id=0,
+                )
+            out[(prompt, which)] = tuple(gen[0, len(ids) :].tolist())
     return out
 
 
 @pytest.mark.parametrize("warm_up", [0, 5], ids=["fresh", "after-5-other-adapters"])
-async def test_mixed_batch_of_base_and_adapters_matches_peft_token_for_token(llm_server, tiny_llm_dir,
-                                                                             peft_reference, warm_up):
+async def test_mixed_batch_of_base_and_adapters_matches_peft_token_for_token(
+    llm_server, tiny_llm_dir, peft_reference, warm_up
+):
     # The slot bug showed only after as many adapters had been resident as the engine has
     # LoRA slots: the second case first cycles five other adapter versions through the replica.
     for v in range(warm_up):
         await tokens(llm_server, PROMPTS[0], adapter(tiny_llm_dir, v % 3, 100 + v, "warm"))
     cases = [(p, which) for p in PROMPTS for which in (None, 0, 1)]
     # All nine requests at once, so the engine batches base and both adapters together.
-    got = await asyncio.gather(*(tokens(llm_server, p, None if w is None else adapter(tiny_llm_dir, w))
-                                 for p, w in cases))
+    got = await asyncio.gather(*(tokens(llm_server, p, None if w is None else adapter(tiny_llm_dir, w)) for p, w in cases))
     for (prompt, which), toks in zip(cases, got, strict=True):
         assert toks == peft_reference[(prompt, which)], (prompt, which)
     # The adapters really change the output, or the comparison above would prove little.
@@ -77,8 +89,7 @@ async def test_mixed_batch_of_base_and_adapters_matches_peft_token_for_token(llm
         assert len({peft_reference[(prompt, w)] for w in (None, 0, 1)}) == 3
 
 
-async def test_a_new_adapter_version_is_used_by_the_next_request_without_a_restart(llm_server, tiny_llm_dir,
-                                                                                    tmp_path):
+async def test_a_new_adapter_version_is_used_by_the_next_request_without_a_restart(llm_server, tiny_llm_dir, tmp_path):
     # Version 1 of "frontdesk" is lora-0's weights; version 2 is published with lora-1's.
     v1 = adapter(tiny_llm_dir, 0, 1, "frontdesk")
     v2 = {**adapter(tiny_llm_dir, 1, 2, "frontdesk")}
@@ -100,8 +111,9 @@ async def test_the_least_recently_used_adapter_is_evicted_from_the_engine(llm_se
     await asyncio.sleep(0.05)
     assert len(await llm_server.loaded_adapters()) == 2
     # An evicted adapter comes back on demand with the same output.
-    assert await tokens(llm_server, PROMPTS[1], adapter(tiny_llm_dir, 0, 7)) == \
-        await tokens(llm_server, PROMPTS[1], adapter(tiny_llm_dir, 0, 8))
+    assert await tokens(llm_server, PROMPTS[1], adapter(tiny_llm_dir, 0, 7)) == await tokens(
+        llm_server, PROMPTS[1], adapter(tiny_llm_dir, 0, 8)
+    )
 
 
 async def test_a_missing_adapter_fails_clearly_and_other_requests_keep_working(llm_server, tiny_llm_dir, tmp_path):
@@ -126,8 +138,9 @@ async def test_a_corrupt_adapter_fails_clearly(llm_server, tiny_llm_dir, tmp_pat
     assert len(await tokens(llm_server, PROMPTS[0], adapter(tiny_llm_dir, 1))) == GREEDY["max_tokens"]
 
 
-@pytest.mark.parametrize("spec", [{"name": "x"}, {"name": "bad name!", "version": 1, "path": "/x"},
-                                  {"name": "x", "version": "one", "path": "/x"}])
+@pytest.mark.parametrize(
+    "spec", [{"name": "x"}, {"name": "bad name!", "version": 1, "path": "/x"}, {"name": "x", "version": "one", "path": "/x"}]
+)
 async def test_malformed_adapter_specs_are_refused(llm_server, spec):
     with pytest.raises(AdapterUnavailableError):
         await tokens(llm_server, PROMPTS[0], spec)

@@ -22,8 +22,9 @@ print(child.pid)
 def test_an_orphaned_engine_is_reaped_and_other_processes_are_left_alone():
     # The "replica" exits at once; its engine child stays, adopted. Other engines on the machine (a
     # test session's own, a cluster's) have live parents and must survive.
-    orphan_pid = int(subprocess.run([sys.executable, "-c", ORPHAN], check=True, capture_output=True,
-                                    text=True).stdout.strip())
+    orphan_pid = int(
+        subprocess.run([sys.executable, "-c", ORPHAN], check=True, capture_output=True, text=True).stdout.strip()
+    )
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "not-an-engine"])
     # An engine whose parent lives (here: this test process) is not an orphan.
     adopted_not = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "VLLM::EngineCore"])

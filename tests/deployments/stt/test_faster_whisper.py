@@ -11,8 +11,12 @@ from tests.speech import espeak_wav, samples_16k, wer
 
 SPEC = {
     "engine": "faster-whisper",
-    "config": {"models": [{"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"]},
-                          {"id": "whisper-base", "path": "whisper-base", "languages": ["*"]}]},
+    "config": {
+        "models": [
+            {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"]},
+            {"id": "whisper-base", "path": "whisper-base", "languages": ["*"]},
+        ]
+    },
 }
 
 
@@ -79,10 +83,13 @@ def test_language_models_route_unnamed_requests(engine):
     assert routed.select_model(None, "ru").id == "whisper-base"
 
 
-@pytest.mark.parametrize(("routes", "message"), [
-    ({"en": "whisper-large"}, "does not serve"),
-    ({"ru": "whisper-tiny.en"}, "does not transcribe 'ru'"),
-])
+@pytest.mark.parametrize(
+    ("routes", "message"),
+    [
+        ({"en": "whisper-large"}, "does not serve"),
+        ({"ru": "whisper-tiny.en"}, "does not transcribe 'ru'"),
+    ],
+)
 def test_language_models_are_checked_before_loading(tmp_path, routes, message):
     from deployments.stt.faster_whisper import FasterWhisperConfig, FasterWhisperEngine
 

@@ -16,9 +16,12 @@ from tests.speech import cer, espeak_wav, festival_ru_wav, samples_16k, wer
 
 SPEC = {
     "engine": "faster-whisper",
-    "config": {"models": [
-        {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"], "encoder_window_s": 6},
-        {"id": "whisper-base", "path": "whisper-base", "languages": ["*"], "encoder_window_s": 6}]},
+    "config": {
+        "models": [
+            {"id": "whisper-tiny.en", "path": "whisper-tiny.en", "languages": ["en"], "encoder_window_s": 6},
+            {"id": "whisper-base", "path": "whisper-base", "languages": ["*"], "encoder_window_s": 6},
+        ]
+    },
 }
 
 
@@ -62,8 +65,7 @@ def test_a_russian_turn_is_heard_the_same(engine):
 
 def test_audio_longer_than_the_window_is_transcribed_to_its_end(engine):
     first, last = "Good morning, this is Maria from the bakery.", "Please tell the manager the delivery is late."
-    audio = np.concatenate([samples_16k(espeak_wav(first)), np.zeros(16000 * 2, np.float32),
-                            samples_16k(espeak_wav(last))])
+    audio = np.concatenate([samples_16k(espeak_wav(first)), np.zeros(16000 * 2, np.float32), samples_16k(espeak_wav(last))])
     assert len(audio) / 16000 > 6
     result = engine.transcribe(audio, language="en")
     assert wer(f"{first} {last}", result.text) <= 0.25, result.text
@@ -74,18 +76,31 @@ def test_audio_longer_than_the_window_is_transcribed_to_its_end(engine):
 
 FITTED = {
     "engine": "faster-whisper",
-    "config": {"models": [{"id": "whisper-base", "path": "whisper-base", "languages": ["*"],
-                           "encoder_window_s": 10, "encoder_window_margin_s": 2, "encoder_window_min_s": 5}]},
+    "config": {
+        "models": [
+            {
+                "id": "whisper-base",
+                "path": "whisper-base",
+                "languages": ["*"],
+                "encoder_window_s": 10,
+                "encoder_window_margin_s": 2,
+                "encoder_window_min_s": 5,
+            }
+        ]
+    },
 }
 
 
-@pytest.mark.parametrize(("duration", "expected"), [
-    (0.4, 5.0),  # the floor
-    (3.0, 5.0),
-    (3.2, 5.5),  # 5.2 rounded up to half a second
-    (7.9, 10.0),  # capped at the configured window
-    (25.0, 10.0),  # longer than the window: Whisper's 30 s, as padded_to() decides
-])
+@pytest.mark.parametrize(
+    ("duration", "expected"),
+    [
+        (0.4, 5.0),  # the floor
+        (3.0, 5.0),
+        (3.2, 5.5),  # 5.2 rounded up to half a second
+        (7.9, 10.0),  # capped at the configured window
+        (25.0, 10.0),  # longer than the window: Whisper's 30 s, as padded_to() decides
+    ],
+)
 def test_the_window_is_the_turn_plus_the_margin_within_floor_and_window(duration, expected):
     assert fitted_window_s(duration, 10, 2, 5) == expected
 
@@ -95,13 +110,16 @@ def test_without_a_margin_or_a_window_nothing_is_fitted():
     assert fitted_window_s(2.0, None, 2, 5) is None
 
 
-@pytest.mark.parametrize("bad", [
-    {"encoder_window_margin_s": 2},  # a margin with no window to fit
-    {"encoder_window_s": 10, "encoder_window_margin_s": 0},
-    {"encoder_window_s": 10, "encoder_window_margin_s": 2, "encoder_window_min_s": 12},
-    {"encoder_window_s": 10, "encoder_window_margin_s": 2, "encoder_window_min_s": 0},
-    {"encoder_window_s": 45},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"encoder_window_margin_s": 2},  # a margin with no window to fit
+        {"encoder_window_s": 10, "encoder_window_margin_s": 0},
+        {"encoder_window_s": 10, "encoder_window_margin_s": 2, "encoder_window_min_s": 12},
+        {"encoder_window_s": 10, "encoder_window_margin_s": 2, "encoder_window_min_s": 0},
+        {"encoder_window_s": 45},
+    ],
+)
 def test_a_window_that_cannot_work_is_refused_at_start(bad):
     with pytest.raises(ValueError, match="encoder_window"):
         WhisperModelConfig(id="whisper-base", path="whisper-base", **bad)
@@ -120,6 +138,7 @@ def windows(monkeypatch):
     def spy(window_s):
         seen.append(window_s)
         return padded_to(window_s)
+
     monkeypatch.setattr(faster_whisper_engine, "padded_to", spy)
     return seen
 
@@ -142,8 +161,7 @@ def test_a_russian_turn_in_a_fitted_window_is_heard_right(fitted, windows):
 
 def test_a_turn_longer_than_the_window_in_a_fitted_engine_is_transcribed_to_its_end(fitted, windows):
     first, last = "Good morning, this is Maria from the bakery.", "Please tell the manager the delivery is late."
-    audio = np.concatenate([samples_16k(espeak_wav(first)), np.zeros(16000 * 5, np.float32),
-                            samples_16k(espeak_wav(last))])
+    audio = np.concatenate([samples_16k(espeak_wav(first)), np.zeros(16000 * 5, np.float32), samples_16k(espeak_wav(last))])
     assert len(audio) / 16000 > 10
     result = fitted.transcribe(audio, language="en")
     assert windows == [10]  # the cap; padded_to() then gives audio past it Whisper's 30 s

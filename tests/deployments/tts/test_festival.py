@@ -65,8 +65,9 @@ def test_a_missing_binary_fails_the_start_and_says_what_to_install():
         FestivalEngine(FestivalConfig.from_dict({**RU, "binary": "festival-not-installed"}))
 
 
-@pytest.mark.parametrize("text", ["Запишитесь на сайте clinic.ru", "Смайлик 😀 и тире — вот", "Цена 100$ и 5€",
-                                  "Пишите на info@smile.ru"])
+@pytest.mark.parametrize(
+    "text", ["Запишитесь на сайте clinic.ru", "Смайлик 😀 и тире — вот", "Цена 100$ и 5€", "Пишите на info@smile.ru"]
+)
 def test_latin_emoji_and_symbols_in_a_russian_reply_are_said_not_failed(festival, text):
     """Festival's Russian letter-to-sound rules rejected each of these, failing the whole sentence."""
     assert sum(len(c) for c in festival.synthesize(text, "nikolay")) > 16000 * 0.5

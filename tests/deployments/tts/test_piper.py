@@ -63,8 +63,7 @@ def test_service_streams_resampled_audio():
     pcm, rate = asyncio.run(service.synthesize("Hello.", "tone", 1.0, 16000))
     assert rate == 16000 and abs(len(pcm) / 2 - 8000) <= 2
 
-    for bad in [("", "tone", 1.0, None), ("hi", "nobody", 1.0, None), ("hi", "tone", 9.0, None),
-                ("hi", "tone", 1.0, 100)]:
+    for bad in [("", "tone", 1.0, None), ("hi", "nobody", 1.0, None), ("hi", "tone", 9.0, None), ("hi", "tone", 1.0, 100)]:
         with pytest.raises(InvalidRequestError):
             asyncio.run(collect(*bad))
 

@@ -7,14 +7,16 @@ import pytest
 from deployments.registry import TTS_ENGINES, build_engine
 
 PIPER = {"engine": "piper", "config": {"voices": [{"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}
-FESTIVAL = {"engine": "festival", "optional": True,
-            "config": {"voices": [{"id": "nikolay", "voice": "msu_ru_nsh_clunits", "language": "ru"}]}}
+FESTIVAL = {
+    "engine": "festival",
+    "optional": True,
+    "config": {"voices": [{"id": "nikolay", "voice": "msu_ru_nsh_clunits", "language": "ru"}]},
+}
 
 
 def test_each_voice_is_served_by_its_engine():
     router = build_engine(TTS_ENGINES, {"engine": "router", "config": {"engines": [PIPER, FESTIVAL]}})
-    assert {(v.id, v.language, v.engine) for v in router.voices()} == {("joe", "en", "piper"),
-                                                                       ("nikolay", "ru", "festival")}
+    assert {(v.id, v.language, v.engine) for v in router.voices()} == {("joe", "en", "piper"), ("nikolay", "ru", "festival")}
     assert sum(len(c) for c in router.synthesize("Hello.", "joe")) > 0
     assert sum(len(c) for c in router.synthesize("Привет.", "nikolay")) > 0
     assert router.voice("nikolay").sample_rate == 16000

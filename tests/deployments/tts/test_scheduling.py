@@ -26,8 +26,7 @@ async def test_waiting_steps_start_earliest_deadline_first_and_ties_in_arrival_o
 
     first = asyncio.create_task(step("running", 0.0, gate))
     await asyncio.sleep(0)
-    waiters = [asyncio.create_task(step(n, d)) for n, d in [("late", 3.0), ("soon", 1.0), ("tie-a", 2.0),
-                                                              ("tie-b", 2.0)]]
+    waiters = [asyncio.create_task(step(n, d)) for n, d in [("late", 3.0), ("soon", 1.0), ("tie-a", 2.0), ("tie-b", 2.0)]]
     await asyncio.sleep(0)
     assert scheduler.waiting == 4
     gate.set()
