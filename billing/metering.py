@@ -6,29 +6,38 @@ Per tenant and calendar month (UTC), per metric (``call_ms``, ``stt_ms``, ``tts_
 - **Atomic**: one Lua script checks the limit, counts the amount and appends the event to a
   Redis stream, all or nothing. Fifty concurrent requests against room for twenty admit exactly
   twenty. An event id makes a retried consume count once.
-- **Durable**: ``flush`` moves stream events into the ``usage_ledger`` table (the event id is its
-  primary key, so a replay inserts nothing twice) and only then acknowledges them. An app killed
-  at any point loses nothing: an event is in the stream (Redis runs with its append-only file)
-  until the ledger has it, and an event read but not acknowledged is read again.
+- **Durable**: ``flush`` moves stream events into the ``usage_ledger`` table (keyed by tenant and
+  event id, so a replay inserts nothing twice and two tenants' ids never collide) and only then
+  acknowledges them. An app killed at any point loses nothing: an event is in the stream (Redis
+  runs with its append-only file) until the ledger has it, and an event read but not acknowledged
+  is read again. An event the ledger cannot take (malformed, an id too long) goes to
+  ``usage_dead_letters`` with the reason, in the same transaction: it never stalls the flush.
 - **Reconciled**: ``reconcile`` sets the Redis counters from the ledger plus the events not yet
   flushed, e.g. after Redis lost its data or after a manual correction of the ledger.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, func, select
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.database import Base, get_engine, session_factory, transaction
+from infra.logging import get_logger
+
+log = get_logger(__name__)
 
 METRICS = ("call_ms", "stt_ms", "tts_ms", "llm_tokens", "finetunes")
 STREAM = "usage:events"
 GROUP = "ledger"
 IDS_TTL_S = 40 * 24 * 3600  # event ids are kept a bit longer than a period, for retries
+MAX_EVENT_ID = 128
+MAX_TENANT_ID = 64
 
 # KEYS: counters hash, ids set, stream. ARGV: metric, amount, limit (-1: none), allow_over (0/1),
 # event id, tenant, period, unix ms, ids ttl.
@@ -54,13 +63,60 @@ return {1, used, 0}
 class UsageRow(Base):
     __tablename__ = "usage_ledger"
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(MAX_TENANT_ID), primary_key=True, index=True)
+    event_id: Mapped[str] = mapped_column(String(MAX_EVENT_ID), primary_key=True)
     period: Mapped[str] = mapped_column(String(7))  # "2026-11"
     metric: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     day: Mapped[int] = mapped_column(Integer)  # day of the month, for the daily series
+
+
+class DeadLetterRow(Base):
+    """A stream event the ledger could not take, kept whole with the reason (for an operator to mend)."""
+
+    __tablename__ = "usage_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    stream_id: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[str] = mapped_column(Text)  # the event's fields as JSON
+    error: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BadEvent(ValueError):
+    """A stream event that can never become a ledger row."""
+
+
+def ledger_row(fields: dict[str, str]) -> dict:
+    """The ledger row for one stream event; ``BadEvent`` says which field is wrong."""
+    for name in ("id", "tenant", "period", "metric", "amount", "at_ms"):
+        if not fields.get(name):
+            raise BadEvent(f"field {name!r} is missing")
+    if len(fields["id"]) > MAX_EVENT_ID:
+        raise BadEvent(f"event id longer than {MAX_EVENT_ID} characters")
+    if len(fields["tenant"]) > MAX_TENANT_ID:
+        raise BadEvent(f"tenant id longer than {MAX_TENANT_ID} characters")
+    if fields["metric"] not in METRICS:
+        raise BadEvent(f"unknown metric {fields['metric']!r}")
+    try:
+        amount, at_ms = int(fields["amount"]), int(fields["at_ms"])
+        at = datetime.fromtimestamp(at_ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadEvent("amount or at_ms is not a number") from None
+    if amount < 0:
+        raise BadEvent("negative amount")
+    if fields["period"] != period_of(at):
+        raise BadEvent(f"period {fields['period']!r} does not match the event's time")
+    return {
+        "event_id": fields["id"],
+        "tenant_id": fields["tenant"],
+        "period": fields["period"],
+        "metric": fields["metric"],
+        "amount": amount,
+        "at": at,
+        "day": at.day,
+    }
 
 
 @dataclass(frozen=True)
@@ -108,6 +164,10 @@ class UsageMeter:
             raise ValueError(f"unknown metric {metric!r}; one of {METRICS}")
         if amount < 0:
             raise ValueError("usage cannot be negative")
+        if event_id is not None and not 0 < len(event_id) <= MAX_EVENT_ID:
+            raise ValueError(f"an event id has 1 to {MAX_EVENT_ID} characters")
+        if not 0 < len(tenant) <= MAX_TENANT_ID:
+            raise ValueError(f"a tenant id has 1 to {MAX_TENANT_ID} characters")
         at = at or datetime.now(UTC)
         period = period_of(at)
         counters, ids = _keys(tenant, period)
@@ -153,38 +213,68 @@ class UsageMeter:
                 entries = reply[0][1] if reply else []
                 if not entries:
                     break
-                written += await self._insert([fields for _, fields in entries])
+                written += await self._insert(entries)
                 ids = [entry_id for entry_id, _ in entries]
                 await self.redis.xack(STREAM, GROUP, *ids)
                 await self.redis.xdel(STREAM, *ids)
         return written
 
-    async def _insert(self, events: list[dict[str, str]]) -> int:
-        rows = []
-        for e in events:
-            at = datetime.fromtimestamp(int(e["at_ms"]) / 1000, UTC)
-            rows.append(
-                {
-                    "event_id": e["id"],
-                    "tenant_id": e["tenant"],
-                    "period": e["period"],
-                    "metric": e["metric"],
-                    "amount": int(e["amount"]),
-                    "at": at,
-                    "day": at.day,
-                }
-            )
-        if not rows:
-            return 0
+    async def _insert(self, entries: list[tuple[str, dict[str, str]]]) -> int:
+        """Write a batch: good events to the ledger, bad ones to the dead letters, in one transaction.
+
+        Should the database refuse the batch for a reason no check foresaw, the events go one
+        by one, each refused one to the dead letters. Only a database that is away (connection
+        errors) leaves them in the stream for the next flush.
+        """
+        good, bad = [], []
+        for stream_id, fields in entries:
+            try:
+                good.append(ledger_row(fields))
+            except BadEvent as exc:
+                bad.append((stream_id, fields, str(exc)))
+        try:
+            return await self._write(good, bad)
+        except (OperationalError, InterfaceError):
+            raise
+        except DBAPIError as exc:
+            if len(entries) == 1:
+                if not good:  # the dead-letter table itself refused: a broken database, not a bad event
+                    raise
+                return await self._write([], [(entries[0][0], entries[0][1], _db_reason(exc))])
+            log.warning("usage.flush_batch_refused", error=type(exc.orig).__name__, events=len(entries))
+        written = 0
+        for stream_id, fields in entries:
+            written += await self._insert([(stream_id, fields)])
+        return written
+
+    async def _write(self, rows: list[dict], bad: list[tuple[str, dict[str, str], str]]) -> int:
         dialect = get_engine(self.db_url).dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(UsageRow).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
+        written = 0
         async with transaction(self.db_url) as s:
-            result = await s.execute(stmt)
-            return max(result.rowcount or 0, 0)
+            if rows:
+                stmt = insert(UsageRow).values(rows).on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+                written = max((await s.execute(stmt)).rowcount or 0, 0)
+            for stream_id, fields, reason in bad:
+                log.warning("usage.dead_letter", stream_id=stream_id, reason=reason)
+                s.add(
+                    DeadLetterRow(
+                        stream_id=stream_id,
+                        fields=json.dumps(fields, ensure_ascii=False)[:100_000],
+                        error=reason[:500],
+                        at=datetime.now(UTC),
+                    )
+                )
+        return written
+
+    async def dead_letters(self) -> list[dict]:
+        """The events the ledger refused, oldest first (for an operator)."""
+        async with session_factory(self.db_url)() as s:
+            rows = (await s.execute(select(DeadLetterRow).order_by(DeadLetterRow.id))).scalars().all()
+            return [{"stream_id": r.stream_id, "fields": json.loads(r.fields), "error": r.error, "at": r.at} for r in rows]
 
     async def ledger_totals(self, tenant: str, period: str | None = None) -> dict[str, int]:
         return await UsageLedger(self.db_url).totals(tenant, period)
@@ -209,6 +299,10 @@ class UsageMeter:
                 pipe.hset(counters, mapping=totals)
             await pipe.execute()
         return totals
+
+
+def _db_reason(exc: DBAPIError) -> str:
+    return f"refused by the database: {type(exc.orig).__name__}: {str(exc.orig)[:300]}"
 
 
 class UsageLedger:

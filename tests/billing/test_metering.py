@@ -73,6 +73,51 @@ async def test_bad_usage_is_refused(meter):
         await meter.consume(tenant(), "call_ms", -5)
 
 
+async def test_two_tenants_may_use_the_same_event_id_and_both_are_counted(meter):
+    a, b = tenant(), tenant()
+    assert (await meter.consume(a, "llm_tokens", 10, event_id="same")).allowed
+    assert (await meter.consume(b, "llm_tokens", 20, event_id="same")).allowed
+    assert await meter.flush() == 2
+    assert await meter.ledger_totals(a) == {"llm_tokens": 10}
+    assert await meter.ledger_totals(b) == {"llm_tokens": 20}
+
+
+async def test_an_over_long_event_id_is_refused_at_consume(meter):
+    with pytest.raises(ValueError, match="event id"):
+        await meter.consume(tenant(), "call_ms", 5, event_id="x" * 129)
+
+
+async def test_events_the_ledger_cannot_take_go_to_dead_letters_and_never_stall_the_flush(meter, db_url):
+    from billing.metering import STREAM
+
+    t = tenant()
+    now_ms = str(int(datetime.now(UTC).timestamp() * 1000))
+    period = datetime.now(UTC).strftime("%Y-%m")
+    good = {"tenant": t, "period": period, "metric": "tts_ms", "amount": "5", "at_ms": now_ms}
+    await meter.consume(t, "tts_ms", 7, event_id="before")
+    # Written by an older release or by hand: an id longer than the ledger's column, a metric
+    # nobody knows, a field missing, and (refused by PostgreSQL itself, not by a check) a NUL.
+    await meter.redis.xadd(STREAM, {**good, "id": "y" * 300})
+    await meter.redis.xadd(STREAM, {**good, "id": "m1", "metric": "gpu_hours"})
+    await meter.redis.xadd(STREAM, {k: v for k, v in {**good, "id": "m2"}.items() if k != "amount"})
+    await meter.redis.xadd(STREAM, {**good, "id": "nul\x00id"})
+    await meter.consume(t, "tts_ms", 11, event_id="after")
+    written = await meter.flush()
+    dead = await meter.dead_letters()
+    reasons = [d["error"] for d in dead]
+    assert any("longer than 128" in r for r in reasons)
+    assert any("unknown metric" in r for r in reasons)
+    assert any("'amount' is missing" in r for r in reasons)
+    postgres = db_url.startswith("postgresql")
+    if postgres:
+        assert any("refused by the database" in r for r in reasons) and len(dead) == 4
+    totals = await meter.ledger_totals(t)
+    assert totals == {"tts_ms": 7 + 11 + (0 if postgres else 5)}
+    assert written == (2 if postgres else 3)
+    assert await meter.redis.xlen(STREAM) == 0  # nothing left behind to block the next flush
+    assert await meter.flush() == 0
+
+
 CHILD = textwrap.dedent("""
     import asyncio, sys
     from billing.metering import UsageMeter
