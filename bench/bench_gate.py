@@ -46,7 +46,7 @@ async def main(args) -> dict:
     store = SubscriptionStore(db)
     gate = UsageGate(UsageMeter(redis.url, db), load_plans(), store)
     tenant = uuid.uuid4().hex
-    await store.start_trial(tenant, "pro")  # a plan with limits, so check and consume read Redis
+    await store.start_trial(tenant, "pro", 14)  # a plan with limits, so check and consume read Redis
     try:
         await gate.check(tenant, "llm_tokens")  # warm: connections, the plan cache
         check, record = [], []

@@ -7,6 +7,7 @@ route needs an owner's or admin's session and acts only within that tenant.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,13 +16,14 @@ from ray import serve
 from accounts.service import AccountService
 from billing.dependencies import BillingServices, bind
 from billing.gate import build_gate
+from billing.lifecycle import BillingLifecycle
 from billing.plans import load_plans
 from billing.routes import auth, keys, payments, privacy, usage
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade_blocking
 from infra.http_app import service_app
 from infra.logging import configure_from_settings
-from infra.settings import PROJECT_ROOT, get_settings
+from infra.settings import PROJECT_ROOT, Settings, get_settings
 
 PUBLIC_ROUTES = {
     ("POST", "/auth/signup"),
@@ -54,7 +56,15 @@ def build_services(args: dict[str, Any]) -> BillingServices:
         from billing.stripe_billing import StripeBilling, StripeConfig
 
         stripe = StripeBilling(
-            StripeConfig(settings.stripe_api_key, settings.stripe_webhook_secret, settings.stripe_api_base), plans, store
+            StripeConfig(
+                settings.stripe_api_key,
+                settings.stripe_webhook_secret,
+                settings.stripe_api_base,
+                success_url=return_url(settings, "success"),
+                cancel_url=return_url(settings, "cancelled"),
+            ),
+            plans,
+            store,
         )
     yookassa = None
     if settings.yookassa_shop_id and settings.yookassa_secret_key:
@@ -66,12 +76,28 @@ def build_services(args: dict[str, Any]) -> BillingServices:
                 settings.yookassa_shop_id,
                 settings.yookassa_secret_key,
                 settings.yookassa_api_url,
+                return_url(settings, "return"),
                 trusted_networks=networks or YOOKASSA_NETWORKS,
             ),
             plans,
             store,
         )
-    return BillingServices(AccountService(), plans, store, stripe, yookassa, build_gate(settings, plans))
+    lifecycle = BillingLifecycle(store, yookassa, grace=timedelta(days=settings.billing_grace_days))
+    return BillingServices(
+        AccountService(),
+        plans,
+        store,
+        stripe,
+        yookassa,
+        build_gate(settings, plans),
+        lifecycle,
+        settings.billing_sweep_interval_s,
+    )
+
+
+def return_url(settings: Settings, outcome: str) -> str:
+    """Where a payment page sends the owner back: the console's billing page, on the public address."""
+    return f"{settings.public_url.rstrip('/')}/console/billing?checkout={outcome}"
 
 
 @serve.deployment(name="BillingApi", max_ongoing_requests=64)

@@ -22,6 +22,8 @@ class BillingServices:
     stripe: Any = None  # billing.stripe_billing.StripeBilling, or None when not configured
     yookassa: Any = None  # billing.yookassa_billing.YooKassaBilling, or None when not configured
     gate: Any = None  # billing.gate.UsageGate, or None when metering is off
+    lifecycle: Any = None  # billing.lifecycle.BillingLifecycle: expires, lapses, renews in the background
+    sweep_interval_s: float = 300.0
 
     def privacy(self, tenant_id: str | None) -> Any:
         """Consent and erasure for one tenant, on the app's database."""
@@ -41,6 +43,8 @@ def bind(services: BillingServices | None) -> None:
 def get_services() -> BillingServices:
     if _services is None:
         raise RuntimeError("the billing app has no services bound")
+    if _services.lifecycle is not None:
+        _services.lifecycle.start(_services.sweep_interval_s)  # once, in the replica's event loop
     return _services
 
 

@@ -6,8 +6,9 @@ call asks for an ``allowance`` that it extends as the call goes on; the admin AP
 voices and fine-tuning jobs. Everything else (plans, subscriptions, Redis, the ledger, e-mails)
 stays behind it.
 
-A tenant's plan is its subscription's while that is on trial, active or past due (a grace
-period); suspended, cancelled or no subscription at all is refused with ``SubscriptionRequired``.
+A tenant's plan is its subscription's while that is on trial (until the trial ends), active or
+past due (until the period's end plus the grace period: ``billing/lifecycle.py``); incomplete,
+expired, suspended, cancelled or no subscription at all is refused with ``SubscriptionRequired``.
 Limits are per calendar month (UTC), from ``cluster/plans.yaml``.
 """
 
@@ -17,8 +18,10 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from billing.lifecycle import effective_status
 from billing.metering import METRICS, Consumption, UsageMeter, period_of
 from billing.notifications import SmtpConfig, UsageNotifier
 from billing.plans import Catalogue, Plan, load_plans
@@ -106,8 +109,10 @@ class UsageGate:
         notifier: UsageNotifier | None = None,
         upgrade_url: str = "/billing/plans",
         plan_ttl_s: float = 10.0,
+        grace: timedelta = timedelta(days=3),
     ) -> None:
         self.meter, self.plans, self.subscriptions = meter, plans, subscriptions
+        self.grace = grace
         self.notifier, self.upgrade_url, self.plan_ttl_s = notifier, upgrade_url, plan_ttl_s
         self._plans: dict[str, tuple[float, Plan | None, str | None]] = {}
         self._flusher: asyncio.Task | None = None
@@ -147,9 +152,10 @@ class UsageGate:
         cached = self._plans.get(tenant)
         if cached is None or time.monotonic() - cached[0] > self.plan_ttl_s:
             sub = await self.subscriptions.get(tenant)
-            serving = sub is not None and sub.status in SERVING_STATUSES
-            plan = self.plans.plans.get(sub.plan) if serving else None
-            cached = (time.monotonic(), plan, None if sub is None else sub.status)
+            # A trial past its end or a period past its grace stops serving now, sweep or not.
+            status = None if sub is None else effective_status(sub, datetime.now(UTC), self.grace)
+            plan = self.plans.plans.get(sub.plan) if status in SERVING_STATUSES else None
+            cached = (time.monotonic(), plan, status)
             self._plans[tenant] = cached
         if cached[1] is None:
             raise SubscriptionRequired(tenant, cached[2], self.upgrade_url)
@@ -234,4 +240,11 @@ def build_gate(settings: Settings | None = None, plans: Catalogue | None = None)
     notifier = UsageNotifier(
         meter.redis, AccountService(settings.database_url).contacts, SmtpConfig.from_settings(settings), settings.upgrade_url
     )
-    return UsageGate(meter, plans or load_plans(), SubscriptionStore(settings.database_url), notifier, settings.upgrade_url)
+    return UsageGate(
+        meter,
+        plans or load_plans(),
+        SubscriptionStore(settings.database_url),
+        notifier,
+        settings.upgrade_url,
+        grace=timedelta(days=settings.billing_grace_days),
+    )

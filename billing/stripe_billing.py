@@ -31,7 +31,7 @@ STATUS = {
     "trialing": "trial",
     "active": "active",
     "past_due": "past_due",
-    "incomplete": "past_due",
+    "incomplete": "incomplete",
     "unpaid": "suspended",
     "paused": "suspended",
     "canceled": "cancelled",
@@ -55,13 +55,15 @@ class StripeConfig:
     api_key: str
     webhook_secret: str
     api_base: str | None = None  # None: Stripe itself
-    success_url: str = "https://example.invalid/billing/success"
-    cancel_url: str = "https://example.invalid/billing/cancel"
+    success_url: str = ""  # where Checkout sends the payer back (settings: public_url); required
+    cancel_url: str = ""
     tolerance_s: int = 300
 
 
 class StripeBilling:
     def __init__(self, config: StripeConfig, plans: Catalogue, store: SubscriptionStore) -> None:
+        if not (config.success_url and config.cancel_url):
+            raise ValueError("Stripe Checkout needs success and cancel URLs (settings: public_url)")
         self.config, self.plans, self.store = config, plans, store
         base = {"api": config.api_base} if config.api_base else None
         self.client = stripe.StripeClient(config.api_key, base_addresses=base, max_network_retries=2)
@@ -106,7 +108,12 @@ class StripeBilling:
         if not tenant or not plan:
             log.warning("stripe.subscription_unmapped", subscription=subscription_id)
             return None
-        end = sub.get("current_period_end")
+        # Since API version 2025-03-31.basil the period lives on the subscription's items (the SDK
+        # pinned here speaks a later one); each item may have its own, and the subscription runs
+        # until the last of them ends.
+        ends = [i["current_period_end"] for i in items if i.get("current_period_end")]
+        end = max(ends) if ends else None
+        created = sub.get("created")
         return SubscriptionState(
             tenant,
             plan,
@@ -114,6 +121,7 @@ class StripeBilling:
             "stripe",
             subscription_id,
             datetime.fromtimestamp(end, UTC) if end else None,
+            created_at=datetime.fromtimestamp(created, UTC) if created else None,
         )
 
     def _state_for(self, event: dict[str, Any]) -> tuple[SubscriptionState | None, Invoice | None]:

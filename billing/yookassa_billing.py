@@ -42,7 +42,7 @@ class YooKassaConfig:
     shop_id: str
     secret_key: str
     api_url: str = "https://api.yookassa.ru/v3"
-    return_url: str = "https://example.invalid/billing/return"
+    return_url: str = ""  # where the payer comes back to (settings: public_url); required
     trusted_networks: tuple[str, ...] = field(default=YOOKASSA_NETWORKS)
 
 
@@ -50,6 +50,8 @@ class YooKassaBilling:
     def __init__(self, config: YooKassaConfig, plans: Catalogue, store: SubscriptionStore) -> None:
         from yookassa import Configuration
 
+        if not config.return_url:
+            raise ValueError("YooKassa payments need a return URL (settings: public_url)")
         self.config, self.plans, self.store = config, plans, store
         self.networks = [ipaddress.ip_network(n) for n in config.trusted_networks]
         Configuration.configure(config.shop_id, config.secret_key, api_url=config.api_url, max_attempts=2, timeout=30)
@@ -82,18 +84,32 @@ class YooKassaBilling:
         return payment.confirmation.confirmation_url
 
     async def renew(self, subscription: Subscription, period: str) -> str:
-        """Charge the saved card for ``period`` ("2026-12"); returns the payment id."""
+        """Charge the saved card for the period after the one ending on ``period`` ("2026-12-31").
+
+        Returns the payment id. The idempotency key names the period, and the payment carries the
+        new period's end, so its notification extends the subscription from the old end (paying
+        early loses no days) and a repeated notification extends it once.
+        """
         from yookassa import Payment
 
         if not subscription.payment_method_ref:
             raise ValueError("no saved payment method to renew with")
+        if subscription.current_period_end is None:
+            raise ValueError("the subscription has no period to renew")
         plan = self.plans.get(subscription.plan)
+        new_end = subscription.current_period_end + PERIOD
         params = {
             "amount": self._amount(plan.price_rub),
             "capture": True,
             "payment_method_id": subscription.payment_method_ref,
             "description": f"secretary: {plan.title}, {period}",
-            "metadata": {"tenant_id": subscription.tenant_id, "plan": plan.id, "period": period},
+            "metadata": {
+                "tenant_id": subscription.tenant_id,
+                "plan": plan.id,
+                "period": period,
+                "renews": subscription.current_period_end.isoformat(),
+                "period_end": new_end.isoformat(),
+            },
         }
         payment = await asyncio.to_thread(Payment.create, params, f"yk-renew:{subscription.tenant_id}:{period}")
         return payment.id
@@ -133,10 +149,25 @@ class YooKassaBilling:
         tenant, plan = metadata.get("tenant_id"), metadata.get("plan")
         if not tenant or not plan or plan not in self.plans.plans:
             return None
+        created = _when(getattr(payment, "created_at", None))
         if payment.status == "succeeded":
             method = payment.payment_method
             saved = method.id if method is not None and getattr(method, "saved", False) else None
-            return SubscriptionState(tenant, plan, "active", "yookassa", payment.id, datetime.now(UTC) + PERIOD, saved)
-        if payment.status == "canceled" and metadata.get("period"):  # a renewal that failed
-            return SubscriptionState(tenant, plan, "past_due", "yookassa", payment.id, None)
+            end = _when(metadata.get("period_end")) or datetime.now(UTC) + PERIOD
+            return SubscriptionState(tenant, plan, "active", "yookassa", payment.id, end, saved, created)
+        if payment.status == "canceled" and metadata.get("period"):  # a renewal that failed: grace, then lapse
+            return SubscriptionState(
+                tenant, plan, "past_due", "yookassa", payment.id, _when(metadata.get("renews")), None, created
+            )
         return None  # pending, waiting_for_capture, a first payment abandoned: nothing changes
+
+
+def _when(text: Any) -> datetime | None:
+    """An ISO time from YooKassa or our own metadata; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

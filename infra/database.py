@@ -41,6 +41,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(at: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite hands ``DateTime(timezone=True)`` back naive)."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=UTC)
+
+
 def database_url(url: str | None = None) -> str:
     return url or get_settings().database_url
 

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         default="/billing/plans",
         description="Where a tenant over its plan's limit is sent (the 402 body says it).",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address owners reach the cluster at (no trailing slash): payment pages send them back "
+        "to {public_url}/console/billing.",
+    )
+    billing_grace_days: int = Field(
+        default=3, ge=0, description="Days a paid period still serves after its end, unpaid, before suspension."
+    )
+    billing_sweep_interval_s: float = Field(
+        default=300.0, gt=0, description="How often the billing app expires trials, lapses periods and renews."
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for usage e-mails. Empty: they are logged.")
     smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 465 is not supported).")
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")

@@ -79,6 +79,8 @@ class FakeStripe(ThreadServer):
                 "subscription": None,
                 "url": f"https://checkout.stripe.test/pay/{sid}",
                 "price": form.get("line_items[0][price]"),
+                "success_url": form.get("success_url"),
+                "cancel_url": form.get("cancel_url"),
             }
             self.sessions[sid] = obj
             if key:
@@ -87,16 +89,29 @@ class FakeStripe(ThreadServer):
 
         return app
 
-    def subscription(self, sid: str, tenant: str, status: str, price: str = "price_pro_monthly") -> dict:
+    def subscription(
+        self, sid: str, tenant: str, status: str, price: str = "price_pro_monthly", created: int | None = None
+    ) -> dict:
+        """A subscription in the shape of the API version the pinned SDK speaks (2025-03-31.basil and
+        later): the billing period is on the items only, never on the subscription itself."""
+        now = int(time.time())
         self.subscriptions[sid] = {
             "id": sid,
             "object": "subscription",
             "status": status,
+            "created": created or now,
             "metadata": {"tenant_id": tenant},
-            "current_period_end": int(time.time()) + 30 * 86400,
             "items": {
                 "object": "list",
-                "data": [{"id": "si_1", "object": "subscription_item", "price": {"id": price, "object": "price"}}],
+                "data": [
+                    {
+                        "id": "si_" + sid,
+                        "object": "subscription_item",
+                        "price": {"id": price, "object": "price"},
+                        "current_period_start": now,
+                        "current_period_end": now + 30 * 86400,
+                    }
+                ],
             },
         }
         return self.subscriptions[sid]

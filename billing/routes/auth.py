@@ -39,7 +39,7 @@ async def signup(body: SignUp, services: Services) -> dict:
         tenant_id, user = await services.accounts.create_tenant(body.business_name, body.email, body.password)
     except AccountError as exc:
         raise APIError(409, str(exc), param="email", code="account_exists") from None
-    await services.subscriptions.start_trial(tenant_id, "basic")
+    await services.subscriptions.start_trial(tenant_id, "basic", services.plans.trial_days)
     return {"tenant_id": tenant_id, "user_id": user.id, "token": issue_session_token(user.id, tenant_id, user.role)}
 
 

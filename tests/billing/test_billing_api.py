@@ -21,6 +21,8 @@ from infra.database import upgrade
 from infra.settings import get_settings
 from tests.fake_stripe import API_KEY
 
+RETURN = "https://console.example.ru/console/billing"
+
 SECRET = "whsec_api_test"
 
 
@@ -36,7 +38,11 @@ async def client(db_url, fake_stripe, monkeypatch):
             AccountService(db_url),
             plans,
             store,
-            StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), plans, store),
+            StripeBilling(
+                StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url, success_url=RETURN, cancel_url=RETURN),
+                plans,
+                store,
+            ),
         )
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -100,7 +106,7 @@ async def test_the_yookassa_routes(client, db_url):
         services = get_services()
         # httpx's test transport connects from 127.0.0.1: trust it here, as a proxy address would be.
         services.yookassa = YooKassaBilling(
-            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url, trusted_networks=("127.0.0.0/8",)),
+            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url, RETURN, trusted_networks=("127.0.0.0/8",)),
             services.plans,
             services.subscriptions,
         )
@@ -114,7 +120,7 @@ async def test_the_yookassa_routes(client, db_url):
         assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
         assert (await client.post("/webhooks/yookassa", content=b"{")).status_code == 400
         services.yookassa = YooKassaBilling(
-            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url), services.plans, services.subscriptions
+            YooKassaConfig(SHOP_ID, YK_SECRET, yk_fake.api_url, RETURN), services.plans, services.subscriptions
         )
         assert (await client.post("/webhooks/yookassa", json=note)).status_code == 403  # not YooKassa's address
     finally:

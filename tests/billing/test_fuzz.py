@@ -23,6 +23,8 @@ from tests.asgi_server import serving
 from tests.fake_stripe import API_KEY
 from tests.fake_yookassa import SECRET, SHOP_ID, FakeYooKassa
 
+RETURN = "https://console.example.ru/console/billing"
+
 
 @pytest.fixture(scope="module")
 def fake_yookassa():
@@ -43,13 +45,17 @@ async def test_no_generated_request_gets_a_5xx(db_url, fake_stripe, fake_yookass
             accounts,
             plans,
             store,
-            StripeBilling(StripeConfig(API_KEY, "whsec_fuzz", api_base=fake_stripe.base_url), plans, store),
-            YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake_yookassa.api_url), plans, store),
+            StripeBilling(
+                StripeConfig(API_KEY, "whsec_fuzz", api_base=fake_stripe.base_url, success_url=RETURN, cancel_url=RETURN),
+                plans,
+                store,
+            ),
+            YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake_yookassa.api_url, return_url=RETURN), plans, store),
             gate,
         )
     )
     tenant, owner = await accounts.create_tenant("Fuzz", f"fuzz-{uuid.uuid4().hex[:6]}@x.ru", "a long password")
-    await store.start_trial(tenant, "basic")
+    await store.start_trial(tenant, "basic", 14)
     token = issue_session_token(owner.id, tenant, "owner")
     try:
         async with serving(app) as base:

@@ -17,13 +17,17 @@ from infra.database import upgrade
 from tests.fake_stripe import API_KEY
 
 SECRET = "whsec_test_secret"
+SUCCESS_URL = "https://console.example.ru/console/billing"
 
 
 @pytest.fixture
 async def billing(fake_stripe, db_url):
     await upgrade(db_url)
     store = SubscriptionStore(db_url)
-    return StripeBilling(StripeConfig(API_KEY, SECRET, api_base=fake_stripe.base_url), load_plans(), store)
+    config = StripeConfig(
+        API_KEY, SECRET, api_base=fake_stripe.base_url, success_url=SUCCESS_URL, cancel_url=SUCCESS_URL + "?cancel=1"
+    )
+    return StripeBilling(config, load_plans(), store)
 
 
 def event(kind: str, obj: dict, event_id: str | None = None) -> bytes:
@@ -31,7 +35,7 @@ def event(kind: str, obj: dict, event_id: str | None = None) -> bytes:
         "id": event_id or f"evt_{uuid.uuid4().hex[:16]}",
         "object": "event",
         "type": kind,
-        "api_version": "2025-01-27",
+        "api_version": stripe.api_version,
         "created": int(time.time()),
         "data": {"object": obj},
     }
@@ -102,7 +106,7 @@ async def test_out_of_order_events_converge_on_stripes_current_state(billing, fa
     fake_stripe.invoices["in_ok" + t] = {
         "id": "in_ok" + t,
         "object": "invoice",
-        "subscription": sid,
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": sid}},
         "status": "paid",
         "amount_paid": 299000,
         "amount_due": 299000,
@@ -112,7 +116,7 @@ async def test_out_of_order_events_converge_on_stripes_current_state(billing, fa
     fake_stripe.invoices["in_bad" + t] = {
         "id": "in_bad" + t,
         "object": "invoice",
-        "subscription": sid,
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": sid}},
         "status": "open",
         "amount_paid": 0,
         "amount_due": 299000,
@@ -168,3 +172,47 @@ async def test_checkout_sessions_use_deterministic_idempotency_keys(billing, fak
     assert keys == [f"checkout:{t}:pro:a1"] * 2 + [f"checkout:{t}:pro:a2"]
     with pytest.raises(KeyError):
         await billing.create_checkout(t, "platinum", attempt_key="x")
+    session = next(v for v in fake_stripe.sessions.values() if v.get("url") == first)
+    assert session["success_url"] == SUCCESS_URL  # from settings, never a placeholder host
+
+
+def test_stripe_refuses_to_start_without_return_urls():
+    with pytest.raises(ValueError, match="success and cancel URLs"):
+        StripeBilling(StripeConfig(API_KEY, SECRET), load_plans(), SubscriptionStore("sqlite+aiosqlite://"))
+
+
+async def test_the_period_end_is_read_from_the_items_as_the_pinned_api_version_returns_it(billing, fake_stripe):
+    t = tenant()
+    obj = fake_stripe.subscription("sub_e" + t, t, "active")
+    assert "current_period_end" not in obj  # basil and later: only on the items
+    raw = event("customer.subscription.updated", {"id": "sub_e" + t, "object": "subscription"})
+    assert await billing.handle_webhook(raw, sign(raw)) == "processed"
+    sub = await billing.store.get(t)
+    assert sub.current_period_end is not None
+    assert int(sub.current_period_end.timestamp()) == obj["items"]["data"][0]["current_period_end"]
+
+
+async def test_an_incomplete_subscription_is_stored_as_incomplete_not_as_past_due(billing, fake_stripe):
+    t = tenant()
+    fake_stripe.subscription("sub_i" + t, t, "incomplete")
+    raw = event("customer.subscription.updated", {"id": "sub_i" + t, "object": "subscription"})
+    assert await billing.handle_webhook(raw, sign(raw)) == "processed"
+    assert (await billing.store.get(t)).status == "incomplete"
+
+
+async def test_an_event_for_an_older_subscription_does_not_overwrite_the_current_one(billing, fake_stripe):
+    t = tenant()
+    now = int(time.time())
+    fake_stripe.subscription("sub_old" + t, t, "canceled", created=now - 90 * 86400)
+    fake_stripe.subscription("sub_new" + t, t, "active", price="price_enterprise_monthly", created=now - 60)
+    new = event("customer.subscription.updated", {"id": "sub_new" + t, "object": "subscription"})
+    old = event("customer.subscription.deleted", {"id": "sub_old" + t, "object": "subscription"})
+    assert await billing.handle_webhook(new, sign(new)) == "processed"
+    assert await billing.handle_webhook(old, sign(old)) == "processed"  # recorded, acknowledged
+    sub = await billing.store.get(t)
+    assert (sub.status, sub.provider_ref) == ("active", "sub_new" + t)
+    # A newer subscription still replaces an older one.
+    fake_stripe.subscription("sub_newer" + t, t, "active", created=now)
+    newer = event("customer.subscription.updated", {"id": "sub_newer" + t, "object": "subscription"})
+    assert await billing.handle_webhook(newer, sign(newer)) == "processed"
+    assert (await billing.store.get(t)).provider_ref == "sub_newer" + t

@@ -13,6 +13,8 @@ from billing.yookassa_billing import NotificationRejected, YooKassaBilling, YooK
 from infra.database import upgrade
 from tests.fake_yookassa import SECRET, SHOP_ID, FakeYooKassa
 
+RETURN = "https://console.example.ru/console/billing"
+
 YOOKASSA_IP = "185.71.76.10"
 
 
@@ -26,7 +28,9 @@ def fake():
 @pytest.fixture
 async def yk(fake, db_url):
     await upgrade(db_url)
-    return YooKassaBilling(YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url), load_plans(), SubscriptionStore(db_url))
+    return YooKassaBilling(
+        YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url, return_url=RETURN), load_plans(), SubscriptionStore(db_url)
+    )
 
 
 def notification(pid: str, event: str = "payment.succeeded") -> dict:
@@ -99,7 +103,7 @@ async def test_malformed_notifications_are_refused(yk, body):
 
 def test_the_trusted_ranges_are_configurable(fake):
     yk = YooKassaBilling(
-        YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url, trusted_networks=("10.0.0.0/8",)),
+        YooKassaConfig(SHOP_ID, SECRET, api_url=fake.api_url, return_url=RETURN, trusted_networks=("10.0.0.0/8",)),
         load_plans(),
         SubscriptionStore(),
     )

@@ -143,6 +143,26 @@ async def test_no_subscription_is_402_subscription_required(gate, tenant, client
         assert r.json()["upgrade_url"].endswith("/billing/plans")
 
 
+async def test_a_trial_15_days_old_and_an_incomplete_subscription_get_402_subscription_required(gate, tenant, client):
+    from datetime import timedelta
+
+    from billing.subscriptions import SubscriptionRow
+    from infra.database import transaction, utcnow
+
+    t, headers = await tenant(plan=None)
+    await gate.subscriptions.start_trial(t, "basic", 14)
+    assert (await client.post("/v1/chat/completions", json=CHAT, headers=headers)).status_code == 200
+    async with transaction(gate.subscriptions.url) as s:  # the same trial, started 15 days ago
+        row = await s.get(SubscriptionRow, t)
+        row.current_period_end = utcnow() - timedelta(days=1)
+    r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert r.status_code == 402 and r.json()["error"] == "subscription_required", r.text
+    assert r.json()["status"] == "expired"
+    _, headers = await tenant("pro", "incomplete")  # a first payment never made serves nothing
+    r = await client.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert r.status_code == 402 and r.json()["status"] == "incomplete"
+
+
 async def test_metering_that_cannot_reach_redis_fails_closed_with_503(
     local_handles, assistant, tenant, client, persona_registry
 ):
