@@ -11,6 +11,7 @@ from infra.auth import Principal, require_admin
 from infra.http_errors import APIError
 from infra.recordings import RecordingStore
 from infra.settings import get_settings
+from personas.adapter_store import AdapterStore
 from personas.registry import PersonaRegistry
 from telephony.call_store import CallStore
 
@@ -84,9 +85,8 @@ def get_personas(principal: Annotated[Principal, Depends(require_admin)]) -> Per
     """The personas the caller may see and change, scoped like the call records."""
     if _personas is None:
         raise RuntimeError("the admin app is not initialised")
-    if principal.tenant_id is None:
-        return _personas
-    return PersonaRegistry(_personas.url, tenant_id=principal.tenant_id, models_dir=_personas.models_dir)
+    adapters = AdapterStore(get_settings().adapters_dir)
+    return PersonaRegistry(_personas.url, principal.tenant_id, _personas.models_dir, adapters=adapters)
 
 
 def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemClient:

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default="change-me",
         description="HMAC key that turns phone numbers into stable lookup hashes (deletion requests, stats).",
     )
+    adapters_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "adapters",
+        description="Each tenant's LoRA adapter store ({adapters_dir}/{tenant}/…; _shared: the operator's). "
+        "Adapters are published only from inside it.",
+    )
     recordings_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "recordings", description="Where call recordings are written (encrypted)."
     )

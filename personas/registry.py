@@ -18,9 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.database import Base, session_factory, transaction, utcnow
+from personas.adapter_store import ADAPTER_FILES, AdapterStore
 from personas.schemas import Persona, PersonaOut
-
-ADAPTER_FILES = ("adapter_config.json",)
 
 
 class PersonaExists(ValueError):
@@ -79,15 +78,22 @@ def _out(row: PersonaRow) -> PersonaOut:
 
 class PersonaRegistry:
     def __init__(
-        self, url: str | None = None, tenant_id: str | None = None, models_dir: Path | None = None, with_shared: bool = False
+        self,
+        url: str | None = None,
+        tenant_id: str | None = None,
+        models_dir: Path | None = None,
+        with_shared: bool = False,
+        adapters: AdapterStore | None = None,
     ) -> None:
         """``tenant_id``: see and change only that tenant's personas (None: all, the operator's view).
-        ``with_shared``: also *see* the installation's shared personas (no tenant), as ``/v1`` does."""
+        ``with_shared``: also *see* the installation's shared personas (no tenant), as ``/v1`` does.
+        ``adapters``: the adapter store that checks published adapters (their tenant, their files)."""
         self.url, self.tenant_id, self.models_dir, self.with_shared = url, tenant_id, models_dir, with_shared
+        self.adapters = adapters
 
     def scoped(self, tenant_id: str | None, with_shared: bool = True) -> PersonaRegistry:
         """The registry as one tenant sees it."""
-        return PersonaRegistry(self.url, tenant_id, self.models_dir, with_shared)
+        return PersonaRegistry(self.url, tenant_id, self.models_dir, with_shared, self.adapters)
 
     def _visible(self, row: PersonaRow | None) -> bool:
         if row is None:
@@ -96,8 +102,13 @@ class PersonaRegistry:
             return True
         return self.with_shared and row.tenant_id is None
 
-    def _status(self, persona: Persona) -> tuple[str, str | None]:
+    def _status(self, persona: Persona, tenant_id: str | None = None) -> tuple[str, str | None]:
         problem = adapter_problem(persona, self.models_dir)
+        if problem is None and persona.adapter is not None and persona.adapter.sha256 is not None:
+            if self.adapters is None:
+                problem = "no adapter store is configured to check this adapter"
+            else:
+                problem = self.adapters.problem(tenant_id, persona.adapter)
         return ("unavailable", problem) if problem else ("available", None)
 
     async def list(self) -> list[PersonaOut]:
@@ -117,7 +128,7 @@ class PersonaRegistry:
 
     async def create(self, persona: Persona) -> PersonaOut:
         persona = _spec(persona)
-        status, reason = self._status(persona)
+        status, reason = await asyncio.to_thread(self._status, persona, self.tenant_id)  # hashes the files
         try:
             async with transaction(self.url) as s:
                 s.add(
@@ -138,11 +149,11 @@ class PersonaRegistry:
         persona = _spec(persona)
         if persona.name != name:
             raise ValueError("a persona's name cannot change; create a new one")
-        status, reason = self._status(persona)
         async with transaction(self.url) as s:
             row = await s.get(PersonaRow, name)
             if row is None or (self.tenant_id is not None and row.tenant_id != self.tenant_id):
                 raise PersonaNotFound(name)
+            status, reason = await asyncio.to_thread(self._status, persona, row.tenant_id)  # hashes the files
             row.spec, row.status, row.status_reason, row.updated_at = (
                 persona.model_dump(mode="json"),
                 status,

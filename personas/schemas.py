@@ -15,11 +15,24 @@ class Strict(BaseModel):
 
 
 class Adapter(Strict):
-    """A LoRA adapter: published under ``name`` at ``version``; ``path`` is where its files are."""
+    """A LoRA adapter: published under ``name`` at ``version``; ``path`` is where its files are.
+
+    Published through the adapter store (``personas/adapter_store.py``), ``name`` and ``path``
+    are the server's and ``sha256`` is the files' content hash; only the operator's own seeds
+    carry adapters without one.
+    """
 
     name: str = Field(min_length=1, max_length=64)
     version: int = Field(ge=1)
     path: str = Field(min_length=1, max_length=500)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class AdapterPublish(Strict):
+    """What an owner publishes: a directory of their adapter store, as a new version of the persona."""
+
+    path: str = Field(min_length=1, max_length=300, description="Relative to the tenant's adapter store, e.g. 'anna/v3'.")
+    version: int = Field(ge=1, le=999_999_999)
 
 
 class FaqEntry(Strict):

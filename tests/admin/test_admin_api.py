@@ -202,9 +202,13 @@ async def test_personas_crud(rig, client):
     assert (await client.put("/personas/olga", json=changed, headers=AUTH)).json()["display_name"] == "Olga"
     renamed = await client.put("/personas/olga", json={**PERSONA, "name": "olga2"}, headers=AUTH)
     assert renamed.status_code == 400
-    broken = {**PERSONA, "name": "ivan", "adapter": {"name": "ivan", "version": 1, "path": "/nonexistent/ivan/v1"}}
-    out = (await client.post("/personas", json=broken, headers=AUTH)).json()
-    assert out["status"] == "unavailable" and "does not exist" in out["status_reason"]
+    # An adapter is never taken from a persona's body: only published from the adapter store.
+    forged = {**PERSONA, "name": "ivan", "adapter": {"name": "ivan", "version": 1, "path": "/etc"}}
+    r = await client.post("/personas", json=forged, headers=AUTH)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "adapter_not_settable"
+    r = await client.put("/personas/olga", json={**forged, "name": "olga"}, headers=AUTH)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "adapter_not_settable"
+    assert (await client.post("/personas", json={**PERSONA, "name": "ivan"}, headers=AUTH)).status_code == 201
     names = [p["name"] for p in (await client.get("/personas", headers=AUTH)).json()["items"]]
     assert names == ["ivan", "olga"]
     assert (await client.delete("/personas/olga", headers=AUTH)).status_code == 204
@@ -214,11 +218,13 @@ async def test_personas_crud(rig, client):
         assert (await client.post("/personas", json=bad, headers=AUTH)).status_code == 400
 
 
-async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp_path):
+async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp_path, monkeypatch):
     from personas.registry import PersonaRegistry
 
-    good = tmp_path / "olga-v2"
-    good.mkdir()
+    monkeypatch.setenv("SECRETARY_ADAPTERS_DIR", str(tmp_path / "adapters"))
+    get_settings.cache_clear()
+    good = tmp_path / "adapters" / "_shared" / "olga" / "v2"  # the operator's own store
+    good.mkdir(parents=True)
     (good / "adapter_config.json").write_text("{}")
     (good / "adapter_model.safetensors").write_bytes(b"weights")
     faq = [
@@ -226,16 +232,21 @@ async def test_publishing_an_adapter_version_and_faq_hit_counts(rig, client, tmp
         {"question": "Где вы находитесь?", "answer": "Ленина, 1."},
     ]
     assert (await client.post("/personas", json={**PERSONA, "faq": faq}, headers=AUTH)).status_code == 201
-    r = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 2, "path": str(good)}, headers=AUTH)
+    r = await client.put("/personas/olga/adapter", json={"version": 2, "path": "olga/v2"}, headers=AUTH)
     assert r.status_code == 200 and r.json()["adapter"]["version"] == 2 and r.json()["status"] == "available"
-    older = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 1, "path": str(good)}, headers=AUTH)
+    assert r.json()["adapter"]["name"].startswith("shared-") and r.json()["adapter"]["path"] == str(good.resolve())
+    # Replacing the persona with the adapter it was given (a GET, edited, PUT back) keeps it.
+    again = await client.put(
+        "/personas/olga", json={k: v for k, v in r.json().items() if not k.startswith("status")}, headers=AUTH
+    )
+    assert again.status_code == 200 and again.json()["adapter"] == r.json()["adapter"], again.text
+    older = await client.put("/personas/olga/adapter", json={"version": 1, "path": "olga/v2"}, headers=AUTH)
     assert older.status_code == 409 and older.json()["error"]["code"] == "adapter_version_older"
-    missing = await client.put("/personas/olga/adapter", json={"name": "olga", "version": 3, "path": "/nope"}, headers=AUTH)
-    assert missing.json()["status"] == "unavailable"
+    for path in ("/nope", "olga/v3", "../../etc", "olga/../olga/v2"):
+        missing = await client.put("/personas/olga/adapter", json={"version": 3, "path": path}, headers=AUTH)
+        assert missing.status_code == 400 and missing.json()["error"]["code"] == "adapter_path_invalid", path
     assert (await client.delete("/personas/olga/adapter", headers=AUTH)).json()["status"] == "available"
-    assert (
-        await client.put("/personas/nobody/adapter", json={"name": "x", "version": 1, "path": "/x"}, headers=AUTH)
-    ).status_code == 404
+    assert (await client.put("/personas/nobody/adapter", json={"version": 1, "path": "x"}, headers=AUTH)).status_code == 404
 
     from personas.faq import entry_key
     from personas.schemas import FaqEntry
@@ -291,9 +302,7 @@ async def test_tenant_a_cannot_read_or_change_tenant_bs_personas_calls_or_usage(
     assert (await client.get("/personas/alina", headers=b)).status_code == 404
     changed = {**PERSONA, "name": "alina", "display_name": "Stolen"}
     assert (await client.put("/personas/alina", json=changed, headers=b)).status_code == 404
-    assert (
-        await client.put("/personas/alina/adapter", json={"name": "x", "version": 9, "path": "/x"}, headers=b)
-    ).status_code == 404
+    assert (await client.put("/personas/alina/adapter", json={"version": 9, "path": "x"}, headers=b)).status_code == 404
     assert (await client.get("/personas/alina/faq", headers=b)).status_code == 404
     assert (await client.delete("/personas/alina", headers=b)).status_code == 404
     assert (await client.get("/personas/alina", headers=a)).json()["display_name"] == PERSONA["display_name"]

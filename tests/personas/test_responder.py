@@ -124,7 +124,9 @@ async def test_the_local_model_answers_with_the_personas_adapter_as_the_multiple
     deltas = await reply(responder(llm))
     assert text(deltas) == "Local model reply." and {d.source for d in deltas} == {"local"}
     assert deltas[-1].finish_reason == "stop" and deltas[-1].completion_tokens == 3
-    assert llm.calls == [{"adapter": {"name": "anna", "version": 2, "path": "adapters/anna"}, "model_id": "anna@v2"}]
+    assert llm.calls == [
+        {"adapter": {"name": "anna", "version": 2, "path": "adapters/anna", "sha256": None}, "model_id": "anna@v2"}
+    ]
 
 
 async def test_a_dead_replica_is_retried_before_anything_else():

@@ -21,7 +21,7 @@ import openai
 import psutil
 import pytest
 
-from infra.settings import PROJECT_ROOT, get_settings
+from infra.settings import get_settings
 from tests.conftest import ADMIN_TOKEN
 from tests.fake_cloud_llm import REPLY
 
@@ -43,9 +43,9 @@ def adapters() -> dict[str, str]:
     from provisioning.adapters import random_adapters
 
     base = get_settings().resolve_model_path("smollm2-135m-instruct")
-    out = PROJECT_ROOT / "var" / "test-adapters"
+    out = get_settings().adapters_dir / "_shared" / "cluster-tests"  # the operator's adapter store
     paths = random_adapters(base, out, ["one", "two", "three"], rank=8, std=0.12, seed=11)
-    return {p.name: str(p) for p in paths}
+    return {p.name: f"cluster-tests/{p.name}" for p in paths}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def personas(admin):
     """Creates personas with unique names (the cluster's database outlives the test) and removes them."""
     made: list[str] = []
 
-    def make(stem: str, adapter: dict | None = None) -> str:
+    def make(stem: str, adapter: str | None = None) -> str:
         name = f"{stem}-{uuid.uuid4().hex[:6]}"
         body = {
             "name": name,
@@ -72,11 +72,13 @@ def personas(admin):
             "voice": "joe",
             "system_prompt": SYSTEM,
             "lines": LINES,
-            "adapter": adapter,
         }
         r = admin.post("/personas", json=body)
         assert r.status_code == 201 and r.json()["status"] == "available", r.text
         made.append(name)
+        if adapter is not None:  # published from the store, as an owner would after fine-tuning
+            r = admin.put(f"/personas/{name}/adapter", json={"version": 1, "path": adapter})
+            assert r.status_code == 200 and r.json()["status"] == "available", r.text
         return name
 
     yield make
@@ -92,24 +94,24 @@ def ask(client: openai.OpenAI, model: str, max_tokens: int = 32) -> str:
 def test_personas_with_different_adapters_answer_differently_and_a_new_one_works_at_once(
     openai_client, chat_model, personas, adapters
 ):
-    one = personas("one", {"name": "one", "version": 1, "path": adapters["one"]})
-    two = personas("two", {"name": "two", "version": 1, "path": adapters["two"]})
+    one = personas("one", adapters["one"])
+    two = personas("two", adapters["two"])
     plain = personas("plain")
     answers = {m: ask(openai_client, m) for m in (one, two, plain)}
     assert len(set(answers.values())) == 3, answers
     assert all(len(a.split()) >= 5 for a in answers.values()), answers  # fluent replies, not noise
-    three = personas("three", {"name": "three", "version": 1, "path": adapters["three"]})
+    three = personas("three", adapters["three"])
     assert ask(openai_client, three) not in answers.values()
     listed = {m.id: m.model_extra for m in openai_client.models.list().data}
-    assert listed[three]["kind"] == "persona" and listed[three]["adapter"] == "three@v1"
+    assert listed[three]["kind"] == "persona" and listed[three]["adapter"].startswith("shared-")
     assert listed[three]["parent"] == chat_model
     with pytest.raises(openai.NotFoundError):
         ask(openai_client, f"nobody-{uuid.uuid4().hex[:6]}")
 
 
 def test_publishing_a_new_version_mid_stream_drops_nothing(openai_client, admin, personas, adapters):
-    name = personas("pub", {"name": "pub", "version": 1, "path": adapters["one"]})
-    reference = personas("ref", {"name": "ref", "version": 1, "path": adapters["two"]})
+    name = personas("pub", adapters["one"])
+    reference = personas("ref", adapters["two"])
     stream = openai_client.chat.completions.create(
         model=name,
         messages=ASK,
@@ -120,7 +122,7 @@ def test_publishing_a_new_version_mid_stream_drops_nothing(openai_client, admin,
         extra_body={"ignore_eos": True},
     )
     chunks = [next(stream), next(stream)]
-    r = admin.put(f"/personas/{name}/adapter", json={"name": "pub", "version": 2, "path": adapters["two"]})
+    r = admin.put(f"/personas/{name}/adapter", json={"version": 2, "path": adapters["two"]})
     assert r.status_code == 200 and r.json()["adapter"]["version"] == 2
     assert ask(openai_client, name) == ask(openai_client, reference)  # the next request runs v2
     chunks += list(stream)
@@ -145,7 +147,7 @@ def _source(cluster: str, model: str, key: str) -> tuple[int, str, str]:
 
 
 def test_llm_replica_killed_mid_stream_apology_then_cloud_then_local_again(cluster, personas, adapters, fake_cloud, api_key):
-    name = personas("kill", {"name": "one", "version": 1, "path": adapters["one"]})
+    name = personas("kill", adapters["one"])
     assert _source(cluster, name, api_key)[:2] == (200, "local")  # the replica is up, its engine too
     pids, engines = _replica_and_engines()
     assert pids, "no LLM replica process"
