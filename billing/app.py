@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from ray import serve
 
+from accounts.login_throttle import LoginThrottle
 from accounts.service import AccountService
 from billing.dependencies import BillingServices, bind
 from billing.gate import build_gate
@@ -92,6 +93,7 @@ def build_services(args: dict[str, Any]) -> BillingServices:
         build_gate(settings, plans),
         lifecycle,
         settings.billing_sweep_interval_s,
+        LoginThrottle(settings.login_attempts, settings.redis_url or None),
     )
 
 

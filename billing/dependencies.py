@@ -24,6 +24,7 @@ class BillingServices:
     gate: Any = None  # billing.gate.UsageGate, or None when metering is off
     lifecycle: Any = None  # billing.lifecycle.BillingLifecycle: expires, lapses, renews in the background
     sweep_interval_s: float = 300.0
+    login_throttle: Any = None  # accounts.login_throttle.LoginThrottle: failed sign-ins per account
 
     def privacy(self, tenant_id: str | None) -> Any:
         """Consent and erasure for one tenant, on the app's database."""

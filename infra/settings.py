@@ -106,6 +106,10 @@ class Settings(BaseSettings):
         default="300/minute",
         description="Requests per client address, credentials or not ('' turns it off).",
     )
+    login_attempts: str = Field(
+        default="5/15minutes",
+        description="Failed sign-ins one account may have in the window before sign-in answers 429 (limits syntax).",
+    )
     stripe_api_key: str | None = Field(default=None, description="Stripe secret key. Empty: no Stripe payments.")
     stripe_webhook_secret: str | None = Field(default=None, description="Signing secret of the Stripe webhook.")
     stripe_api_base: str | None = Field(default=None, description="Stripe API base URL (tests: a local fake).")

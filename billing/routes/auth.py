@@ -46,8 +46,21 @@ async def signup(body: SignUp, services: Services) -> dict:
 @router.post("/login")
 async def login(body: SignIn, services: Services) -> dict:
     _sessions_configured()
+    throttle = services.login_throttle
+    wait = await throttle.retry_after(body.email) if throttle else None
+    if wait is not None:
+        raise APIError(
+            429,
+            f"too many failed sign-ins for this account; try again in {wait} s",
+            code="too_many_attempts",
+            headers={"Retry-After": str(wait)},
+        )
     try:
         user = await services.accounts.authenticate(body.email, body.password)
     except InvalidCredentials:
+        if throttle:
+            await throttle.failed(body.email)
         raise APIError(401, "wrong e-mail or password", code="invalid_credentials") from None
+    if throttle:
+        await throttle.succeeded(body.email)
     return {"token": issue_session_token(user.id, user.tenant_id, user.role), "tenant_id": user.tenant_id, "role": user.role}

@@ -11,6 +11,7 @@ import pytest
 import stripe
 from fastapi.routing import APIRoute
 
+from accounts.login_throttle import LoginThrottle
 from accounts.service import AccountService
 from billing.app import PUBLIC_ROUTES, app
 from billing.dependencies import BillingServices, bind
@@ -43,6 +44,7 @@ async def client(db_url, fake_stripe, monkeypatch):
                 plans,
                 store,
             ),
+            login_throttle=LoginThrottle("3/minute"),
         )
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
@@ -81,6 +83,58 @@ async def test_signup_starts_a_trial_and_login_gives_a_session(client):
     assert r.status_code == 401
     operator = {"Authorization": "Bearer operator-token-0123456789"}
     assert (await client.get("/subscription", headers=operator)).status_code == 403  # no tenant
+
+
+async def test_failed_sign_ins_are_throttled_per_account_even_with_the_right_password_after(client):
+    email = f"{uuid.uuid4().hex[:8]}@x.ru"
+    other = f"{uuid.uuid4().hex[:8]}@x.ru"
+    for who in (email, other):
+        body = {"business_name": "B", "email": who, "password": "the right password"}
+        assert (await client.post("/auth/signup", json=body)).status_code == 201
+    right = {"email": email, "password": "the right password"}
+    assert (await client.post("/auth/login", json={**right, "password": "guess-1"})).status_code == 401
+    assert (await client.post("/auth/login", json=right)).status_code == 200  # a success clears the count
+    for i in range(3):
+        r = await client.post("/auth/login", json={**right, "password": f"guess-{i}"})
+        assert r.status_code == 401
+    r = await client.post("/auth/login", json=right)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_attempts"
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert (await client.post("/auth/login", json={**right, "email": email.upper()})).status_code == 429
+    assert (await client.post("/auth/login", json={"email": other, "password": "the right password"})).status_code == 200
+
+
+async def test_argon2_runs_off_the_event_loop(client, monkeypatch):
+    import asyncio
+
+    import accounts.service as service
+
+    threads_with_a_loop = []
+    real_hash, real_verify = service.hash_password, service.verify_password
+
+    def on_loop() -> bool:
+        try:
+            asyncio.get_running_loop()
+            return True
+        except RuntimeError:
+            return False
+
+    def hash_password(password):
+        threads_with_a_loop.append(on_loop())
+        return real_hash(password)
+
+    def verify_password(stored, password):
+        threads_with_a_loop.append(on_loop())
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(service, "hash_password", hash_password)
+    monkeypatch.setattr(service, "verify_password", verify_password)
+    email = f"{uuid.uuid4().hex[:8]}@x.ru"
+    body = {"business_name": "B", "email": email, "password": "the right password"}
+    assert (await client.post("/auth/signup", json=body)).status_code == 201
+    assert (await client.post("/auth/login", json={"email": email, "password": "the right password"})).status_code == 200
+    assert (await client.post("/auth/login", json={"email": "no@x.ru", "password": "x"})).status_code == 401
+    assert len(threads_with_a_loop) == 3 and not any(threads_with_a_loop)
 
 
 async def test_api_keys_belong_to_their_tenant(client):
