@@ -45,6 +45,17 @@ class Settings(BaseSettings):
         default=1024 * 1024,
         description="Largest request body any app reads (JSON, forms); uploads get max_audio_bytes. Larger: 413.",
     )
+    max_streams_per_tenant: int = Field(
+        default=8,
+        ge=1,
+        description="Open WebSockets (and, apart, event streams) one tenant may hold on one replica; more: refused.",
+    )
+    stream_idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A call WebSocket with no message from the client, or an event stream with no event, for this "
+        "long is closed (an EventSource reconnects and resumes).",
+    )
     max_speech_chars: int = Field(default=4096, description="Longest input to /v1/audio/speech.")
     max_chat_messages: int = Field(default=256, description="Most messages in one chat request.")
     request_timeout_s: float = Field(default=120.0, description="Ingress timeout per model call.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -16,6 +17,8 @@ from infra.auth import Admin
 from infra.crypto import DecryptionError
 from infra.http_errors import APIError
 from infra.logging import get_logger
+from infra.settings import get_settings
+from infra.stream_caps import TooManyStreams, stream_caps
 
 log = get_logger(__name__)
 
@@ -43,28 +46,52 @@ async def active_call(_: Admin, modem: Modem) -> dict:
 
 @router.get("/events")
 async def call_events(
-    _: Admin,
+    principal: Admin,
     modem: Modem,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> EventSourceResponse:
     """Server-sent events: ``call.ringing``, ``call.answered``, ``call.ended``, ``sms.received``, …;
-    a client that reconnects with ``Last-Event-ID`` resumes where it stopped."""
+    a client that reconnects with ``Last-Event-ID`` resumes where it stopped.
+
+    A tenant holds at most ``max_streams_per_tenant`` of these per replica (more: 429), and a
+    stream with no event for ``stream_idle_timeout_s`` ends (``EventSource`` reconnects by itself
+    and resumes from its last id, so nothing is missed)."""
+    settings = get_settings()
+    caps, key = stream_caps("call-events", settings.max_streams_per_tenant), principal.tenant_id or ""
+    if caps.open_for(key) >= caps.per_tenant:
+        raise APIError(429, str(TooManyStreams(key, caps.per_tenant)), code="too_many_streams")
     cursor = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
     if cursor is None:
         cursor = (await modem.call("status")).get("last_event", 0)
 
     async def stream():
         nonlocal cursor
-        while not await request.is_disconnected():
-            for event in await modem.call("events", cursor, 10.0, timeout_s=30.0):
-                cursor = event["seq"]
-                yield {
-                    "id": str(event["seq"]),
-                    "event": event["type"],
-                    "data": json.dumps({"at": event["at"], **event["data"]}),
-                }
+        try:
+            held = caps.hold(key)
+            held.__enter__()
+        except TooManyStreams as exc:  # others opened meanwhile
+            yield {"event": "error", "data": json.dumps({"message": str(exc)})}
+            return
+        try:
+            quiet_since = time.monotonic()
+            while not await request.is_disconnected():
+                wait = min(10.0, max(0.1, settings.stream_idle_timeout_s - (time.monotonic() - quiet_since)))
+                events = await modem.call("events", cursor, wait, timeout_s=wait + 20.0)
+                for event in events:
+                    cursor = event["seq"]
+                    yield {
+                        "id": str(event["seq"]),
+                        "event": event["type"],
+                        "data": json.dumps({"at": event["at"], **event["data"]}),
+                    }
+                if events:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= settings.stream_idle_timeout_s:
+                    return  # idle: give the slot back; the client reconnects with Last-Event-ID
+        finally:
+            held.__exit__(None, None, None)
 
     return EventSourceResponse(stream(), ping=15)
 

@@ -398,6 +398,30 @@ async def test_a_tenants_personas_use_no_more_voices_than_its_plan(rig, client, 
         await gate.close()
 
 
+async def test_event_streams_are_capped_per_tenant_and_end_when_idle(rig, client, monkeypatch):
+    """Issue 20: SSE streams had no cap and no timeout. A third stream of one tenant is 429; a
+    stream with no event for the idle timeout ends (EventSource then resumes with Last-Event-ID)."""
+    monkeypatch.setenv("SECRETARY_MAX_STREAMS_PER_TENANT", "2")
+    monkeypatch.setenv("SECRETARY_STREAM_IDLE_TIMEOUT_S", "1.5")
+    get_settings.cache_clear()
+    try:
+        async with (
+            client.stream("GET", "/calls/events", headers=AUTH) as one,
+            client.stream("GET", "/calls/events", headers=AUTH) as two,
+        ):
+            assert one.status_code == two.status_code == 200
+            third = await client.get("/calls/events", headers=AUTH)
+            assert third.status_code == 429 and third.json()["error"]["code"] == "too_many_streams"
+            async with asyncio.timeout(15):
+                _ = [line async for line in one.aiter_lines()]  # the server ends an idle stream
+        async with asyncio.timeout(15), client.stream("GET", "/calls/events", headers=AUTH) as again:
+            assert again.status_code == 200  # the places were given back
+    finally:
+        monkeypatch.delenv("SECRETARY_MAX_STREAMS_PER_TENANT")
+        monkeypatch.delenv("SECRETARY_STREAM_IDLE_TIMEOUT_S")
+        get_settings.cache_clear()
+
+
 async def test_a_strangers_session_gets_403_on_every_modem_route_and_the_lines_tenant_does_not(rig, client, monkeypatch):
     """Issue 20: a self-registered owner controlled the installation's modem (dial, SMS, hang-up, events,
     CallList with the caller's full number). The line belongs to SECRETARY_MODEM_TENANT and the operator."""

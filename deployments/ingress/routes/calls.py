@@ -30,11 +30,15 @@ Protocol (also in the README):
   ``{"type": "call.ended", "reason", "record"}`` and closes. A call is the key's tenant's: it
   counts against its plan's minutes; with none left the caller hears the limit notice and the
   call ends with reason ``usage_limit``. A bad text message gets
-  ``{"type": "error", "message"}`` and the call goes on.
+  ``{"type": "error", "message"}`` and the call goes on;
+- a tenant holds at most ``max_streams_per_tenant`` call sockets on one replica (the next closes
+  with code 1013, try again later), and a socket that sends nothing for
+  ``stream_idle_timeout_s`` ends its call with reason ``idle_timeout``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -48,6 +52,8 @@ from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.personas import resolve_persona
 from deployments.ingress.usage import get_gate
+from infra.settings import get_settings
+from infra.stream_caps import TooManyStreams, stream_caps
 from pipeline.chunker import ChunkerConfig
 from pipeline.frames import SUPPORTED_RATES, Framer, frame_bytes
 from pipeline.services import HandleSynthesizer, HandleTranscriber
@@ -128,76 +134,97 @@ async def call_stream(
         except NoVoiceForLanguage as exc:
             await ws.close(code=1008, reason=str(exc)[:120])
             return
-    await ws.accept()
-    await assistant.responder.warm(found)  # the FAQ's model now, not at the end of the caller's first turn
-    lines = found.session_config() if found is not None else {"language": "en"}
-    if language:
-        lines["language"] = language
-    call_id, gate = uuid.uuid4().hex, get_gate()
-    session = CallSession(
-        HandleTranscriber(models.stt, stt_model),
-        assistant.responder.for_persona(found),
-        HandleSynthesizer(models.tts, speaking),
-        SessionConfig.from_dict(
-            lines,
-            sample_rate=sample_rate,
-            echo_guard=echo_guard,
-            turn=turn,
-            chunker=replace(FIRST_CHUNK_RULES[first_chunk](), **({"growth": None} if chunks == "sentences" else {})),
-            playout_hold=playout == "hold",
-        ),
-        call_id=call_id,
-        allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
-    )
-    session.start()
-    await ws.send_json(
-        {
-            "type": "session.started",
-            "call_id": session.record.call_id,
-            "sample_rate": sample_rate,
-            "frame_bytes": frame_bytes(sample_rate),
-        }
-    )
-    framer = Framer(sample_rate)
-    reported = 0
-    reason = "client_hangup"
+    settings = get_settings()
+    caps = stream_caps("calls", settings.max_streams_per_tenant)
     try:
-        while not session.ended.is_set():
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            if message.get("bytes"):
-                # One message back per message in, whatever its length: each WebSocket message
-                # costs a Ray call through the Serve proxy, so a client's longer packets mean
-                # fewer of them both ways (measured in BENCHMARKS.md).
-                replies = []
-                for frame in framer.push(message["bytes"]):
-                    await session.push(frame)
-                    out = session.next_frame()
-                    replies.append(out.pcm if out is not None else None)
-                if reply := join_reply(replies, framer.size):
-                    await ws.send_bytes(reply)
-            elif message.get("text") is not None:
+        held = caps.hold(principal.tenant_id or "")
+        held.__enter__()
+    except TooManyStreams as exc:
+        await ws.accept()  # accepted only to say why: a refused handshake would reach a browser as a bare error
+        await ws.close(code=1013, reason=str(exc)[:120])  # 1013: try again later
+        return
+    try:
+        await ws.accept()
+        await assistant.responder.warm(found)  # the FAQ's model now, not at the end of the caller's first turn
+        lines = found.session_config() if found is not None else {"language": "en"}
+        if language:
+            lines["language"] = language
+        call_id, gate = uuid.uuid4().hex, get_gate()
+        session = CallSession(
+            HandleTranscriber(models.stt, stt_model),
+            assistant.responder.for_persona(found),
+            HandleSynthesizer(models.tts, speaking),
+            SessionConfig.from_dict(
+                lines,
+                sample_rate=sample_rate,
+                echo_guard=echo_guard,
+                turn=turn,
+                chunker=replace(FIRST_CHUNK_RULES[first_chunk](), **({"growth": None} if chunks == "sentences" else {})),
+                playout_hold=playout == "hold",
+            ),
+            call_id=call_id,
+            allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
+        )
+        session.start()
+        await ws.send_json(
+            {
+                "type": "session.started",
+                "call_id": session.record.call_id,
+                "sample_rate": sample_rate,
+                "frame_bytes": frame_bytes(sample_rate),
+            }
+        )
+        framer = Framer(sample_rate)
+        reported = 0
+        reason = "client_hangup"
+        try:
+            while not session.ended.is_set():
                 try:
-                    command = json.loads(message["text"])
-                except ValueError:
-                    await ws.send_json({"type": "error", "message": "text messages must be JSON"})
-                    continue
-                if isinstance(command, dict) and command.get("type") == "hangup":
+                    message = await asyncio.wait_for(ws.receive(), settings.stream_idle_timeout_s)
+                except TimeoutError:  # a line that carries nothing holds a replica's slot for nothing
+                    reason = "idle_timeout"
+                    await ws.send_json({"type": "error", "message": "no audio for too long; the call ends"})
                     break
-                await ws.send_json({"type": "error", "message": 'unknown message; send audio bytes or {"type": "hangup"}'})
-            turns = session.record.turns
-            while reported < len(turns):
-                turn = turns[reported]
-                if turn.speaker == "caller":
-                    await ws.send_json({"type": "turn", "speaker": "caller", "text": turn.text, "at_s": turn.at_s})
-                reported += 1
-    except WebSocketDisconnect:
-        pass
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes"):
+                    # One message back per message in, whatever its length: each WebSocket message
+                    # costs a Ray call through the Serve proxy, so a client's longer packets mean
+                    # fewer of them both ways (measured in BENCHMARKS.md).
+                    replies = []
+                    for frame in framer.push(message["bytes"]):
+                        await session.push(frame)
+                        out = session.next_frame()
+                        replies.append(out.pcm if out is not None else None)
+                    if reply := join_reply(replies, framer.size):
+                        await ws.send_bytes(reply)
+                elif message.get("text") is not None:
+                    try:
+                        command = json.loads(message["text"])
+                    except ValueError:
+                        await ws.send_json({"type": "error", "message": "text messages must be JSON"})
+                        continue
+                    if isinstance(command, dict) and command.get("type") == "hangup":
+                        break
+                    await ws.send_json(
+                        {"type": "error", "message": 'unknown message; send audio bytes or {"type": "hangup"}'}
+                    )
+                turns = session.record.turns
+                while reported < len(turns):
+                    turn = turns[reported]
+                    if turn.speaker == "caller":
+                        await ws.send_json({"type": "turn", "speaker": "caller", "text": turn.text, "at_s": turn.at_s})
+                    reported += 1
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if session.ended.is_set():
+                reason = session.record.end_reason or "ended"
+            await session.close(reason)
+            with contextlib.suppress(Exception):
+                await ws.send_json(
+                    {"type": "call.ended", "reason": session.record.end_reason, "record": asdict(session.record)}
+                )
+                await ws.close()
     finally:
-        if session.ended.is_set():
-            reason = session.record.end_reason or "ended"
-        await session.close(reason)
-        with contextlib.suppress(Exception):
-            await ws.send_json({"type": "call.ended", "reason": session.record.end_reason, "record": asdict(session.record)})
-            await ws.close()
+        held.__exit__(None, None, None)

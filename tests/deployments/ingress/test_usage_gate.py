@@ -246,6 +246,51 @@ async def test_a_websocket_call_with_no_minutes_left_hears_the_notice_and_ends(g
     assert await gate.meter.used(t, "call_ms") > PLAN.call_ms_limit  # the short call is counted too
 
 
+async def test_call_sockets_are_capped_per_tenant_and_an_idle_one_ends(gate, tenant, monkeypatch):
+    """Issue 20: idle sockets had no timeout and no per-tenant cap, so one tenant could hold a
+    replica's every slot. Now a third socket of one tenant is refused; an idle one ends."""
+    from infra.settings import get_settings
+
+    monkeypatch.setenv("SECRETARY_MAX_STREAMS_PER_TENANT", "2")
+    monkeypatch.setenv("SECRETARY_STREAM_IDLE_TIMEOUT_S", "2")
+    get_settings.cache_clear()
+    _, a = await tenant()
+    _, b = await tenant()
+    try:
+        async with serving(app) as base:
+            url = base.replace("http://", "ws://") + "/v1/calls/stream?sample_rate=8000&language=en&api_key="
+
+            def connect(headers):
+                return websockets.connect(url + headers["Authorization"][7:])
+
+            async def started(ws) -> None:
+                assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "session.started"
+
+            async with connect(a) as first, connect(a) as second:
+                await started(first)
+                await started(second)
+                async with connect(a) as third:
+                    with pytest.raises(websockets.ConnectionClosed) as refused:
+                        await asyncio.wait_for(third.recv(), 30)
+                    assert refused.value.rcvd.code == 1013 and "open streaming connections" in refused.value.rcvd.reason
+                async with connect(b) as other:  # another tenant is not affected
+                    await started(other)
+                ended = None
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 30
+                while ended is None and loop.time() < deadline:  # the first socket sends nothing
+                    message = await asyncio.wait_for(first.recv(), 30)
+                    if isinstance(message, str) and json.loads(message)["type"] == "call.ended":
+                        ended = json.loads(message)
+                assert ended is not None and ended["reason"] == "idle_timeout"
+            async with connect(a) as again:  # closed sockets gave their places back
+                await started(again)
+    finally:
+        monkeypatch.delenv("SECRETARY_MAX_STREAMS_PER_TENANT")
+        monkeypatch.delenv("SECRETARY_STREAM_IDLE_TIMEOUT_S")
+        get_settings.cache_clear()
+
+
 async def test_a_repeated_x_request_id_is_counted_every_time(gate, tenant, client):
     """Issue 20: the client's X-Request-ID was the metering event id, and a repeated id counted once,
     so LLM, TTS and STT use became free. Three requests with the same id count three times."""
