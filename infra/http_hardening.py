@@ -27,7 +27,9 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 
+from infra.forwarded import ForwardedClientMiddleware
 from infra.logging import get_logger
+from infra.production import trusted_networks
 from infra.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -243,3 +245,6 @@ def install_hardening(app: Any, settings: Settings | None = None) -> None:
         expose_headers=["X-Request-ID", "X-Reply-Source", "X-Sample-Rate", "Retry-After"],
         max_age=600,
     )
+    trusted = trusted_networks(settings.trusted_proxies)
+    if trusted:  # outermost: rate limits, CORS and the routes all see the real client
+        app.add_middleware(ForwardedClientMiddleware, trusted=trusted)

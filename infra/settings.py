@@ -26,6 +26,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SECRETARY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
+    production: bool = Field(
+        default=False,
+        description="Refuse to start with development defaults (generated master key, weak secrets, API docs on, "
+        "plain http): see infra/production.py.",
+    )
+    api_docs: bool = Field(default=True, description="Serve /docs and /openapi.json on each app (off in production).")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of load balancers whose X-Forwarded-For is believed "
+        "(rate limits, the YooKassa sender check). Empty: the TCP peer is the client.",
+    )
     models_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "models",
         description="Where `secretary models prepare` writes model directories; relative model "

@@ -25,6 +25,7 @@ from deployments.llm.engine import SamplingOptions
 from infra.database import upgrade
 from infra.logging import configure_from_settings, get_logger
 from infra.process_priority import set_process_niceness
+from infra.production import enforce
 from infra.settings import get_settings
 from personas.registry import PersonaRegistry
 from personas.responder import build_responder
@@ -49,6 +50,7 @@ def _error(kind: str, exc: BaseException) -> dict[str, Any]:
 class ModemIngressActor:
     def __init__(self, spec: dict[str, Any]) -> None:
         configure_from_settings()
+        enforce(get_settings())  # a line answering callers with development secrets is refused, not warned
         self.spec = spec
         self.ingress: ModemIngress | None = None
         self._starting: asyncio.Task | None = None

@@ -21,9 +21,11 @@ from deployments.ingress.errors import install_error_handlers
 from deployments.ingress.routes import audio, calls, chat, health, models
 from deployments.ingress.usage import bind_gate
 from infra import metrics
+from infra.http_app import docs_urls
 from infra.http_hardening import install_hardening
 from infra.logging import bind_context, clear_context, configure_from_settings, get_logger
-from infra.settings import __version__
+from infra.production import enforce
+from infra.settings import __version__, get_settings
 
 log = get_logger(__name__)
 HTTP_LATENCY = metrics.histogram("http_request_seconds", "Ingress request latency (to response start)", ("route", "status"))
@@ -60,11 +62,14 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    settings = get_settings()
+    enforce(settings)
     app = FastAPI(
         title="secretary",
         version=__version__,
         lifespan=lifespan,
         description="OpenAI-compatible chat, speech and transcription served by Ray Serve.",
+        **docs_urls(settings),
     )
     install_error_handlers(app)
     install_usage_handlers(app)
