@@ -27,10 +27,10 @@ class BillingServices:
     login_throttle: Any = None  # accounts.login_throttle.LoginThrottle: failed sign-ins per account
 
     def privacy(self, tenant_id: str | None) -> Any:
-        """Consent and erasure for one tenant, on the app's database."""
+        """Consent and erasure for one tenant, on the app's database (the operator's: every tenant's)."""
         from privacy.service import PrivacyService
 
-        return PrivacyService(self.subscriptions.url, tenant_id)
+        return PrivacyService(self.subscriptions.url, tenant_id, everywhere=tenant_id is None)
 
 
 _services: BillingServices | None = None

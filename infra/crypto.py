@@ -16,6 +16,7 @@ development a local key is generated once in ``var/keys``.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -134,3 +135,19 @@ def open_sealed(keyring: Keyring, blob: bytes, wrapped: WrappedKey, context: byt
         return AESGCM(data_key).decrypt(nonce, blob[len(MAGIC) + NONCE_BYTES :], context)
     except InvalidTag:
         raise DecryptionError("the data does not belong to this context or was altered") from None
+
+
+def seal_text(keyring: Keyring, text: str, context: bytes) -> str:
+    """A text sealed for a database column: its own data key, wrapped by the master key, in one JSON."""
+    blob, wrapped = seal(keyring, text.encode("utf-8"), context)
+    return json.dumps({"key": wrapped.to_dict(), "blob": _b64(blob)}, separators=(",", ":"))
+
+
+def open_text(keyring: Keyring, sealed: str, context: bytes) -> str:
+    """The text ``seal_text`` sealed in this context; ``DecryptionError`` if altered, moved or its key is gone."""
+    try:
+        d = json.loads(sealed)
+        blob, wrapped = base64.b64decode(d["blob"]), WrappedKey.from_dict(d["key"])
+    except (ValueError, KeyError, TypeError):
+        raise DecryptionError("not a sealed text") from None
+    return open_sealed(keyring, blob, wrapped, context).decode("utf-8")

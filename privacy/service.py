@@ -38,16 +38,24 @@ class Erasure:
     consents: int
 
 
-def _tenant(q, column, tenant_id: str | None):
-    return q.where(column == tenant_id) if tenant_id is not None else q.where(column.is_(None))
-
-
 class PrivacyService:
     def __init__(
-        self, url: str | None = None, tenant_id: str | None = None, recordings: RecordingStore | None = None
+        self,
+        url: str | None = None,
+        tenant_id: str | None = None,
+        recordings: RecordingStore | None = None,
+        everywhere: bool = False,
     ) -> None:
-        self.url, self.tenant_id = url, tenant_id
+        """``tenant_id``: that tenant's data (None: the installation's own). ``everywhere``: the
+        operator's view, across every tenant (an erasure request to the operator must also reach the
+        rows of the tenant whose line the modem is)."""
+        self.url, self.tenant_id, self.everywhere = url, tenant_id, everywhere
         self.recordings = recordings or RecordingStore()
+
+    def _scoped(self, q, column):
+        if self.everywhere:
+            return q
+        return q.where(column == self.tenant_id) if self.tenant_id is not None else q.where(column.is_(None))
 
     async def record_consent(
         self, number: str, kind: str, granted: bool, text_version: str, channel: str = "admin"
@@ -69,12 +77,19 @@ class PrivacyService:
 
     async def consents(self, number: str) -> dict[str, Consent]:
         """The latest decision per kind (a withdrawal after a grant wins)."""
-        q = _tenant(
-            select(ConsentRow).where(ConsentRow.subject_hash == number_hash(number)), ConsentRow.tenant_id, self.tenant_id
+        q = self._scoped(
+            select(ConsentRow).where(ConsentRow.subject_hash == number_hash(number)), ConsentRow.tenant_id
         ).order_by(ConsentRow.at, ConsentRow.id)
         async with session_factory(self.url)() as s:
             rows = (await s.execute(q)).scalars().all()
         return {r.kind: Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in rows}
+
+    async def recording_allowed(self, number: str | None) -> bool:
+        """May this caller's call be recorded? Not once their latest ``call_recording`` decision is a withdrawal."""
+        if not number:
+            return True
+        decision = (await self.consents(number)).get("call_recording")
+        return decision is None or decision.granted
 
     async def erase(self, number: str, actor: str) -> Erasure:
         subject = number_hash(number)
@@ -82,28 +97,26 @@ class PrivacyService:
             calls = (
                 (
                     await s.execute(
-                        _tenant(select(CallRow).where(CallRow.number_hash == subject), CallRow.tenant_id, self.tenant_id)
+                        self._scoped(select(CallRow).where(CallRow.number_hash == subject), CallRow.tenant_id)
                     )
                 )
                 .scalars()
                 .all()
             )
-            refs = [c.recording_ref for c in calls if c.recording_ref]
+            refs = [(c.recording_ref, c.tenant_id) for c in calls if c.recording_ref]
             for c in calls:
                 await s.delete(c)
             sms = (
                 await s.execute(
-                    _tenant(delete(SmsRow).where(SmsRow.number_hash == subject), SmsRow.tenant_id, self.tenant_id)
+                    self._scoped(delete(SmsRow).where(SmsRow.number_hash == subject), SmsRow.tenant_id)
                 )
             ).rowcount
             consents = (
                 await s.execute(
-                    _tenant(
-                        delete(ConsentRow).where(ConsentRow.subject_hash == subject), ConsentRow.tenant_id, self.tenant_id
-                    )
+                    self._scoped(delete(ConsentRow).where(ConsentRow.subject_hash == subject), ConsentRow.tenant_id)
                 )
             ).rowcount
-            recordings = sum(self.recordings.delete(ref) for ref in refs)  # the keys go: crypto-shredded
+            recordings = sum(self.recordings.delete(ref) for ref, _ in refs)  # the keys go: crypto-shredded
             result = Erasure(len(calls), recordings, sms or 0, consents or 0)
             s.add(
                 AuditRow(
@@ -118,7 +131,7 @@ class PrivacyService:
         return result
 
     async def audit(self) -> list[dict]:
-        q = _tenant(select(AuditRow), AuditRow.tenant_id, self.tenant_id).order_by(AuditRow.at)
+        q = self._scoped(select(AuditRow), AuditRow.tenant_id).order_by(AuditRow.at)
         async with session_factory(self.url)() as s:
             return [
                 {

@@ -2,11 +2,12 @@
 
 Numbers are stored masked plus as a keyed hash (see :mod:`infra.pii`). A call row is written once
 when the call starts (so a crash still leaves a trace) and completed when it ends; the transcript
-is the session's turn list as JSON.
+is the session's turn list as JSON, sealed like SMS bodies (see ``CallStore``).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +16,13 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import Base, session_factory, transaction, utcnow
+from infra.logging import get_logger
 from infra.pii import mask_number, number_hash
+from infra.recordings import default_keyring
+
+log = get_logger(__name__)
 
 
 class CallRow(Base):
@@ -34,7 +40,8 @@ class CallRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_s: Mapped[float | None] = mapped_column(Float)
     end_reason: Mapped[str | None] = mapped_column(String(32))
-    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # legacy rows only: clear
+    transcript_sealed: Mapped[str | None] = mapped_column(Text)  # infra.crypto.seal_text of the JSON turns
     turns: Mapped[int] = mapped_column(Integer, default=0)
     barge_ins: Mapped[int] = mapped_column(Integer, default=0)
     recording_ref: Mapped[str | None] = mapped_column(String(255))
@@ -48,7 +55,8 @@ class SmsRow(Base):
     direction: Mapped[str] = mapped_column(String(8))
     number_masked: Mapped[str] = mapped_column(String(32))
     number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # legacy rows only: clear ("" once sealed)
+    text_sealed: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     reply_to: Mapped[int | None] = mapped_column(Integer)
 
@@ -61,41 +69,77 @@ class Page:
     offset: int
 
 
-def _call_dict(row: CallRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "direction": row.direction,
-        "number": row.number_masked,
-        "persona": row.persona,
-        "status": row.status,
-        "started_at": row.started_at.isoformat() if row.started_at else None,
-        "answered_at": row.answered_at.isoformat() if row.answered_at else None,
-        "ended_at": row.ended_at.isoformat() if row.ended_at else None,
-        "duration_s": row.duration_s,
-        "end_reason": row.end_reason,
-        "turns": row.turns,
-        "barge_ins": row.barge_ins,
-        "transcript": row.transcript or [],
-        "recording_ref": row.recording_ref,
-    }
+def transcript_context(tenant_id: str | None, call_id: str) -> bytes:
+    return f"transcript|{tenant_id or ''}|{call_id}".encode()
 
 
-def _sms_dict(row: SmsRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "direction": row.direction,
-        "number": row.number_masked,
-        "text": row.text,
-        "at": row.at.isoformat() if row.at else None,
-        "reply_to": row.reply_to,
-    }
+def sms_context(tenant_id: str | None, sms_id: int) -> bytes:
+    return f"sms|{tenant_id or ''}|{sms_id}".encode()
 
 
 class CallStore:
-    """All reads and writes of call and SMS records; one instance per process is enough."""
+    """All reads and writes of call and SMS records; one instance per process is enough.
 
-    def __init__(self, url: str | None = None, tenant_id: str | None = None) -> None:
+    Transcripts and SMS bodies are sealed at rest with the recordings' keyring (``infra/crypto.py``:
+    a data key per record, wrapped by the master key, bound to tenant and record), so a database
+    dump or backup shows neither; rows written before sealing was introduced are read as they are.
+    """
+
+    def __init__(self, url: str | None = None, tenant_id: str | None = None, keyring: Keyring | None = None) -> None:
         self.url, self.tenant_id = url, tenant_id
+        self._keyring = keyring
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = default_keyring()
+        return self._keyring
+
+    def _transcript(self, row: CallRow) -> list[dict[str, Any]]:
+        if row.transcript_sealed is None:
+            return row.transcript or []
+        try:
+            return json.loads(open_text(self.keyring, row.transcript_sealed, transcript_context(row.tenant_id, row.id)))
+        except DecryptionError:
+            log.warning("calls.transcript_undecryptable", call_id=row.id)
+            return []
+
+    def _sms_text(self, row: SmsRow) -> str:
+        if row.text_sealed is None:
+            return row.text
+        try:
+            return open_text(self.keyring, row.text_sealed, sms_context(row.tenant_id, row.id))
+        except DecryptionError:
+            log.warning("calls.sms_undecryptable", sms_id=row.id)
+            return ""
+
+    def _call_dict(self, row: CallRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "direction": row.direction,
+            "number": row.number_masked,
+            "persona": row.persona,
+            "status": row.status,
+            "started_at": row.started_at.isoformat() if row.started_at else None,
+            "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+            "ended_at": row.ended_at.isoformat() if row.ended_at else None,
+            "duration_s": row.duration_s,
+            "end_reason": row.end_reason,
+            "turns": row.turns,
+            "barge_ins": row.barge_ins,
+            "transcript": self._transcript(row),
+            "recording_ref": row.recording_ref,
+        }
+
+    def _sms_dict(self, row: SmsRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "direction": row.direction,
+            "number": row.number_masked,
+            "text": self._sms_text(row),
+            "at": row.at.isoformat() if row.at else None,
+            "reply_to": row.reply_to,
+        }
 
     async def call_started(
         self, direction: str, number: str | None, persona: str | None, call_id: str | None = None, status: str = "ringing"
@@ -142,15 +186,19 @@ class CallStore:
                 row.duration_s = round((now - answered).total_seconds(), 2)
             else:
                 row.duration_s = 0.0
-            row.transcript = transcript or []
-            row.turns = len(row.transcript)
+            turns = transcript or []
+            row.transcript = []
+            row.transcript_sealed = seal_text(
+                self.keyring, json.dumps(turns, ensure_ascii=False), transcript_context(row.tenant_id, row.id)
+            )
+            row.turns = len(turns)
             row.barge_ins = barge_ins
             row.recording_ref = recording_ref
 
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
         async with session_factory(self.url)() as s:
             row = await s.get(CallRow, call_id)
-            return _call_dict(row) if row is not None and self._visible(row) else None
+            return self._call_dict(row) if row is not None and self._visible(row) else None
 
     async def list_calls(
         self, limit: int = 20, offset: int = 0, direction: str | None = None, status: str | None = None
@@ -165,7 +213,7 @@ class CallStore:
         async with session_factory(self.url)() as s:
             total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
             rows = (await s.execute(q.order_by(CallRow.started_at.desc(), CallRow.id).limit(limit).offset(offset))).scalars()
-            return Page([_call_dict(r) for r in rows], total, limit, offset)
+            return Page([self._call_dict(r) for r in rows], total, limit, offset)
 
     async def close_dangling(self, reason: str = "ingress_restarted") -> int:
         """Calls left ringing/active by a crashed ingress are closed, so none stays stuck."""
@@ -186,12 +234,13 @@ class CallStore:
                 direction=direction,
                 number_masked=mask_number(number),
                 number_hash=number_hash(number),
-                text=text,
+                text="",
                 at=utcnow(),
                 reply_to=reply_to,
             )
             s.add(row)
-            await s.flush()
+            await s.flush()  # the id binds the sealed text to this row
+            row.text_sealed = seal_text(self.keyring, text, sms_context(row.tenant_id, row.id))
             return row.id
 
     async def list_sms(self, limit: int = 20, offset: int = 0) -> Page:
@@ -201,7 +250,7 @@ class CallStore:
         async with session_factory(self.url)() as s:
             total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
             rows = (await s.execute(q.order_by(SmsRow.at.desc(), SmsRow.id.desc()).limit(limit).offset(offset))).scalars()
-            return Page([_sms_dict(r) for r in rows], total, limit, offset)
+            return Page([self._sms_dict(r) for r in rows], total, limit, offset)
 
     def _visible(self, row: CallRow) -> bool:
         return self.tenant_id is None or row.tenant_id == self.tenant_id

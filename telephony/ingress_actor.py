@@ -30,6 +30,7 @@ from infra.settings import get_settings
 from personas.registry import PersonaRegistry
 from personas.responder import build_responder
 from pipeline.services import CallServices, HandleSynthesizer, HandleTranscriber
+from privacy.service import PrivacyService
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
 from telephony.call_store import CallStore
@@ -121,6 +122,7 @@ class ModemIngressActor:
             policy=policy,
             personas=registry,
             allowance_for=(lambda call_id: gate.allowance(tenant, call_id)) if gate else None,
+            recording_allowed=PrivacyService(tenant_id=tenant).recording_allowed,
         )
         await ingress.start()
         self.ingress = ingress

@@ -17,8 +17,8 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from infra.logging import get_logger
@@ -133,8 +133,11 @@ class ModemIngress:
         driver_options: dict[str, Any] | None = None,
         personas: PersonaRegistry | None = None,
         allowance_for: Callable[[str], Allowance] | None = None,
+        recording_allowed: Callable[[str | None], Awaitable[bool]] | None = None,
     ) -> None:
         self.services, self.store = services, store
+        # The caller's latest recording consent (privacy's records): a withdrawal is honoured.
+        self.recording_allowed = recording_allowed
         self.personas = personas
         self.allowance_for = allowance_for  # the line's plan minutes per call (billing's gate), if metered
         self.recordings = recordings or RecordingStore()
@@ -367,6 +370,15 @@ class ModemIngress:
             responder = responder.with_sampling(p.max_tokens, p.temperature, p.top_p)
         return CallServices(s.transcriber, responder, synthesizer)
 
+    async def _may_record(self, call: ActiveCall) -> bool:
+        if self.recording_allowed is None:
+            return True
+        try:
+            return await self.recording_allowed(call.number)
+        except Exception as exc:  # the records cannot be read: do not record rather than ignore a withdrawal
+            log.warning("ingress.consent_unknown", call_id=call.call_id, error=type(exc).__name__)
+            return False
+
     async def _converse(self, call: ActiveCall) -> None:
         reason = "ended"
         try:
@@ -379,6 +391,8 @@ class ModemIngress:
             persona = await self._persona()
             s = self._services(persona, await self._voice(persona))
             config = self._session_config(persona, call.greeting)
+            if not await self._may_record(call):
+                config = replace(config, record_audio=False, recording_notice="")  # nor say that it is
             allowance = self.allowance_for(call.call_id) if self.allowance_for is not None else None
             call.session = CallSession(
                 s.transcriber, s.responder, s.synthesizer, config, call_id=call.call_id, allowance=allowance

@@ -14,7 +14,8 @@ from infra.http_errors import APIError
 from privacy.policy import load_policy
 
 router = APIRouter(tags=["privacy"])
-Number = Field(min_length=5, max_length=20, pattern=r"^\+?[0-9]{5,19}$")
+# As people write numbers: "+7 (916) 123-45-67", "8 916 123 45 67"; matched in normal form (infra/pii.py).
+Number = Field(min_length=3, max_length=30, pattern=r"^\+?[0-9][0-9 ()\-.]{2,28}$")
 
 
 class ConsentIn(BaseModel):
@@ -47,7 +48,7 @@ async def record_consent(body: ConsentIn, principal: Admin, services: Services) 
 
 
 @router.get("/privacy/consents")
-async def consents(principal: Admin, services: Services, number: str = Query(min_length=5, max_length=20)) -> dict:
+async def consents(principal: Admin, services: Services, number: str = Query(min_length=3, max_length=30)) -> dict:
     found = await services.privacy(principal.tenant_id).consents(number)
     return {"items": [{**asdict(c), "at": c.at.isoformat()} for c in found.values()]}
 

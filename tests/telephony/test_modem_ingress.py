@@ -71,6 +71,23 @@ async def test_answered_call_end_to_end(rigs, stt_engine):
     assert "morning" in transcribe(stt_engine, stereo[:, 1].tobytes()).lower()
 
 
+async def test_a_caller_who_withdrew_recording_consent_is_not_recorded_nor_told_so(rigs):
+    """Issue 20: stored consent was never checked, so every call was recorded after a withdrawal."""
+    from privacy.service import PrivacyService
+
+    rig = await rigs(replies=["Certainly."], recording_consent=True)
+    privacy = PrivacyService(rig.store.url, recordings=rig.recordings)
+    await privacy.record_consent("8 916 123-45-67", "call_recording", True, "v1", "call")
+    await privacy.record_consent("+7 (916) 123-45-67", "call_recording", False, "v1", "sms")  # withdrawn later
+    rig.modem.incoming_call(NUMBER, caller_script((3.5, "Thank you, goodbye."), total_s=15))
+    record = await rig.call_ended(within_s=40)
+    assert record["recording_ref"] is None
+    assert not any("record" in t["text"].lower() for t in record["transcript"] if t["speaker"] == "assistant")
+    rig.modem.incoming_call("+79035550000", caller_script((3.5, "Thank you, goodbye."), total_s=15))
+    other = await rig.call_ended(within_s=40)
+    assert other["recording_ref"] is not None  # no decision on record: recorded, with the notice
+
+
 async def test_second_caller_is_declined_busy_and_the_call_goes_on(rigs):
     rig = await rigs(replies=["Certainly."])
     rig.modem.incoming_call(NUMBER, caller_script((3.5, "Can I book a table?"), total_s=30))
