@@ -25,6 +25,7 @@ from infra.database import upgrade_blocking
 from infra.http_app import service_app
 from infra.logging import configure_from_settings
 from infra.settings import PROJECT_ROOT, Settings, get_settings
+from privacy.retention import Retention
 
 PUBLIC_ROUTES = {
     ("POST", "/auth/signup"),
@@ -94,6 +95,7 @@ def build_services(args: dict[str, Any]) -> BillingServices:
         lifecycle,
         settings.billing_sweep_interval_s,
         LoginThrottle(settings.login_attempts, settings.redis_url or None),
+        Retention(default_days=settings.retention_days),
     )
 
 

@@ -25,12 +25,22 @@ class BillingServices:
     lifecycle: Any = None  # billing.lifecycle.BillingLifecycle: expires, lapses, renews in the background
     sweep_interval_s: float = 300.0
     login_throttle: Any = None  # accounts.login_throttle.LoginThrottle: failed sign-ins per account
+    retention: Any = None  # privacy.retention.Retention: per-tenant periods, swept in the background
+    _retention_sweep: Any = None
 
     def privacy(self, tenant_id: str | None) -> Any:
         """Consent and erasure for one tenant, on the app's database (the operator's: every tenant's)."""
         from privacy.service import PrivacyService
 
         return PrivacyService(self.subscriptions.url, tenant_id, everywhere=tenant_id is None)
+
+    def retention_for(self) -> Any:
+        """Retention periods on the app's database (the configured one, or a default for tests)."""
+        if self.retention is None:
+            from privacy.retention import Retention
+
+            self.retention = Retention(self.subscriptions.url)
+        return self.retention
 
 
 _services: BillingServices | None = None
@@ -46,6 +56,12 @@ def get_services() -> BillingServices:
         raise RuntimeError("the billing app has no services bound")
     if _services.lifecycle is not None:
         _services.lifecycle.start(_services.sweep_interval_s)  # once, in the replica's event loop
+    if _services.retention is not None:
+        if _services._retention_sweep is None:
+            from infra.periodic import Periodic
+
+            _services._retention_sweep = Periodic("retention-sweep", _services.retention.sweep, _services.sweep_interval_s)
+        _services._retention_sweep.start()
     return _services
 
 

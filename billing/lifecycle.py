@@ -17,8 +17,6 @@ Stripe renews by itself; its webhooks move the subscription.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 from billing.subscriptions import Subscription, SubscriptionStore
 from infra.database import as_utc, utcnow
 from infra.logging import get_logger
+from infra.periodic import Periodic
 
 log = get_logger(__name__)
 PAID = ("active", "past_due")
@@ -67,7 +66,7 @@ class BillingLifecycle:
     ) -> None:
         self.store, self.yookassa = store, yookassa
         self.grace, self.renew_ahead, self.stale_claim = grace, renew_ahead, stale_claim
-        self._task: asyncio.Task | None = None
+        self._periodic: Periodic | None = None
 
     async def sweep(self, now: datetime | None = None) -> SweepReport:
         """One pass: expire, lapse, renew. Safe to run concurrently and repeatedly."""
@@ -111,26 +110,10 @@ class BillingLifecycle:
 
     def start(self, interval_s: float) -> None:
         """Sweep every ``interval_s`` in the running loop (from the first request if none runs yet)."""
-        if self._task is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-
-        async def forever() -> None:
-            while True:
-                try:
-                    await self.sweep()
-                except Exception as exc:  # the database away: try again next time
-                    log.warning("billing.sweep_failed", error=type(exc).__name__)
-                await asyncio.sleep(interval_s)
-
-        self._task = loop.create_task(forever())
+        if self._periodic is None:
+            self._periodic = Periodic("billing-sweep", self.sweep, interval_s)
+        self._periodic.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._periodic is not None:
+            await self._periodic.stop()

@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         description="Each tenant's LoRA adapter store ({adapters_dir}/{tenant}/…; _shared: the operator's). "
         "Adapters are published only from inside it.",
     )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days recordings, transcripts and SMS bodies are kept unless a tenant chose its own period.",
+    )
     recordings_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "recordings", description="Where call recordings are written (encrypted)."
     )

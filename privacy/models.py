@@ -39,3 +39,13 @@ class AuditRow(Base):
     actor: Mapped[str] = mapped_column(String(100))
     details: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PrivacySettingsRow(Base):
+    """A tenant's retention period ("": the installation's own); absent: the default setting."""
+
+    __tablename__ = "privacy_settings"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

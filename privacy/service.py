@@ -95,11 +95,7 @@ class PrivacyService:
         subject = number_hash(number)
         async with transaction(self.url) as s:
             calls = (
-                (
-                    await s.execute(
-                        self._scoped(select(CallRow).where(CallRow.number_hash == subject), CallRow.tenant_id)
-                    )
-                )
+                (await s.execute(self._scoped(select(CallRow).where(CallRow.number_hash == subject), CallRow.tenant_id)))
                 .scalars()
                 .all()
             )
@@ -107,9 +103,7 @@ class PrivacyService:
             for c in calls:
                 await s.delete(c)
             sms = (
-                await s.execute(
-                    self._scoped(delete(SmsRow).where(SmsRow.number_hash == subject), SmsRow.tenant_id)
-                )
+                await s.execute(self._scoped(delete(SmsRow).where(SmsRow.number_hash == subject), SmsRow.tenant_id))
             ).rowcount
             consents = (
                 await s.execute(

@@ -60,6 +60,22 @@ async def erase(body: ErasureIn, principal: Admin, services: Services) -> dict:
     return {"erased": asdict(result)}
 
 
+class RetentionIn(BaseModel):
+    days: int = Field(ge=1, le=3650, description="Recordings, transcripts and SMS bodies older than this are deleted.")
+
+
+@router.get("/privacy/retention")
+async def retention(principal: Admin, services: Services) -> dict:
+    days, own = await services.retention_for().days(principal.tenant_id)
+    return {"days": days, "default": not own}
+
+
+@router.put("/privacy/retention")
+async def set_retention(body: RetentionIn, principal: Admin, services: Services) -> dict:
+    await services.retention_for().set_days(principal.tenant_id, body.days)
+    return {"days": body.days, "default": False}
+
+
 @router.get("/privacy/audit")
 async def audit(principal: Admin, services: Services) -> dict:
     return {"items": await services.privacy(principal.tenant_id).audit()}

@@ -227,6 +227,22 @@ async def test_privacy_routes(client):
     erased = (await client.post("/privacy/erasure", json={"number": "+79161234567"}, headers=auth)).json()
     assert erased["erased"]["consents"] == 1
     assert (await client.get("/privacy/audit", headers=auth)).json()["items"][0]["action"] == "erasure"
+    # The number as people write it is erased as the same caller.
+    await client.post(
+        "/privacy/consents",
+        headers=auth,
+        json={"number": "+79161234567", "kind": "call_recording", "granted": False, "text_version": "v"},
+    )
+    again = await client.post("/privacy/erasure", json={"number": "8 (916) 123-45-67"}, headers=auth)
+    assert again.status_code == 200 and again.json()["erased"]["consents"] == 1
+    # The retention period: the default until the tenant chooses, in range, and only its own.
+    assert (await client.get("/privacy/retention", headers=auth)).json() == {"days": 365, "default": True}
+    assert (await client.put("/privacy/retention", json={"days": 30}, headers=auth)).status_code == 200
+    assert (await client.get("/privacy/retention", headers=auth)).json() == {"days": 30, "default": False}
+    for days in (0, 4000, "x"):
+        assert (await client.put("/privacy/retention", json={"days": days}, headers=auth)).status_code == 400
+    _, other = await signup(client, "Other")
+    assert (await client.get("/privacy/retention", headers=other)).json()["default"] is True
 
 
 async def test_a_tenant_sees_only_its_own_invoices(client):
