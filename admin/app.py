@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from admin.dependencies import ModemClient, bind
-from admin.routes import calls, modem, personas, sms, usage
+from admin.routes import calls, finetune, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
@@ -28,7 +28,7 @@ def create_app() -> FastAPI:
     app = service_app(
         "secretary admin",
         "Calls, SMS and the modem. Every route needs the admin credentials.",
-        (calls.router, modem.router, sms.router, personas.router, usage.router),
+        (calls.router, modem.router, sms.router, personas.router, usage.router, finetune.router),
     )
     install_usage_handlers(app)  # a persona over the plan's voices is the gate's 402
     return app

@@ -56,6 +56,24 @@ def get_gate() -> Any:
     return _gate
 
 
+_finetune: Any = None  # finetune.jobs.FinetuneJobs
+
+
+def get_finetune() -> Any:
+    """The fine-tuning jobs (Ray Jobs on this cluster), made on first use; replaced in tests."""
+    global _finetune
+    if _finetune is None:
+        from finetune.jobs import FinetuneJobs
+
+        _finetune = FinetuneJobs(database_url=_store.url if _store else None, gate=_gate)
+    return _finetune
+
+
+def bind_finetune(jobs: Any) -> None:
+    global _finetune
+    _finetune = jobs
+
+
 _recordings: RecordingStore | None = None
 
 
@@ -108,5 +126,6 @@ def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemC
 Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
 Personas = Annotated[PersonaRegistry, Depends(get_personas)]
+Finetune = Annotated[Any, Depends(get_finetune)]
 Gate = Annotated[Any, Depends(get_gate)]
 Recordings = Annotated[RecordingStore, Depends(get_recordings)]

@@ -208,6 +208,10 @@ class UsageGate:
         """Count one fine-tuning job against the month's allowance before it is submitted."""
         return await self.consume(tenant, "finetunes", 1, f"finetune:{job_id}")
 
+    async def release_finetune(self, tenant: str, job_id: str) -> bool:
+        """Give the job's allowance back (it failed before training); once, whatever the retries."""
+        return await self.meter.refund(tenant, "finetunes", 1, f"finetune:{job_id}")
+
     async def usage(self, tenant: str) -> dict[str, Any]:
         """This month's use and limits, per metric (for the billing app and the admin API)."""
         plan = await self.plan_for(tenant)

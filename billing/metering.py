@@ -60,6 +60,25 @@ return {1, used, 0}
 """
 
 
+# KEYS: counters hash, ids set, stream. ARGV: metric, amount, original id, refund id, tenant, period, unix ms,
+# ids ttl. Gives back what the original event counted, once, and only if that event was counted.
+REFUND = """
+if redis.call('SISMEMBER', KEYS[2], ARGV[4]) == 1 then
+  return {0, 1}
+end
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 0 then
+  return {0, 0}
+end
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
+redis.call('HINCRBY', KEYS[1], ARGV[1], -tonumber(ARGV[2]))
+redis.call('XADD', KEYS[3], '*', 'id', ARGV[4], 'tenant', ARGV[5], 'period', ARGV[6], 'metric', ARGV[1],
+           'amount', '-' .. ARGV[2], 'at_ms', ARGV[7])
+return {1, 0}
+"""
+REFUND_SUFFIX = ":refund"
+
+
 class UsageRow(Base):
     __tablename__ = "usage_ledger"
 
@@ -104,7 +123,7 @@ def ledger_row(fields: dict[str, str]) -> dict:
         at = datetime.fromtimestamp(at_ms / 1000, UTC)
     except (ValueError, OverflowError, OSError):
         raise BadEvent("amount or at_ms is not a number") from None
-    if amount < 0:
+    if amount < 0 and not fields["id"].endswith(REFUND_SUFFIX):
         raise BadEvent("negative amount")
     if fields["period"] != period_of(at):
         raise BadEvent(f"period {fields['period']!r} does not match the event's time")
@@ -143,6 +162,7 @@ class UsageMeter:
         self.redis = redis.from_url(redis_url, decode_responses=True)
         self.db_url = db_url
         self._consume = self.redis.register_script(CONSUME)
+        self._refund = self.redis.register_script(REFUND)
         self._group_ready = False
 
     async def close(self) -> None:
@@ -186,6 +206,32 @@ class UsageMeter:
             ],
         )
         return Consumption(bool(allowed), int(used), limit, bool(dup))
+
+    async def refund(self, tenant: str, metric: str, amount: int, event_id: str, at: datetime | None = None) -> bool:
+        """Give back ``amount`` counted under ``event_id`` (a reservation whose work never happened).
+
+        Once: True the first time, False for a repeat or an event that was never counted. The
+        ledger gets a negative event ``<event_id>:refund``, so its totals stay equal to the counters.
+        """
+        if metric not in METRICS or amount <= 0:
+            raise ValueError("a refund names a metric and a positive amount")
+        at = at or datetime.now(UTC)
+        period = period_of(at)
+        counters, ids = _keys(tenant, period)
+        refunded, _ = await self._refund(
+            keys=[counters, ids, STREAM],
+            args=[
+                metric,
+                int(amount),
+                event_id,
+                event_id + REFUND_SUFFIX,
+                tenant,
+                period,
+                int(at.timestamp() * 1000),
+                IDS_TTL_S,
+            ],
+        )
+        return bool(refunded)
 
     async def used(self, tenant: str, metric: str, period: str | None = None) -> int:
         counters, _ = _keys(tenant, period or period_of())

@@ -99,7 +99,10 @@ class LocalCluster:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **self.env}
         resources = json.loads(env.get("RAY_OVERRIDE_RESOURCES") or "{}")
-        env["RAY_OVERRIDE_RESOURCES"] = json.dumps({"modem": 1, **resources})
+        # Logical CPUs only place work: two more than the cores leave a fine-tuning job's workers
+        # and Ray Data room beside the replicas (they share the cores while the job runs).
+        cpus = (os.cpu_count() or 2) + 2
+        env["RAY_OVERRIDE_RESOURCES"] = json.dumps({"modem": 1, "CPU": cpus, **resources})
         if not env.get("SECRETARY_MODEM_AT_PORT"):
             env["SECRETARY_MODEM_AT_PORT"] = str(self.modem_dir / "at")
             env["SECRETARY_MODEM_AUDIO_PORT"] = str(self.modem_dir / "audio")

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_modem_sim)
     demo = sub.add_parser("demo", help="start the CPU profile, exercise it end to end, stop")
     demo.set_defaults(func=_demo)
+    from cli import finetune
+
+    finetune.add_parser(sub)
     return p
 
 

@@ -99,6 +99,7 @@ class RateLimits:
 
 
 UPLOAD_PATHS = ("/v1/audio/transcriptions",)
+DATASET_PATHS = ("/finetune/jobs", "/finetune/preview")  # Telegram exports run to megabytes
 
 
 class BodyTooLarge(Exception):
@@ -112,6 +113,8 @@ class BodyTooLarge(Exception):
 def body_limit(path: str, settings: Settings) -> int:
     if path.endswith(UPLOAD_PATHS):
         return settings.max_audio_bytes + 64 * 1024  # the multipart framing around the file
+    if path.endswith(DATASET_PATHS):
+        return settings.max_dataset_bytes + 64 * 1024
     return settings.max_request_bytes
 
 

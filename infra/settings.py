@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         description="A call WebSocket with no message from the client, or an event stream with no event, for this "
         "long is closed (an EventSource reconnects and resumes).",
     )
+    max_dataset_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Largest fine-tuning upload (a Telegram export, chat JSONL)."
+    )
     max_speech_chars: int = Field(default=4096, description="Longest input to /v1/audio/speech.")
     max_chat_messages: int = Field(default=256, description="Most messages in one chat request.")
     request_timeout_s: float = Field(default=120.0, description="Ingress timeout per model call.")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import accounts.models  # noqa: F401  (each import registers its tables on Base.metadata)
 import billing.metering
 import billing.subscriptions  # noqa: F401
+import finetune.versions  # noqa: F401
 import personas.registry  # noqa: F401
 import privacy.models  # noqa: F401
 import telephony.call_store  # noqa: F401

@@ -118,6 +118,20 @@ async def test_events_the_ledger_cannot_take_go_to_dead_letters_and_never_stall_
     assert await meter.flush() == 0
 
 
+async def test_a_refund_gives_back_a_counted_event_once(meter):
+    t = tenant()
+    assert (await meter.consume(t, "finetunes", 1, limit=1, event_id="finetune:ft-1")).allowed
+    assert not (await meter.consume(t, "finetunes", 1, limit=1, event_id="finetune:ft-2")).allowed
+    assert await meter.refund(t, "finetunes", 1, "finetune:ft-1")
+    assert not await meter.refund(t, "finetunes", 1, "finetune:ft-1")  # once
+    assert not await meter.refund(t, "finetunes", 1, "finetune:never-counted")
+    assert await meter.used(t, "finetunes") == 0
+    assert (await meter.consume(t, "finetunes", 1, limit=1, event_id="finetune:ft-2")).allowed  # room again
+    await meter.flush()
+    assert await meter.ledger_totals(t) == {"finetunes": 1}  # +1, -1, +1
+    assert await meter.dead_letters() == []
+
+
 CHILD = textwrap.dedent("""
     import asyncio, sys
     from billing.metering import UsageMeter
