@@ -91,7 +91,7 @@ async def _watch(jobs: Any, job_id: str, tenant: str | None) -> int:
         print("\r" + line, end="", flush=True) if sys.stdout.isatty() else print(line, flush=True)
         if status["status"] in TERMINAL:
             print()
-            print(json.dumps(status["result"], ensure_ascii=False, indent=1))
+            print("result: " + json.dumps(status["result"], ensure_ascii=False))
             return 0 if status["status"] == "SUCCEEDED" and not (status["result"] or {}).get("error") else 1
         await asyncio.sleep(2)
 

@@ -98,6 +98,7 @@ class LocalCluster:
             pass
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1", **self.env}
+        env.setdefault("RAY_TRAIN_ENABLE_STATE_TRACKING", "1")  # fine-tuning runs in the dashboard's Train view
         resources = json.loads(env.get("RAY_OVERRIDE_RESOURCES") or "{}")
         # Logical CPUs only place work: two more than the cores leave a fine-tuning job's workers
         # and Ray Data room beside the replicas (they share the cores while the job runs).

@@ -66,13 +66,16 @@ class FinetuneJobs:
         profile: str = "cpu",
         gate: Any = None,
         client: Any = None,
+        base_models: dict[str, str] | None = None,
     ) -> None:
+        """``base_models``: model directories by persona language, instead of the profile's (tests, benchmarks)."""
         settings = get_settings()
         self.dashboard_url, self.profile, self.gate = dashboard_url, profile, gate
         self.work_root = Path(work_root or PROJECT_ROOT / "var" / "finetune")
         self.database_url = database_url
         self.adapters_dir = settings.adapters_dir
         self._client = client
+        self.base_models = base_models or {}
 
     @property
     def client(self) -> Any:
@@ -97,7 +100,8 @@ class FinetuneJobs:
         """``PersonaNotFound``, ``DatasetError``, ``UsageLimitExceeded`` or ``ValueError`` before anything is spent."""
         found = await self.registry(tenant_id).get(persona)  # PersonaNotFound for another tenant's
         params = hyperparams(self.profile, overrides)
-        base = base_model_dir or str(get_settings().resolve_model_path(base_model(self.profile, found.language)))
+        base = base_model_dir or self.base_models.get(found.language)
+        base = base or str(get_settings().resolve_model_path(base_model(self.profile, found.language)))
         dataset = prepare(dialogues, mask_personal=mask_personal)
         if not dataset.eval:
             raise ValueError("the material makes a single dialogue: at least two are needed (one is held out)")

@@ -1,0 +1,107 @@
+"""The fine-tuning routes' refusals, before anything reaches the cluster: each is a clear 4xx and spends nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from accounts.service import AccountService
+from admin.app import app
+from admin.dependencies import bind, bind_finetune
+from billing.gate import UsageGate
+from billing.metering import UsageMeter
+from billing.plans import load_plans
+from billing.subscriptions import SubscriptionState, SubscriptionStore
+from finetune.jobs import FinetuneJobs
+from infra.auth import issue_session_token
+from infra.database import upgrade
+from infra.settings import get_settings
+from personas.registry import PersonaRegistry
+from personas.schemas import Persona
+from telephony.call_store import CallStore
+from tests.finetune.telegram_fixture import export_bytes
+
+LINES = {"greeting": "Hi", "farewell": "Bye", "silence_prompt": "Hello?", "hangup_line": "Bye", "apology": "Sorry"}
+
+
+class Unreachable:
+    """A job client that must never be called: every case here is refused before submission."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the cluster was asked ({name}) although the request should have been refused")
+
+
+@pytest.fixture
+async def rig(db_url, redis_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "finetune-routes-jwt-secret-0123456789abcdef")
+    monkeypatch.setenv("SECRETARY_ADAPTERS_DIR", str(tmp_path / "adapters"))
+    get_settings.cache_clear()
+    await upgrade(db_url)
+    subs = SubscriptionStore(db_url)
+    gate = UsageGate(UsageMeter(redis_server.url, db_url), load_plans(), subs, plan_ttl_s=0)
+    accounts = AccountService(db_url)
+    tenants = {}
+    for plan in ("basic", "pro"):  # basic: no fine-tunes; pro: one a month
+        tenant, _ = await accounts.create_tenant("Clinic", f"{uuid.uuid4().hex[:8]}@x.ru", "a long password 1")
+        await subs.apply_event(
+            "stripe", uuid.uuid4().hex, "t", SubscriptionState(tenant, plan, "active", "stripe", tenant, None)
+        )
+        await PersonaRegistry(db_url, tenant).create(
+            Persona(name=f"anna-{plan}", display_name="Anna", language="en", system_prompt="x", lines=LINES, voice="joe")
+        )
+        tenants[plan] = {"Authorization": f"Bearer {issue_session_token('u' + tenant, tenant, 'owner')}"}
+    bind(CallStore(db_url), None, gate=gate)
+    bind_finetune(FinetuneJobs(database_url=db_url, gate=gate, client=Unreachable(), work_root=tmp_path / "ft"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        yield client, tenants, gate
+    bind_finetune(None)
+    bind(None, None)
+    await gate.close()
+    get_settings.cache_clear()
+
+
+def form(persona="anna-pro", params=None, raw=None, source="telegram"):
+    data = {"persona": persona, "source": source, **({"params": json.dumps(params)} if params is not None else {})}
+    return {"data": data, "files": {"file": ("result.json", export_bytes() if raw is None else raw, "application/json")}}
+
+
+async def test_refusals_name_the_problem_and_spend_nothing(rig):
+    client, tenants, gate = rig
+    pro = tenants["pro"]
+    cases = [
+        (form(raw=b""), 400, "the file is empty"),
+        (form(raw=b'{"chats": '), 400, "not valid JSON"),
+        (form(raw="не json".encode("cp1251")), 400, "not UTF-8"),
+        (form(persona="nobody"), 404, "no persona"),
+        (form(params={"learning_rate": -1}), 400, "learning_rate"),
+        (form(params=[1, 2]), 400, "params must be a JSON object"),
+        (form(source="jsonl", raw=b'{"messages": [{"role": "bot"}]}'), 400, "messages[0].role"),
+    ]
+    for request, status, words in cases:
+        r = await client.post("/finetune/jobs", headers=pro, **request)
+        assert r.status_code == status and words in r.text, (words, r.text)
+    for t in await gate.subscriptions.with_status(("active",)):
+        assert await gate.meter.used(t.tenant_id, "finetunes") == 0  # nothing reserved by a refusal
+
+
+async def test_a_plan_without_fine_tunes_gets_402_and_another_tenants_persona_404(rig):
+    client, tenants, _gate = rig
+    r = await client.post("/finetune/jobs", headers=tenants["basic"], **form("anna-basic"))
+    assert r.status_code == 402 and r.json()["error"] == "usage_limit_exceeded" and r.json()["metric"] == "finetunes"
+    stranger = {"Authorization": f"Bearer {issue_session_token('u-x', 'tenant-without-personas', 'owner')}"}
+    assert (await client.post("/finetune/jobs", headers=stranger, **form())).status_code == 404
+    assert (await client.get("/finetune/jobs/ft-0123456789ab", headers=tenants["pro"])).status_code in (404,)
+
+
+async def test_the_preview_shows_statistics_before_anything_is_spent(rig):
+    client, tenants, _gate = rig
+    r = await client.post(
+        "/finetune/preview",
+        headers=tenants["basic"],
+        data={"source": "telegram"},
+        files={"file": ("result.json", export_bytes(), "application/json")},
+    )
+    assert r.status_code == 200 and r.json()["stats"]["dialogues"] == 13 and r.json()["stats"]["emails_masked"] == 1
