@@ -46,7 +46,7 @@ class Progress:
         tmp.replace(self.path)
 
 
-def train(spec: JobSpec) -> Path:
+def train(spec: JobSpec, progress: Progress | None = None) -> Path:
     """Ray Data + Ray Train; returns the trained adapter's directory (copied out of the last checkpoint)."""
     import shutil
 
@@ -59,7 +59,9 @@ def train(spec: JobSpec) -> Path:
     p = spec.params
     dataset = ray.data.read_json(
         str(Path(spec.dataset_dir) / "train.jsonl"), ray_remote_args={"num_cpus": min(0.25, p.cpus_per_worker)}
-    )
+    ).materialize()  # read now: the "data" stage's time is the reading's, not hidden in the first step
+    if progress is not None:
+        progress.stage("train")
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"spec": spec.model_dump()},
@@ -124,8 +126,7 @@ def main(work_dir: str) -> int:
     outcome: dict[str, Any]
     try:
         progress.stage("data")
-        progress.stage("train")
-        adapter_dir = train(spec)
+        adapter_dir = train(spec, progress)
         progress.stage("eval")
         outcome = asyncio.run(evaluate_and_publish(spec, adapter_dir, progress))
         progress.stage("done")

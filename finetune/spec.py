@@ -30,6 +30,7 @@ class HyperParams(BaseModel):
     batch_size: int = Field(ge=1, le=1024)
     max_len: int = Field(ge=16, le=32_768)
     checkpoint_every: int = Field(ge=1)
+    report_every: int = Field(default=1, ge=1)  # steps between reports to Ray Train (checkpoints always report)
     eval_samples: int = Field(ge=0, le=20)
     seed: int = 7
     num_workers: int = Field(ge=1, le=64)

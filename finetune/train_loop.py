@@ -5,8 +5,9 @@
   Train checkpoint; a worker that dies is replaced and the run resumes from the last one
   (``FailureConfig`` in ``finetune/job.py``), and so does a resubmitted job with the same id.
 - Each step's loss, tokens and time are reported to Ray Train (the dashboard's Train view shows
-  them) and printed by rank 0 as one ``FINETUNE_PROGRESS {json}`` line, which the CLI reads from
-  the job's logs for its progress bar.
+  them; ``report_every`` > 1 thins that out where a report costs more than a step, as for tiny
+  test models) and printed by rank 0 as one ``FINETUNE_PROGRESS {json}`` line, which the CLI
+  reads from the job's logs for its progress bar.
 - The adapter is LoRA on the configured modules only, never ``modules_to_save``: vLLM loads
   exactly that format.
 """
@@ -111,7 +112,7 @@ def train_loop_per_worker(config: dict) -> None:
         metrics = {"step": step, "loss": float(loss.detach()), "tokens": tokens, "step_s": time.monotonic() - t0}
         if rank == 0:
             print(f"{PROGRESS} {json.dumps({**metrics, 'max_steps': p.max_steps})}", flush=True)
-        if step % p.checkpoint_every == 0 or step == p.max_steps:
+        if step % p.checkpoint_every == 0 or step == p.max_steps:  # every worker takes the same branches
             with tempfile.TemporaryDirectory() as tmp:
                 saved = None
                 if rank == 0:
@@ -123,5 +124,5 @@ def train_loop_per_worker(config: dict) -> None:
                         inner.save_pretrained(Path(tmp) / "adapter")
                     saved = ray.train.Checkpoint.from_directory(tmp)
                 ray.train.report(metrics, checkpoint=saved)
-        else:
+        elif step % p.report_every == 0:
             ray.train.report(metrics)
