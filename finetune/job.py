@@ -119,6 +119,21 @@ async def evaluate_and_publish(spec: JobSpec, adapter_dir: Path, progress: Progr
     return {"published": True, "version": version, "adapter": adapter, "evaluation": evaluation}
 
 
+async def _give_back(spec: JobSpec) -> bool:
+    """The job failed before training: its fine-tune goes back to the plan (once; the status poll may too)."""
+    from billing.gate import build_gate
+
+    gate = build_gate() if spec.tenant_id else None
+    if gate is None:
+        return False
+    try:
+        return await gate.release_finetune(spec.tenant_id, spec.job_id)
+    except Exception:
+        return False
+    finally:
+        await gate.close()
+
+
 def main(work_dir: str) -> int:
     work = Path(work_dir)
     spec = JobSpec(**json.loads((work / "spec.json").read_text()))
@@ -132,9 +147,12 @@ def main(work_dir: str) -> int:
         progress.stage("done")
         status = 0
     except Exception as exc:
+        trained = progress.state["stage"] not in ("queued", "data")  # failed while reading: nothing was trained
         progress.stage("failed")
         outcome = {"published": False, "error": f"{type(exc).__name__}: {str(exc)[:500]}"}
         status = 1
+        if not trained:
+            outcome["allowance_returned"] = asyncio.run(_give_back(spec))
     outcome["timings_s"] = progress.state["timings_s"]
     (work / "result.json").write_text(json.dumps(outcome, ensure_ascii=False, indent=1, default=str))
     print("FINETUNE_RESULT " + json.dumps({k: outcome.get(k) for k in ("published", "version", "error")}), flush=True)

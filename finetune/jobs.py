@@ -39,6 +39,10 @@ class JobNotFound(LookupError):
     pass
 
 
+class JobsUnavailable(ConnectionError):
+    """The cluster's job service (the Ray dashboard) does not answer (HTTP 503)."""
+
+
 @dataclass(frozen=True)
 class Submitted:
     job_id: str
@@ -82,7 +86,10 @@ class FinetuneJobs:
         if self._client is None:
             from ray.job_submission import JobSubmissionClient
 
-            self._client = JobSubmissionClient(self.dashboard_url)
+            try:
+                self._client = JobSubmissionClient(self.dashboard_url)
+            except Exception as exc:  # requests' ConnectionError is not the builtin one
+                raise JobsUnavailable(f"{self.dashboard_url}: {type(exc).__name__}") from None
         return self._client
 
     def registry(self, tenant_id: str | None) -> PersonaRegistry:
@@ -129,25 +136,29 @@ class FinetuneJobs:
                 raise
         try:
             await asyncio.to_thread(
-                self.client.submit_job,
-                entrypoint=f"cd {PROJECT_ROOT} && {sys.executable} -m finetune.job {work}",
-                submission_id=job_id,
-                entrypoint_num_cpus=0,
-                metadata={"tenant": tenant_id or "", "persona": persona, "kind": "finetune"},
-                runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1"}},
+                lambda: self.client.submit_job(
+                    entrypoint=f"cd {PROJECT_ROOT} && {sys.executable} -m finetune.job {work}",
+                    submission_id=job_id,
+                    entrypoint_num_cpus=0,
+                    metadata={"tenant": tenant_id or "", "persona": persona, "kind": "finetune"},
+                    runtime_env={"env_vars": {"RAY_TRAIN_ENABLE_STATE_TRACKING": "1"}},
+                )
             )
-        except Exception:
+        except Exception as exc:  # nothing was submitted: the allowance comes back, the files go
             await self._refund(tenant_id, job_id)
             shutil.rmtree(work, ignore_errors=True)
-            raise
+            if isinstance(exc, JobsUnavailable):
+                raise
+            raise JobsUnavailable(f"the job was not submitted: {type(exc).__name__}: {str(exc)[:300]}") from exc
         log.info("finetune.submitted", job_id=job_id, tenant=tenant_id, persona=persona, dialogues=dataset.stats.dialogues)
         return Submitted(job_id, dataset.stats)
 
     async def _info(self, job_id: str, tenant_id: str | None, operator: bool) -> Any:
         if not JOB_ID.fullmatch(job_id):
             raise JobNotFound(job_id)
+        client = self.client  # JobsUnavailable when the cluster does not answer
         try:
-            info = await asyncio.to_thread(self.client.get_job_info, job_id)
+            info = await asyncio.to_thread(client.get_job_info, job_id)
         except Exception:
             raise JobNotFound(job_id) from None
         metadata = info.metadata or {}

@@ -88,8 +88,12 @@ async def submit(
     except ValueError as exc:  # hyper-parameters out of range, a single dialogue
         raise APIError(400, str(exc), param="params") from None
     except ConnectionError as exc:
-        raise APIError(503, f"the cluster's job service is not reachable: {exc}", code="jobs_unavailable") from None
+        raise _unavailable(exc) from None
     return {"job_id": submitted.job_id, "stats": asdict(submitted.stats)}
+
+
+def _unavailable(exc: Exception) -> APIError:
+    return APIError(503, f"the cluster's job service is not reachable: {exc}", code="jobs_unavailable")
 
 
 def _operator(principal: Principal) -> bool:
@@ -102,6 +106,8 @@ async def status(principal: Admin, jobs: Finetune, job_id: str) -> dict:
         return await jobs.status(job_id, principal.tenant_id, _operator(principal))
     except JobNotFound:
         raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
+    except ConnectionError as exc:
+        raise _unavailable(exc) from None
 
 
 @router.get("/finetune/jobs/{job_id}/logs")
@@ -110,6 +116,8 @@ async def logs(principal: Admin, jobs: Finetune, job_id: str) -> dict:
         return {"logs": await jobs.logs(job_id, principal.tenant_id, _operator(principal))}
     except JobNotFound:
         raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
+    except ConnectionError as exc:
+        raise _unavailable(exc) from None
 
 
 @router.post("/finetune/jobs/{job_id}/cancel")
@@ -118,6 +126,8 @@ async def cancel(principal: Admin, jobs: Finetune, job_id: str) -> dict:
         return {"stopping": await jobs.cancel(job_id, principal.tenant_id, _operator(principal))}
     except JobNotFound:
         raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
+    except ConnectionError as exc:
+        raise _unavailable(exc) from None
 
 
 @router.get("/personas/{name}/adapter/versions")

@@ -105,3 +105,16 @@ async def test_the_preview_shows_statistics_before_anything_is_spent(rig):
         files={"file": ("result.json", export_bytes(), "application/json")},
     )
     assert r.status_code == 200 and r.json()["stats"]["dialogues"] == 13 and r.json()["stats"]["emails_masked"] == 1
+
+
+async def test_a_cluster_that_does_not_answer_is_503_and_the_allowance_comes_back(rig, tmp_path):
+    client, tenants, gate = rig
+    bind_finetune(FinetuneJobs(dashboard_url="http://127.0.0.1:9", database_url=gate.subscriptions.url, gate=gate,
+                               work_root=tmp_path / "ft"))  # fmt: skip
+    r = await client.post("/finetune/jobs", headers=tenants["pro"], **form())
+    assert r.status_code == 503 and r.json()["error"]["code"] == "jobs_unavailable", r.text
+    for sub in await gate.subscriptions.with_status(("active",)):
+        assert await gate.meter.used(sub.tenant_id, "finetunes") == 0  # reserved, then given back
+    assert not list((tmp_path / "ft").glob("ft-*"))  # and nothing left on disk
+    r = await client.get("/finetune/jobs/ft-0123456789ab", headers=tenants["pro"])
+    assert r.status_code == 503

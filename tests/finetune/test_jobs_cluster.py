@@ -122,6 +122,12 @@ async def test_a_job_trains_evaluates_publishes_and_rolls_back(rig):
     config = json.loads((path / "adapter_config.json").read_text())
     assert not config.get("modules_to_save") and set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".staging")]
+    # The CLI reads the same job (the operator's view, any tenant).
+    from cli.finetune import bar
+    from cli.main import main as cli
+
+    assert await asyncio.to_thread(cli, ["finetune", "status", submitted["job_id"], "--tenant", tenant]) == 0
+    assert "step 24/24" in bar(status["progress"]) and bar(None).startswith("waiting")
     versions = (await client.get(f"/personas/{name}/adapter/versions", headers=owner)).json()["items"]
     assert [(v["version"], v["status"]) for v in versions] == [(1, "published")]
     # Another tenant sees no such job, and cannot roll this persona back.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -71,7 +72,7 @@ async def call(cluster: str, key: str, persona: str) -> list[dict]:
 
 
 async def test_a_cli_job_on_the_served_model_makes_the_persona_answer_in_the_owners_style(
-    cluster, api_key, openai_client, tmp_path
+    cluster, api_key, openai_client, tmp_path, redis_server
 ):
     tenant = await local_tenant_id()
     name = f"artem-{uuid.uuid4().hex[:6]}"
@@ -95,6 +96,7 @@ async def test_a_cli_job_on_the_served_model_makes_the_persona_answer_in_the_own
         cli, "finetune", "submit", "--tenant", tenant, "--persona", name, "--telegram", str(export),
         "--set", "max_steps=40", "learning_rate=0.002", "batch_size=4", "--wait",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=PROJECT_ROOT,
+        env={**os.environ, "SECRETARY_REDIS_URL": redis_server.url},  # the cluster's metering
     )  # fmt: skip
     out = (await asyncio.wait_for(proc.communicate(), 1200))[0].decode()
     assert proc.returncode == 0, out[-4000:]
