@@ -142,3 +142,10 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
     return request.getfixturevalue("postgres").create_database(f"t{next(_db_counter)}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``memory_heavy`` run first, before the session's in-process engines (vLLM,
+    Whisper, Piper, kept for the whole session) take their share of this 24 GiB machine: the
+    fine-tuning showcase trains SmolLM2 beside the serving cluster and needs the headroom."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("memory_heavy") else 1)

@@ -27,7 +27,7 @@ from personas.schemas import Persona
 from tests.finetune.telegram_fixture import export_bytes
 from tests.speech import espeak_wav
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.memory_heavy]
 QUESTION = "Do you take children?"
 STYLE = ("Smile clinic", "Artem")
 LINES = {
@@ -94,7 +94,7 @@ async def test_a_cli_job_on_the_served_model_makes_the_persona_answer_in_the_own
     cli = str(Path(sys.executable).with_name("secretary"))
     proc = await asyncio.create_subprocess_exec(
         cli, "finetune", "submit", "--tenant", tenant, "--persona", name, "--telegram", str(export),
-        "--set", "max_steps=40", "learning_rate=0.002", "batch_size=4", "--wait",
+        "--set", "max_steps=40", "learning_rate=0.002", "batch_size=4", "num_workers=1", "cpus_per_worker=1", "--wait",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=PROJECT_ROOT,
         env={**os.environ, "SECRETARY_REDIS_URL": redis_server.url},  # the cluster's metering
     )  # fmt: skip
