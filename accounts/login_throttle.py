@@ -30,15 +30,9 @@ class LoginThrottle:
 
     def _strategy(self) -> Any:
         if self._limiter is None:
-            from limits.aio.storage import MemoryStorage, RedisStorage
-            from limits.aio.strategies import MovingWindowRateLimiter
+            from infra.http_hardening import moving_window
 
-            storage = (
-                RedisStorage(self.storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
-                if self.storage_uri
-                else MemoryStorage()
-            )
-            self._limiter = MovingWindowRateLimiter(storage)
+            self._limiter = moving_window(self.storage_uri)
         return self._limiter
 
     @staticmethod

@@ -51,6 +51,19 @@ DOCS_CSP = (
 )
 
 
+def moving_window(storage_uri: str | None) -> Any:
+    """A moving-window limiter on Redis (every replica counts together) or, without a URI, in memory."""
+    from limits.aio.storage import MemoryStorage, RedisStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    storage = (
+        RedisStorage(storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
+        if storage_uri
+        else MemoryStorage()
+    )
+    return MovingWindowRateLimiter(storage)
+
+
 class RateLimits:
     """Per-address and per-credential moving windows, in Redis (or memory: tests, one process)."""
 
@@ -65,15 +78,7 @@ class RateLimits:
 
     def _strategy(self) -> Any:
         if self._limiter is None:
-            from limits.aio.storage import MemoryStorage, RedisStorage
-            from limits.aio.strategies import MovingWindowRateLimiter
-
-            storage = (
-                RedisStorage(self.storage_uri.replace("redis://", "async+redis://", 1), implementation="redispy")
-                if self.storage_uri
-                else MemoryStorage()
-            )
-            self._limiter = MovingWindowRateLimiter(storage)
+            self._limiter = moving_window(self.storage_uri)
         return self._limiter
 
     async def refusal(self, scope: dict) -> tuple[str, int, int] | None:
