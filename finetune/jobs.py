@@ -109,12 +109,12 @@ class FinetuneJobs:
         params = hyperparams(self.profile, overrides)
         base = base_model_dir or self.base_models.get(found.language)
         base = base or str(get_settings().resolve_model_path(base_model(self.profile, found.language)))
-        dataset = prepare(dialogues, mask_personal=mask_personal)
+        dataset = await asyncio.to_thread(prepare, dialogues, mask_personal)
         if not dataset.eval:
             raise ValueError("the material makes a single dialogue: at least two are needed (one is held out)")
         job_id = "ft-" + uuid.uuid4().hex[:12]
         work = self.work_root / job_id
-        dataset.write(work / "data")
+        await asyncio.to_thread(dataset.write, work / "data")
         spec = JobSpec(
             job_id=job_id,
             tenant_id=tenant_id,

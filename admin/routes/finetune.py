@@ -7,7 +7,9 @@ material is uploaded (a Telegram export or chat JSONL) or taken from consenting 
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -35,10 +37,10 @@ async def _dialogues(source: str, upload: UploadFile | None, owner: str | None, 
     if source == "telegram":
         from finetune.sources.telegram import dialogues_from_export
 
-        return dialogues_from_export(raw, owner=owner)
+        return await asyncio.to_thread(dialogues_from_export, raw, owner)  # megabytes: not on the event loop
     from finetune.sources.chat_jsonl import dialogues_from_jsonl
 
-    return dialogues_from_jsonl(raw)
+    return await asyncio.to_thread(dialogues_from_jsonl, raw)
 
 
 def _dataset_error(exc: Exception) -> APIError:
@@ -57,7 +59,8 @@ async def preview(
     from finetune.dataset import prepare
 
     try:
-        return {"stats": asdict(prepare(await _dialogues(source, file, owner, jobs, principal.tenant_id)).stats)}
+        dialogues = await _dialogues(source, file, owner, jobs, principal.tenant_id)
+        return {"stats": asdict((await asyncio.to_thread(prepare, dialogues)).stats)}
     except DatasetError as exc:
         raise _dataset_error(exc) from None
 
@@ -100,34 +103,30 @@ def _operator(principal: Principal) -> bool:
     return principal.tenant_id is None
 
 
-@router.get("/finetune/jobs/{job_id}")
-async def status(principal: Admin, jobs: Finetune, job_id: str) -> dict:
+async def _on_job(principal: Principal, job_id: str, action: Awaitable[Any]) -> Any:
+    """One job's answer, with the errors every job route shares: 404 (none, or another tenant's), 503."""
     try:
-        return await jobs.status(job_id, principal.tenant_id, _operator(principal))
+        return await action
     except JobNotFound:
         raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
     except ConnectionError as exc:
         raise _unavailable(exc) from None
+
+
+@router.get("/finetune/jobs/{job_id}")
+async def status(principal: Admin, jobs: Finetune, job_id: str) -> dict:
+    return await _on_job(principal, job_id, jobs.status(job_id, principal.tenant_id, _operator(principal)))
 
 
 @router.get("/finetune/jobs/{job_id}/logs")
 async def logs(principal: Admin, jobs: Finetune, job_id: str) -> dict:
-    try:
-        return {"logs": await jobs.logs(job_id, principal.tenant_id, _operator(principal))}
-    except JobNotFound:
-        raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
-    except ConnectionError as exc:
-        raise _unavailable(exc) from None
+    return {"logs": await _on_job(principal, job_id, jobs.logs(job_id, principal.tenant_id, _operator(principal)))}
 
 
 @router.post("/finetune/jobs/{job_id}/cancel")
 async def cancel(principal: Admin, jobs: Finetune, job_id: str) -> dict:
-    try:
-        return {"stopping": await jobs.cancel(job_id, principal.tenant_id, _operator(principal))}
-    except JobNotFound:
-        raise APIError(404, f"no job {job_id!r}", param="job_id", code="not_found") from None
-    except ConnectionError as exc:
-        raise _unavailable(exc) from None
+    stopping = await _on_job(principal, job_id, jobs.cancel(job_id, principal.tenant_id, _operator(principal)))
+    return {"stopping": stopping}
 
 
 @router.get("/personas/{name}/adapter/versions")
