@@ -9,13 +9,11 @@ rather than lost. Without an SMTP host the notice is only logged.
 from __future__ import annotations
 
 import asyncio
-import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from infra.logging import get_logger
-from infra.settings import Settings
+from infra.mail import SmtpConfig, send_mail
 
 log = get_logger(__name__)
 THRESHOLDS = (80, 100)
@@ -27,20 +25,6 @@ UNITS = {
     "llm_tokens": ("LLM tokens", "токенов LLM", 1),
     "finetunes": ("fine-tuning jobs", "дообучений", 1),
 }
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str | None
-    port: int = 25
-    starttls: bool = False
-    username: str | None = None
-    password: str | None = None
-    sender: str = "secretary@localhost"
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> SmtpConfig:
-        return cls(s.smtp_host, s.smtp_port, s.smtp_starttls, s.smtp_username, s.smtp_password, s.smtp_from)
 
 
 def reached(used: int, limit: int) -> list[int]:
@@ -127,9 +111,4 @@ class UsageNotifier:
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.smtp.sender, ", ".join(recipients), subject
         msg.set_content(body)
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=10) as smtp:
-            if self.smtp.starttls:
-                smtp.starttls()
-            if self.smtp.username:
-                smtp.login(self.smtp.username, self.smtp.password or "")
-            smtp.send_message(msg)
+        send_mail(self.smtp, msg)

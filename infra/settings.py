@@ -119,6 +119,26 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(default=None, description="SMTP login. Empty: no authentication.")
     smtp_password: str | None = Field(default=None, description="SMTP password.")
     smtp_from: str = Field(default="secretary@localhost", description="Sender of usage e-mails.")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org",
+        description="The Telegram Bot API server that message notifications go through (a local Bot API server "
+        "or a test fake: same wire protocol).",
+    )
+    messages_interval_s: float = Field(
+        default=2.0, gt=0, le=300, description="How often the message desk looks for ended calls and due deliveries."
+    )
+    delivery_max_attempts: int = Field(
+        default=10, ge=1, le=100, description="Attempts per message and channel before the delivery is marked failed."
+    )
+    delivery_backoff_s: float = Field(
+        default=15.0, gt=0, description="First retry delay of a failed delivery; doubles per attempt, at most an hour."
+    )
+    delivery_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long a claimed delivery is held by the worker sending it; one whose worker died is "
+        "sent again after this (the worker died before it could record a send).",
+    )
     cors_origins: str = Field(
         default="",
         description="Comma-separated origins browsers may call the APIs from. Empty: none.",

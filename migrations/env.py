@@ -11,8 +11,10 @@ import accounts.models  # noqa: F401  (each import registers its tables on Base.
 import billing.metering
 import billing.subscriptions  # noqa: F401
 import finetune.versions  # noqa: F401
+import messages.models  # noqa: F401
 import personas.registry  # noqa: F401
 import privacy.models  # noqa: F401
+import screening.lists  # noqa: F401
 import telephony.call_store  # noqa: F401
 from infra.database import Base
 

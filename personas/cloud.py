@@ -85,6 +85,13 @@ class CloudLLM:
                     kwargs["max_tokens"] = options["max_tokens"]
                 if options.get("stop"):
                     kwargs["stop"] = options["stop"]
+                if options.get("json_schema") is not None:  # the same structure from the provider's own decoding
+                    kwargs["response_format"] = {
+                        "type": "json_schema",
+                        "json_schema": {"name": "reply", "schema": options["json_schema"], "strict": True},
+                    }
+                elif options.get("json_object"):
+                    kwargs["response_format"] = {"type": "json_object"}
                 stream = await self.client.chat.completions.create(
                     model=self.config.model, messages=messages, stream=True, stream_options={"include_usage": True}, **kwargs
                 )

@@ -144,7 +144,8 @@ class PersonaResponder:
     ) -> AsyncIterator[ReplyDelta]:
         """``llm``: a model server chosen by name (``/v1/chat/completions`` with a base model's id)."""
         name = persona.name if persona else "-"
-        if persona is not None and self.faq is not None:
+        structured = options.get("json_schema") is not None or bool(options.get("json_object"))
+        if persona is not None and self.faq is not None and not structured:  # a canned answer is not JSON
             hit = await self.faq.match(persona, last_user_text(messages))
             if hit is not None:
                 REPLIES.inc(1, persona=name, source="faq")
@@ -242,8 +243,8 @@ class PersonaResponder:
                     async for d in self._words(" " + persona.lines.apology, "apology"):
                         yield d
                     return
-        if persona is None:
-            raise LLMUnavailable("no language model is reachable; retry shortly")
+        if persona is None or options.get("json_schema") is not None or options.get("json_object"):
+            raise LLMUnavailable("no language model is reachable; retry shortly")  # an apology is not the JSON asked for
         REPLIES.inc(1, persona=name, source="apology")
         async for d in self._words(persona.lines.apology, "apology"):
             yield d

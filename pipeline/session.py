@@ -45,6 +45,7 @@ from pipeline.chunker import ChunkerConfig, ClauseChunker, for_speech, joined, s
 from pipeline.frames import FRAME_MS, AudioFrame, Framer, trim_lead_in
 from pipeline.history import bounded
 from pipeline.line_audio import LINE_AUDIO, LineAudioCache
+from pipeline.machine_detection import OneWaySpeech, sounds_like_voicemail
 from pipeline.playout import REPLY_LENGTHS, REPLY_LOAD, PlayoutGate
 from pipeline.recording import CallRecorder
 from pipeline.services import Allowance, Responder, Synthesizer, Transcriber
@@ -99,6 +100,13 @@ class SessionConfig:
     # the first chunk; this covers the rest, where four calls ran dry (BENCHMARKS.md, session 14).
     low_water_s: float | None = 0.3
     record_audio: bool = True  # keep both directions for the recording feature (consent permitting)
+    # Said instead of the greeting to a screened caller (a blocked number); the call then ends.
+    decline_line: str = ""
+    # A recording that talks on for this long without yielding a turn ends the call as
+    # ``one_way_speech`` (pipeline/machine_detection.py); None: never.
+    one_way_speech_s: float | None = 40.0
+    # Outbound calls: the short message left when an answering machine picks up ("" : talk on).
+    voicemail_message: str = ""
     # Tokens of history sent with each request: the model's context (2048 on the CPU profile) minus
     # room for the reply. Older exchanges are dropped first; see pipeline/history.py.
     history_max_tokens: int = 1536
@@ -211,6 +219,8 @@ class CallSession:
         self._pending_first_frame: tuple[TurnRecord, float] | None = None
         self._played_levels: deque[float] = deque(maxlen=max(1, self.config.echo_window_ms // FRAME_MS))
         self.recorder = CallRecorder(self.config.sample_rate) if self.config.record_audio else None
+        self._one_way = OneWaySpeech(self.config.one_way_speech_s)
+        self._heard_callee = False  # outbound: the first turn is checked for an answering machine
 
     # ---- public surface ------------------------------------------------------------------------
     @property
@@ -222,7 +232,11 @@ class CallSession:
         text = f"{self.config.greeting} {self.config.recording_notice}".strip()
 
         async def answer() -> None:
-            if self.allowance is None or await self._allowed(self.allowance.admit()):
+            if self.config.decline_line:  # screened: a polite line and goodbye, no conversation
+                self._ending = True
+                self.record.end_reason = "screened"
+                await self._say(self.config.decline_line, keep=False)
+            elif self.allowance is None or await self._allowed(self.allowance.admit()):
                 await self._say(text, keep=self.config.keep_greeting)
                 self._warm_apology()
             else:
@@ -370,6 +384,12 @@ class CallSession:
     def _on_turn(self, turn: TurnEnded) -> None:
         self._speech_started_at = None
         self._last_activity = self._t
+        if self._one_way.turn(turn.reason, turn.duration_s) and not self._ending:
+            self._drop_speculation()
+            self._stop_playback()
+            log.info("pipeline.one_way_speech", call_id=self.record.call_id, talked_s=round(self._one_way.talked_s, 1))
+            self._end_after(self.config.hangup_line, "one_way_speech")
+            return
         spec, self._spec = self._spec, None
         if self.playing or self._ending:
             if spec is not None and spec.task is not None:
@@ -628,6 +648,14 @@ class CallSession:
             if spec is not None and not spec.confirmed:
                 await spec.event.wait()  # only a confirmed turn may apologise
             return await self._apologise(exc)
+        if self.config.voicemail_message and not self._heard_callee and text:
+            self._heard_callee = True
+            if sounds_like_voicemail(text, getattr(turn_audio, "reason", "")):
+                if spec is not None and not spec.confirmed:
+                    await spec.event.wait()
+                self.record.turns.append(TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s))
+                self._end_after(self.config.voicemail_message, "voicemail")
+                return
         kind = classify(text, assistant_speaking=over_reply)
         if kind in (Utterance.NOTHING, Utterance.BACKCHANNEL):
             return  # silence, noise, a hesitation, or "uh-huh" said over the reply: no turn at all

@@ -45,6 +45,11 @@ class CallRow(Base):
     turns: Mapped[int] = mapped_column(Integer, default=0)
     barge_ins: Mapped[int] = mapped_column(Integer, default=0)
     recording_ref: Mapped[str | None] = mapped_column(String(255))
+    number_sealed: Mapped[str | None] = mapped_column(Text)  # the clear number, for the owner's message
+    # "pending": ended and waiting for the message desk (messages/desk.py), set in the call's own
+    # transaction so that a crash right after the call loses no message; then "done".
+    message_state: Mapped[str | None] = mapped_column(String(12), index=True)
+    screening: Mapped[str | None] = mapped_column(String(16))  # screened before answering: "blocked"
 
 
 class SmsRow(Base):
@@ -71,6 +76,10 @@ class Page:
 
 def transcript_context(tenant_id: str | None, call_id: str) -> bytes:
     return f"transcript|{tenant_id or ''}|{call_id}".encode()
+
+
+def number_context(tenant_id: str | None, call_id: str) -> bytes:
+    return f"call-number|{tenant_id or ''}|{call_id}".encode()
 
 
 def sms_context(tenant_id: str | None, sms_id: int) -> bytes:
@@ -129,6 +138,7 @@ class CallStore:
             "barge_ins": row.barge_ins,
             "transcript": self._transcript(row),
             "recording_ref": row.recording_ref,
+            "screening": row.screening,
         }
 
     def _sms_dict(self, row: SmsRow) -> dict[str, Any]:
@@ -157,9 +167,22 @@ class CallStore:
                     status=status,
                     started_at=utcnow(),
                     transcript=[],
+                    number_sealed=seal_text(self.keyring, number, number_context(self.tenant_id, call_id))
+                    if number
+                    else None,
                 )
             )
         return call_id
+
+    def clear_number(self, row: CallRow) -> str | None:
+        """The caller's number as dialled, for the owner's message (None for rows from before 0.17)."""
+        if row.number_sealed is None:
+            return None
+        try:
+            return open_text(self.keyring, row.number_sealed, number_context(row.tenant_id, row.id))
+        except DecryptionError:
+            log.warning("calls.number_undecryptable", call_id=row.id)
+            return None
 
     async def call_answered(self, call_id: str) -> None:
         async with transaction(self.url) as s:
@@ -174,7 +197,11 @@ class CallStore:
         transcript: list[dict[str, Any]] | None = None,
         barge_ins: int = 0,
         recording_ref: str | None = None,
+        screening: str | None = None,
+        message: bool = True,
     ) -> None:
+        """Complete the record. ``message``: the call goes to the message desk (answered, screened,
+        or turned away busy: the owner hears of it); in this same transaction, so none is lost."""
         async with transaction(self.url) as s:
             row = await s.get(CallRow, call_id)
             if row is None:
@@ -194,6 +221,9 @@ class CallStore:
             row.turns = len(turns)
             row.barge_ins = barge_ins
             row.recording_ref = recording_ref
+            row.screening = screening
+            if message and row.direction == "inbound" and (row.answered_at is not None or screening or end_reason == "busy"):
+                row.message_state = "pending"
 
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
         async with session_factory(self.url)() as s:

@@ -31,6 +31,7 @@ from personas.registry import PersonaRegistry
 from personas.responder import build_responder
 from pipeline.services import CallServices, HandleSynthesizer, HandleTranscriber
 from privacy.service import PrivacyService
+from screening.front_door import FrontDoor
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
 from telephony.call_store import CallStore
@@ -123,6 +124,7 @@ class ModemIngressActor:
             personas=registry,
             allowance_for=(lambda call_id: gate.allowance(tenant, call_id)) if gate else None,
             recording_allowed=PrivacyService(tenant_id=tenant).recording_allowed,
+            front_door=FrontDoor(tenant_id=tenant),
         )
         await ingress.start()
         self.ingress = ingress

@@ -107,6 +107,7 @@ class ActiveCall:
     stop_reason: str | None = None
     remote_end: asyncio.Event = field(default_factory=asyncio.Event)
     finalised: bool = False
+    screening: str | None = None  # "blocked": declined at the door (screening/front_door.py)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -134,8 +135,12 @@ class ModemIngress:
         personas: PersonaRegistry | None = None,
         allowance_for: Callable[[str], Allowance] | None = None,
         recording_allowed: Callable[[str | None], Awaitable[bool]] | None = None,
+        front_door: Any = None,
     ) -> None:
+        """``front_door``: screening and caller memory (``screening/front_door.py``); None: every
+        caller is answered alike."""
         self.services, self.store = services, store
+        self.front_door = front_door
         # The caller's latest recording consent (privacy's records): a withdrawal is honoured.
         self.recording_allowed = recording_allowed
         self.personas = personas
@@ -379,6 +384,23 @@ class ModemIngress:
             log.warning("ingress.consent_unknown", call_id=call.call_id, error=type(exc).__name__)
             return False
 
+    async def _plan(self, call: ActiveCall, persona: Persona | None, config: SessionConfig) -> SessionConfig:
+        """This call's lines: screened, asked to introduce themselves or welcomed back (inbound);
+        the message to leave on an answering machine (outbound)."""
+        from screening.front_door import lines_for
+
+        if call.direction == "outbound":
+            name = persona.display_name if persona is not None else "your assistant"
+            message = call.greeting or lines_for(config.language)["voicemail"].format(persona=name)
+            return replace(config, voicemail_message=message)
+        if self.front_door is None:
+            return config
+        plan = await self.front_door.plan(call.number, config.language, config.greeting, config.system_prompt)
+        if plan.blocked:
+            call.screening = "blocked"
+            self.events.publish("call.screened", call_id=call.call_id, reason="blocked")
+        return replace(config, **plan.session)
+
     async def _converse(self, call: ActiveCall) -> None:
         reason = "ended"
         try:
@@ -390,7 +412,7 @@ class ModemIngress:
                 return
             persona = await self._persona()
             s = self._services(persona, await self._voice(persona))
-            config = self._session_config(persona, call.greeting)
+            config = await self._plan(call, persona, self._session_config(persona, call.greeting))
             if not await self._may_record(call):
                 config = replace(config, record_audio=False, recording_notice="")  # nor say that it is
             allowance = self.allowance_for(call.call_id) if self.allowance_for is not None else None
@@ -455,7 +477,7 @@ class ModemIngress:
                 except OSError:
                     log.exception("ingress.recording_failed", call_id=call.call_id)
         try:
-            await self.store.call_ended(call.call_id, reason, transcript, barge_ins, ref)
+            await self.store.call_ended(call.call_id, reason, transcript, barge_ins, ref, screening=call.screening)
         except Exception:
             log.exception("ingress.record_failed", call_id=call.call_id)
         if self.call is call:

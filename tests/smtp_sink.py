@@ -14,15 +14,21 @@ from tests.db_servers import free_port
 
 
 class SmtpSink:
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.messages: list[EmailMessage] = []
+        self.refuse_next = 0  # answer this many DATA commands with a temporary failure (451)
+        self.refused = 0
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
     async def handle_DATA(self, _server, _session, envelope) -> str:  # aiosmtpd calls it by this name
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                self.refused += 1
+                return "451 4.3.0 Temporary failure, try again later"
             self.messages.append(msg)
         return "250 OK"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Request(BaseModel):
@@ -34,6 +35,29 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(BaseModel):
+    name: str = Field(default="reply", max_length=64)
+    schema_: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: plain text, any JSON object, or JSON valid against a schema
+    (guided decoding in vLLM, so a small model returns it too)."""
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("response_format.json_schema is required when type is 'json_schema'")
+        if self.json_schema is not None and len(json.dumps(self.json_schema.schema_)) > 16_000:
+            raise ValueError("response_format.json_schema.schema is too large (16 kB at most)")
+        return self
+
+
 class ChatCompletionRequest(_Request):
     model: str = Field(min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -51,6 +75,7 @@ class ChatCompletionRequest(_Request):
     user: str | None = None
     # vLLM's extension: generate exactly max_tokens (benchmarks, load tests).
     ignore_eos: bool = False
+    response_format: ResponseFormat | None = None
 
     @field_validator("stop")
     @classmethod
@@ -72,6 +97,10 @@ class ChatCompletionRequest(_Request):
             "presence_penalty": self.presence_penalty,
             "frequency_penalty": self.frequency_penalty,
             "ignore_eos": self.ignore_eos,
+            "json_schema": self.response_format.json_schema.schema_
+            if self.response_format is not None and self.response_format.json_schema is not None
+            else None,
+            "json_object": self.response_format is not None and self.response_format.type == "json_object",
         }
 
 

@@ -94,6 +94,11 @@ class SamplingOptions:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     ignore_eos: bool = False
+    # Guided decoding: the reply is JSON valid against this schema (vLLM structured outputs), so
+    # even a small model returns a structure the caller can parse. ``json_object`` asks for any
+    # JSON object (OpenAI's ``response_format: {"type": "json_object"}``).
+    json_schema: dict[str, Any] | None = None
+    json_object: bool = False
 
 
 def resolve_env_value(value: str, cpus: list[int]) -> str:
@@ -189,7 +194,14 @@ class VLLMChatEngine:
                 code="context_length_exceeded",
             )
         from vllm.exceptions import VLLMClientError
+        from vllm.sampling_params import StructuredOutputsParams
 
+        # No free whitespace between tokens: a small model otherwise spends its tokens on it.
+        structured = None
+        if opts.json_schema is not None:
+            structured = StructuredOutputsParams(json=opts.json_schema, disable_any_whitespace=True)
+        elif opts.json_object:
+            structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
         try:
             return SamplingParams(
                 max_tokens=max_tokens,
@@ -200,6 +212,7 @@ class VLLMChatEngine:
                 presence_penalty=opts.presence_penalty,
                 frequency_penalty=opts.frequency_penalty,
                 ignore_eos=opts.ignore_eos,
+                structured_outputs=structured,
             )
         except (VLLMClientError, ValueError) as exc:  # a value vLLM's sampler cannot take
             raise InvalidRequestError(f"invalid sampling parameters: {exc}", param=getattr(exc, "parameter", None)) from None

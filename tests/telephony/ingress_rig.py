@@ -11,6 +11,7 @@ from infra.recordings import RecordingStore
 from personas.registry import PersonaRegistry
 from pipeline.services import CallServices
 from privacy.service import PrivacyService
+from screening.front_door import FrontDoor
 from telephony.call_store import CallStore
 from telephony.modem_ingress import ModemIngress, ModemIngressConfig
 from telephony.simulator.faults import Faults
@@ -81,6 +82,7 @@ async def make_rig(
     answer_after_rings: int = 2,
     personas: bool = False,
     recording_consent: bool = False,
+    front_door: bool = False,
     **config,
 ) -> IngressRig:
     url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
@@ -107,6 +109,7 @@ async def make_rig(
         driver_options={"pcm_accept_window_s": 3.0, "backoff": (0.1, 1.0)},
         personas=PersonaRegistry(url) if personas else None,
         recording_allowed=PrivacyService(url, recordings=recordings).recording_allowed if recording_consent else None,
+        front_door=FrontDoor(url) if front_door else None,
     )
     await ingress.start()
     await ingress.wait_ready(10)

@@ -1,0 +1,1 @@
+"""Where a message goes: one class per channel, each beside the base class it implements."""

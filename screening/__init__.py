@@ -1,0 +1,1 @@
+"""Call screening: the owner's allow and block lists, robocall detection and spam verdicts."""
