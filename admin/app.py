@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from admin.dependencies import ModemClient, bind
-from admin.routes import calls, finetune, modem, personas, sms, usage
+from admin.routes import calls, finetune, messages, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
@@ -28,7 +28,7 @@ def create_app() -> FastAPI:
     app = service_app(
         "secretary admin",
         "Calls, SMS and the modem. Every route needs the admin credentials.",
-        (calls.router, modem.router, sms.router, personas.router, usage.router, finetune.router),
+        (calls.router, modem.router, sms.router, personas.router, usage.router, finetune.router, messages.router),
     )
     install_usage_handlers(app)  # a persona over the plan's voices is the gate's 402
     return app
@@ -54,11 +54,26 @@ class AdminApi:
         self.modem = client
         if client is not None:
             client.actor.status.remote()  # bring the ingress up now rather than on the first request
+        self.desk = None
+        messages_spec = self.spec.get("messages")
+        if messages_spec is not None:
+            from messages.host import build_desk
 
-    def check_health(self) -> None:
+            send_sms = (lambda number, text: client.actor.send_sms.remote(number, text)) if client is not None else None
+            messages_spec = {
+                "app_name": modem_spec.get("app_name"),
+                "language_llms": modem_spec.get("language_llms"),
+                **messages_spec,
+            }
+            _, self.desk = build_desk(messages_spec, send_sms)
+
+    async def check_health(self) -> None:
         """Serve's periodic health check doubles as the ingress keep-alive: after Ray restarts the
         actor, this first call brings the ingress back up. Fire and forget: the admin API stays
-        healthy (it still serves the call history) while the modem is away."""
+        healthy (it still serves the call history) while the modem is away. It also starts the
+        message desk's loop in the replica's event loop (once)."""
+        if self.desk is not None:
+            self.desk.start()
         if self.modem is not None:
             self.modem.actor.status.remote()
 

@@ -37,7 +37,7 @@ from cli.local_cluster import DEFAULT_MODEM_DIR, LocalCluster
 from telephony.simulator.modem import SimConfig
 from telephony.simulator.thread import SimulatorThread
 
-GREETING_S = 7.0
+GREETING_S = 10.0  # a stranger's greeting also asks for their name and reason (screening/front_door.py)
 ANSWER_S = 8.0
 
 

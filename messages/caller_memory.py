@@ -80,9 +80,10 @@ class CallerMemory:
         if message_id:
             row.last_message_id = message_id
 
-    async def forget(self, s, digest: str) -> int:
+    async def forget(self, s, digest: str, everywhere: bool = False) -> int:
+        """Within transaction ``s``: forget the caller (this tenant's memory, or every tenant's)."""
         q = select(CallerRow).where(CallerRow.number_hash == digest)
-        if self.key:
+        if not everywhere:
             q = q.where(CallerRow.tenant_key == self.key)
         rows = list((await s.execute(q)).scalars())
         for row in rows:

@@ -194,12 +194,15 @@ class MessageStore:
             row.status = status
             return self.as_dict(row)
 
-    async def correct(self, message_id: str, verdict: str, channels: list[str]) -> tuple[dict[str, Any], str | None]:
+    async def correct(self, message_id: str, verdict: str, channels_for) -> Correction:
         """The owner's verdict on a call: ``legit`` releases a screened message to the channels
-        (and allows the number); ``spam`` or ``sales`` screens it (and blocks the number).
-        Returns the message and the list its number goes on (None: no number)."""
+        (``await channels_for(tenant_id)``); ``spam`` or ``sales`` screens it and cancels what
+        was not sent yet. The correction says which list the number goes on."""
         if verdict not in ("legit", "spam", "sales"):
             raise ValueError("verdict must be legit, spam or sales")
+        async with session_factory(self.url)() as s:
+            tenant_id = (await self._row(s, message_id)).tenant_id
+        channels = await channels_for(tenant_id)
         async with transaction(self.url) as s:
             row = await self._row(s, message_id)
             now = utcnow()
@@ -217,4 +220,14 @@ class MessageStore:
                 pending = select(DeliveryRow).where(DeliveryRow.message_id == row.id, DeliveryRow.status == "pending")
                 for d in (await s.execute(pending)).scalars():
                     d.status, d.last_error = "cancelled", "screened by the owner"
-            return self.as_dict(row), ("allow" if verdict == "legit" else "block") if row.number_hash else None
+            list_ = ("allow" if verdict == "legit" else "block") if row.number_hash else None
+            return Correction(self.as_dict(row), row.tenant_id, row.number_hash, row.number_masked, list_)
+
+
+@dataclass(frozen=True)
+class Correction:
+    message: dict[str, Any]
+    tenant_id: str | None
+    number_hash: str | None
+    number_masked: str
+    list: str | None  # the list the number goes on; None for a hidden number

@@ -17,6 +17,8 @@ from sqlalchemy import delete, select
 from infra.database import session_factory, transaction, utcnow
 from infra.pii import number_hash
 from infra.recordings import RecordingStore
+from messages.caller_memory import CallerMemory
+from messages.models import DeliveryRow, MessageRow
 from privacy.models import CONSENT_KINDS, AuditRow, ConsentRow
 from telephony.call_store import CallRow, SmsRow
 
@@ -36,6 +38,8 @@ class Erasure:
     recordings: int
     sms: int
     consents: int
+    messages: int = 0  # messages for the owner about this caller, with their deliveries
+    callers: int = 0  # what the secretary remembered of the caller (name, last message)
 
 
 class PrivacyService:
@@ -110,8 +114,20 @@ class PrivacyService:
                     self._scoped(delete(ConsentRow).where(ConsentRow.subject_hash == subject), ConsentRow.tenant_id)
                 )
             ).rowcount
+            messages = list(
+                (
+                    await s.execute(
+                        self._scoped(select(MessageRow).where(MessageRow.number_hash == subject), MessageRow.tenant_id)
+                    )
+                ).scalars()
+            )
+            if messages:
+                await s.execute(delete(DeliveryRow).where(DeliveryRow.message_id.in_([m.id for m in messages])))
+                for m in messages:
+                    await s.delete(m)
+            callers = await CallerMemory(self.url, self.tenant_id).forget(s, subject, self.everywhere)
             recordings = sum(self.recordings.delete(ref) for ref, _ in refs)  # the keys go: crypto-shredded
-            result = Erasure(len(calls), recordings, sms or 0, consents or 0)
+            result = Erasure(len(calls), recordings, sms or 0, consents or 0, len(messages), callers)
             s.add(
                 AuditRow(
                     tenant_id=self.tenant_id,

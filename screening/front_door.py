@@ -62,9 +62,12 @@ class FrontDoor:
         self.lists = ScreeningLists(url, tenant_id)
         self.memory = CallerMemory(url, tenant_id)
 
-    async def plan(self, number: str | None, language: str | None, greeting: str, system_prompt: str) -> CallPlan:
+    async def plan(
+        self, number: str | None, language: str | None, greeting: str, system_prompt: str, ask_strangers: bool = True
+    ) -> CallPlan:
         """The plan for an inbound call from ``number`` to a persona with these lines. Never
-        raises: with the database away, the call is answered as it would have been before."""
+        raises: with the database away, the call is answered as it would have been before.
+        ``ask_strangers``: False for a WebSocket call that names no caller (an app, not a stranger)."""
         words = lines_for(language)
         prompt = f"{system_prompt} {words['take_message']}"
         try:
@@ -80,6 +83,6 @@ class FrontDoor:
             if caller.last_summary:
                 prompt += " " + words["returning"].format(name=caller.name, summary=caller.last_summary)
             return CallPlan(known=True, session={"greeting": welcome, "keep_greeting": False, "system_prompt": prompt})
-        if caller is not None or listed == "allow":
-            return CallPlan(known=True, session={"system_prompt": prompt})
+        if caller is not None or listed == "allow" or not ask_strangers:
+            return CallPlan(known=caller is not None or listed == "allow", session={"system_prompt": prompt})
         return CallPlan(session={"greeting": f"{greeting} {words['ask']}", "system_prompt": prompt})

@@ -10,6 +10,10 @@ from sqlalchemy import text
 from infra.crypto import Keyring
 from infra.database import session_factory, upgrade
 from infra.recordings import RecordingStore
+from messages.caller_memory import CallerMemory
+from messages.desk import MessageDesk
+from messages.outbox import Outbox
+from messages.store import MessageStore
 from privacy.service import PrivacyService
 from telephony.call_store import CallStore
 
@@ -29,6 +33,7 @@ def recordings(tmp_path):
 
 async def make_call(store: CallStore, recordings: RecordingStore, number: str, tenant: str | None) -> tuple[str, str]:
     call_id = await store.call_started("inbound", number, "anna")
+    await store.call_answered(call_id)
     ref = recordings.write(call_id, b"RIFF-audio-" + number.encode(), tenant)
     await store.call_ended(
         call_id, "caller_goodbye", [{"speaker": "caller", "text": "my number is " + number}], recording_ref=ref
@@ -57,10 +62,17 @@ async def test_erasure_removes_everything_about_the_caller_and_nothing_else(db, 
     other_id, other_ref = await make_call(store, recordings, OTHER, None)
     await store.sms_saved("inbound", CALLER, "call me back")
     await store.sms_saved("inbound", OTHER, "hello")
+    desk = MessageDesk(Outbox({}, db), url=db)  # the owner's messages about each call, and caller memory
+    assert await desk.process_calls() == 3
+    assert (await CallerMemory(db).recall(CALLER)).calls == 2
     svc = PrivacyService(db, None, recordings)
     await svc.record_consent(CALLER, "call_recording", True, "2026-11-25")
     result = await svc.erase(CALLER, actor="owner-1")
     assert (result.calls, result.recordings, result.sms, result.consents) == (2, 2, 1, 1)
+    assert (result.messages, result.callers) == (2, 1)
+    assert await CallerMemory(db).recall(CALLER) is None and (await CallerMemory(db).recall(OTHER)).calls == 1
+    left, total = await MessageStore(db).list()
+    assert total == 1 and left[0]["number"] == OTHER
     with pytest.raises(FileNotFoundError):
         recordings.read(ref)  # the key is destroyed: no copy of the file can be played
     assert recordings.read(other_ref).endswith(OTHER.encode())
@@ -70,7 +82,7 @@ async def test_erasure_removes_everything_about_the_caller_and_nothing_else(db, 
         dump = " ".join(str(v) for row in (await s.execute(text("select * from privacy_audit"))).all() for v in row)
     assert "owner-1" in dump and "erasure" in dump and CALLER not in dump and "4567" not in dump
     audit = await svc.audit()
-    assert audit[0]["details"] == {"calls": 2, "recordings": 2, "sms": 1, "consents": 1}
+    assert audit[0]["details"] == {"calls": 2, "recordings": 2, "sms": 1, "consents": 1, "messages": 2, "callers": 1}
     assert (await svc.erase(CALLER, actor="owner-1")).calls == 0  # idempotent
 
 

@@ -84,7 +84,7 @@ def test_phone_call_end_to_end(admin, sim, stt_engine):
     question = "What time do you open tomorrow?"
     before = known_calls(admin)
     sim.call(
-        sim.modem.incoming_call, "+79161234567", caller_script((4.5, question), (17.0, "Thank you. Goodbye."), total_s=40)
+        sim.modem.incoming_call, "+79161234567", caller_script((8.0, question), (20.5, "Thank you. Goodbye."), total_s=44)
     )
     record = wait_for_call_end(admin, before)
 
@@ -162,10 +162,10 @@ def test_tts_replica_killed_mid_call(admin, sim, cluster):
         sim.modem.incoming_call,
         "+79035551234",
         caller_script(
-            (4.5, "Can you tell me about your prices for cleaning?"),
-            (16.0, "Are you there?"),
-            (24.0, "Goodbye."),
-            total_s=45,
+            (8.0, "Can you tell me about your prices for cleaning?"),
+            (19.5, "Are you there?"),
+            (27.5, "Goodbye."),
+            total_s=48,
         ),
     )
     deadline = time.monotonic() + 30

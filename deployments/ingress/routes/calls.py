@@ -29,7 +29,10 @@ Protocol (also in the README):
 - the client may send ``{"type": "hangup"}``; when the call ends either way the server sends
   ``{"type": "call.ended", "reason", "record"}`` and closes. A call is the key's tenant's: it
   counts against its plan's minutes; with none left the caller hears the limit notice and the
-  call ends with reason ``usage_limit``. A bad text message gets
+  call ends with reason ``usage_limit``. Optional ``caller`` is the caller's number (a SIP gateway
+  or phone app knows it): the call is screened by it (block list, caller memory) and the call's
+  record and the owner's message carry it. Every call is kept in the call history like a modem
+  call, and its message goes to the owner (``messages/``). A bad text message gets
   ``{"type": "error", "message"}`` and the call goes on;
 - a tenant holds at most ``max_streams_per_tenant`` call sockets on one replica (the next closes
   with code 1013, try again later), and a socket that sends nothing for
@@ -48,6 +51,7 @@ from typing import Literal
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from deployments.ingress.auth import bearer, verify_key
+from deployments.ingress.call_records import CallRecordKeeper
 from deployments.ingress.dependencies import Models, Personas
 from deployments.ingress.errors import APIError
 from deployments.ingress.personas import resolve_persona
@@ -96,6 +100,7 @@ async def call_stream(
     chunks: Literal["growing", "sentences"] = "growing",
     playout: Literal["hold", "immediate"] = "hold",
     api_key: str | None = None,
+    caller: str | None = None,
 ) -> None:
     try:
         principal = await verify_key(bearer(ws.headers.get("authorization")) or api_key)
@@ -150,18 +155,21 @@ async def call_stream(
         if language:
             lines["language"] = language
         call_id, gate = uuid.uuid4().hex, get_gate()
+        config = SessionConfig.from_dict(
+            lines,
+            sample_rate=sample_rate,
+            echo_guard=echo_guard,
+            turn=turn,
+            chunker=replace(FIRST_CHUNK_RULES[first_chunk](), **({"growth": None} if chunks == "sentences" else {})),
+            playout_hold=playout == "hold",
+        )
+        record = CallRecordKeeper(principal.tenant_id, caller, found.name if found is not None else None, call_id)
+        config = await record.start(config)
         session = CallSession(
             HandleTranscriber(models.stt, stt_model),
             assistant.responder.for_persona(found),
             HandleSynthesizer(models.tts, speaking),
-            SessionConfig.from_dict(
-                lines,
-                sample_rate=sample_rate,
-                echo_guard=echo_guard,
-                turn=turn,
-                chunker=replace(FIRST_CHUNK_RULES[first_chunk](), **({"growth": None} if chunks == "sentences" else {})),
-                playout_hold=playout == "hold",
-            ),
+            config,
             call_id=call_id,
             allowance=gate.allowance(principal.tenant_id, call_id) if gate is not None else None,
         )
@@ -221,6 +229,7 @@ async def call_stream(
             if session.ended.is_set():
                 reason = session.record.end_reason or "ended"
             await session.close(reason)
+            await record.end(session)
             with contextlib.suppress(Exception):
                 await ws.send_json(
                     {"type": "call.ended", "reason": session.record.end_reason, "record": asdict(session.record)}
