@@ -52,6 +52,11 @@ def bind(
     _gate = gate
 
 
+def database_url() -> str | None:
+    """The database this replica's records are in (the bound call store's; None: the settings')."""
+    return _store.url if _store is not None else None
+
+
 def get_gate() -> Any:
     return _gate
 

@@ -41,6 +41,13 @@ def normalize_number(number: str | None) -> str | None:
     return compact
 
 
+def dialable_number(number: str | None) -> str | None:
+    """The number in one spelling if it can be dialled or listed (3 to 15 digits, optionally with
+    a leading +); None for words, an alphanumeric sender or nothing."""
+    normal = normalize_number(number)
+    return normal if normal is not None and re.fullmatch(r"\+?\d{3,15}", normal) else None
+
+
 def mask_number(number: str | None) -> str:
     """``+79161234567`` -> ``+7916***4567``: enough to recognise, not enough to dial."""
     number = normalize_number(number)

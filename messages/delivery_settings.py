@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import session_factory, transaction, utcnow
-from infra.pii import mask_number, normalize_number
+from infra.pii import dialable_number, mask_number
 from infra.recordings import default_keyring
 from messages.models import DeliverySettingsRow, tenant_key
 
@@ -67,8 +67,8 @@ class ChannelsIn(BaseModel):
     @field_validator("sms_number")
     @classmethod
     def _number(cls, v: str | None) -> str | None:
-        if v is not None and normalize_number(v) is None:
-            raise ValueError("not a phone number")
+        if v is not None and len((dialable_number(v) or "").lstrip("+")) < 10:  # a mobile, not a short code
+            raise ValueError("a mobile number in full, e.g. +79161234567")
         return v
 
     @field_validator("timezone")

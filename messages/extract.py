@@ -174,7 +174,8 @@ async def extract(transcript: list[dict], language: str, now: datetime, complete
         callback_text = when_words(at, now, language)
     intent_r = rules.find_intent(said)
     intent_m = m.get("wants") if m.get("wants") in INTENTS else None
-    intent = pick(intent_m, intent_m is not None and intent_r is None, intent_r or "other")
+    # The model's reading where the words say nothing, or where it agrees with them.
+    intent = pick(intent_m, intent_m is not None and intent_r in (None, intent_m), intent_r or "other")
     if at is not None and intent in ("other", "information"):
         intent = "callback"
     urgent = rules.is_urgent(said)

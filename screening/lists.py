@@ -13,7 +13,7 @@ from sqlalchemy import DateTime, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from infra.database import Base, session_factory, transaction, utcnow
-from infra.pii import mask_number, normalize_number, number_hash
+from infra.pii import dialable_number, mask_number, number_hash
 
 LISTS = ("allow", "block")
 
@@ -62,7 +62,7 @@ class ScreeningLists:
     async def put(self, number: str, list_: str, note: str | None = None, source: str = "owner") -> Entry:
         if list_ not in LISTS:
             raise ValueError(f"list must be one of {LISTS}")
-        if normalize_number(number) is None:
+        if dialable_number(number) is None:
             raise InvalidNumber(f"{number!r} is not a phone number")
         digest = number_hash(number)
         async with transaction(self.url) as s:

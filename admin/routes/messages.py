@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
+from admin.dependencies import database_url
 from admin.schemas import PageOut
 from infra.auth import Admin
 from infra.http_errors import APIError
@@ -26,17 +27,18 @@ router = APIRouter(tags=["messages"])
 def acting_tenant(principal: Admin, tenant: Annotated[str | None, Query(max_length=64)] = None) -> str | None:
     """The tenant a settings route acts for: a signed-in user's own; the operator's choice."""
     if principal.tenant_id is not None:
-        if tenant is not None and tenant != principal.tenant_id:
-            raise APIError(403, "a tenant acts only on its own settings", param="tenant", code="forbidden")
+        if tenant is not None and tenant != principal.tenant_id:  # as absent as a tenant that does not exist
+            raise APIError(404, f"no tenant {tenant!r}", param="tenant", code="tenant_not_found")
         return principal.tenant_id
     return tenant
 
 
 Tenant = Annotated[str | None, Depends(acting_tenant)]
+Db = Annotated[str | None, Depends(database_url)]
 
 
-def messages_of(principal: Admin) -> MessageStore:
-    return MessageStore(tenant_id=principal.tenant_id)
+def messages_of(principal: Admin, db: Db) -> MessageStore:
+    return MessageStore(db, tenant_id=principal.tenant_id)
 
 
 Messages = Annotated[MessageStore, Depends(messages_of)]
@@ -68,19 +70,19 @@ async def list_messages(
 
 
 @router.get("/messages/channels")
-async def get_channels(tenant: Tenant) -> dict:
-    return (await DeliverySettings().get(tenant)).public()
+async def get_channels(tenant: Tenant, db: Db) -> dict:
+    return (await DeliverySettings(db).get(tenant)).public()
 
 
 @router.put("/messages/channels")
-async def put_channels(tenant: Tenant, body: ChannelsIn) -> dict:
-    return (await DeliverySettings().put(tenant, body)).public()
+async def put_channels(tenant: Tenant, db: Db, body: ChannelsIn) -> dict:
+    return (await DeliverySettings(db).put(tenant, body)).public()
 
 
 @router.get("/messages/deliveries/failed")
-async def failed_deliveries(principal: Admin) -> dict:
+async def failed_deliveries(principal: Admin, db: Db) -> dict:
     """Deliveries that failed for good, or failed and wait for their next attempt."""
-    return {"items": await Outbox({}).failures(principal.tenant_id)}
+    return {"items": await Outbox({}, db).failures(principal.tenant_id)}
 
 
 @router.get("/messages/{message_id}")
@@ -109,19 +111,19 @@ async def screened_calls(
 
 
 @router.post("/screening/calls/{message_id}/verdict")
-async def correct(messages: Messages, message_id: str, body: VerdictIn) -> dict:
+async def correct(messages: Messages, db: Db, message_id: str, body: VerdictIn) -> dict:
     """The owner's correction: ``legit`` releases the message to the channels and allows the
     number; ``spam``/``sales`` screens it and blocks the number."""
 
     async def channels_for(tenant_id: str | None) -> list[str]:
-        return (await DeliverySettings().get(tenant_id)).enabled
+        return (await DeliverySettings(db).get(tenant_id)).enabled
 
     try:
         done = await messages.correct(message_id, body.verdict, channels_for)
     except MessageNotFound:
         raise _not_found(message_id) from None
     if done.list is not None and done.number_hash is not None:
-        await ScreeningLists(tenant_id=done.tenant_id).put_hash(done.number_hash, done.number_masked, done.list)
+        await ScreeningLists(db, tenant_id=done.tenant_id).put_hash(done.number_hash, done.number_masked, done.list)
     return {**done.message, "list": done.list}
 
 
@@ -133,24 +135,24 @@ class ListEntryIn(BaseModel):
 
 
 @router.get("/screening/lists")
-async def list_entries(tenant: Tenant) -> dict:
-    return {"items": [e.as_dict() for e in await ScreeningLists(tenant_id=tenant).entries()]}
+async def list_entries(tenant: Tenant, db: Db) -> dict:
+    return {"items": [e.as_dict() for e in await ScreeningLists(db, tenant_id=tenant).entries()]}
 
 
 @router.put("/screening/lists")
-async def put_entry(tenant: Tenant, body: ListEntryIn) -> dict:
+async def put_entry(tenant: Tenant, db: Db, body: ListEntryIn) -> dict:
     from screening.lists import InvalidNumber
 
     if body.note is not None and len(body.note) > 200:
         raise APIError(400, "note is at most 200 characters", param="note", code="invalid_request")
     try:
-        return (await ScreeningLists(tenant_id=tenant).put(body.number, body.list, body.note)).as_dict()
+        return (await ScreeningLists(db, tenant_id=tenant).put(body.number, body.list, body.note)).as_dict()
     except InvalidNumber as exc:
         raise APIError(400, str(exc), param="number", code="invalid_number") from None
 
 
 @router.delete("/screening/lists/{entry_id}")
-async def delete_entry(tenant: Tenant, entry_id: str) -> dict:
-    if not await ScreeningLists(tenant_id=tenant).remove(entry_id):
+async def delete_entry(tenant: Tenant, db: Db, entry_id: str) -> dict:
+    if not await ScreeningLists(db, tenant_id=tenant).remove(entry_id):
         raise APIError(404, "no such entry on this tenant's lists", param="entry_id", code="entry_not_found")
     return {"deleted": entry_id}
