@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 VOICEMAIL = re.compile(
-    r"leave (?:a|your) message|after the (?:tone|beep|signal)|not available|can'?t (?:take|come to) the phone|"
+    r"leave (?:a|your) message|please leave|after the (?:tone|beep|signal)|not available|unavailable|"
+    r"can(?:'?t|not) (?:take|answer|come to) (?:your call|the phone|the call)|you(?:'ve| have) reached|"
     r"voice ?mail|mailbox|record your message|"
     r"оставьте (?:ваше )?сообщение|после (?:звукового )?сигнала|не может (?:сейчас )?ответить|"
     r"абонент недоступен|голосов\w* почт|автоответчик",

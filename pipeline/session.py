@@ -649,10 +649,10 @@ class CallSession:
                 await spec.event.wait()  # only a confirmed turn may apologise
             return await self._apologise(exc)
         if self.config.voicemail_message and not self._heard_callee and text:
+            if spec is not None and not spec.confirmed:
+                await spec.event.wait()  # judged on the whole first turn, not on its first clause
             self._heard_callee = True
             if sounds_like_voicemail(text, getattr(turn_audio, "reason", "")):
-                if spec is not None and not spec.confirmed:
-                    await spec.event.wait()
                 self.record.turns.append(TurnRecord("caller", text, turn_audio.started_s, ended_s=turn_audio.ended_s))
                 self._end_after(self.config.voicemail_message, "voicemail")
                 return

@@ -23,6 +23,9 @@ ADMIN_TOKEN = os.environ.get("SECRETARY_TEST_ADMIN_TOKEN", "test-cluster-admin-t
 CLUSTER_JWT_SECRET = "test-cluster-jwt-secret-0123456789abcdef"  # the test cluster's session tokens
 # The cluster's cloud fallback LLM is a fake in this process (tests/fake_cloud_llm.py) on this port.
 CLOUD_PORT = int(os.environ.get("SECRETARY_TEST_CLOUD_PORT", "18765"))
+# Where the cluster's message desk delivers: an SMTP sink and the Telegram Bot API fake, in this process.
+SMTP_PORT = int(os.environ.get("SECRETARY_TEST_SMTP_PORT", "18766"))
+TELEGRAM_PORT = int(os.environ.get("SECRETARY_TEST_TELEGRAM_PORT", "18767"))
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +39,19 @@ def fake_cloud():
 
 
 @pytest.fixture(scope="session")
-def cluster(fake_cloud, redis_server):
+def owner_inbox():
+    """The owner's e-mail and Telegram as the test cluster's message desk reaches them."""
+    from tests.fake_telegram import FakeTelegram
+    from tests.smtp_sink import SmtpSink
+
+    smtp, telegram = SmtpSink(SMTP_PORT).start(), FakeTelegram().start(TELEGRAM_PORT)
+    yield smtp, telegram
+    smtp.stop()
+    telegram.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(fake_cloud, redis_server, owner_inbox):
     """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one.
 
     Its metering uses this session's redis-server, so tests can look at (and fill) tenants' usage.
@@ -57,6 +72,11 @@ def cluster(fake_cloud, redis_server):
             "SECRETARY_CLOUD_LLM_API_KEY": fake_cloud.api_key,
             "SECRETARY_CLOUD_LLM_MODEL": "fake-cloud-model",
             "SECRETARY_REDIS_URL": redis_server.url,
+            "SECRETARY_SMTP_HOST": "127.0.0.1",
+            "SECRETARY_SMTP_PORT": str(SMTP_PORT),
+            "SECRETARY_TELEGRAM_API_URL": f"http://127.0.0.1:{TELEGRAM_PORT}",
+            "SECRETARY_MESSAGES_INTERVAL_S": "0.5",
+            "SECRETARY_DELIVERY_BACKOFF_S": "0.5",
         },
     )
     from cli.local_cluster import ClusterStartError
@@ -149,3 +169,7 @@ def pytest_collection_modifyitems(config, items):
     Whisper, Piper, kept for the whole session) take their share of this 24 GiB machine: the
     fine-tuning showcase trains SmolLM2 beside the serving cluster and needs the headroom."""
     items.sort(key=lambda item: 0 if item.get_closest_marker("memory_heavy") else 1)
+
+
+# The cluster's simulated modem and admin client (tests/cluster_modem.py), shared by the modem and message tests.
+from tests.cluster_modem import modem_admin, modem_sim  # noqa: E402, F401

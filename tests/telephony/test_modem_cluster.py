@@ -17,53 +17,21 @@ import numpy as np
 import pytest
 
 from infra.audio import pcm16_to_float, resample
-from infra.settings import PROJECT_ROOT
-from telephony.simulator.modem import SimConfig
-from telephony.simulator.thread import SimulatorThread
-from tests.conftest import ADMIN_TOKEN
+from tests.cluster_modem import known_calls, wait_for_call_end
 from tests.speech import wer
 from tests.telephony.ingress_rig import caller_script
 
 pytestmark = pytest.mark.cluster
-AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def sim(cluster):
-    with SimulatorThread(PROJECT_ROOT / "var" / "test-modem", SimConfig(ring_period_s=0.5)) as s:
-        yield s
+@pytest.fixture
+def sim(modem_sim):
+    return modem_sim
 
 
-@pytest.fixture(scope="module")
-def admin(cluster, sim):
-    with httpx.Client(base_url=f"{cluster}/admin", headers=AUTH, timeout=60) as client:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                r = client.get("/modem/status")
-                if r.status_code == 200 and r.json()["ingress"]["modem"] == "ready":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1.0)
-        else:
-            pytest.fail(f"the modem ingress never became ready: {r.status_code} {r.text}")
-        yield client
-
-
-def known_calls(admin: httpx.Client) -> set[str]:
-    return {c["id"] for c in admin.get("/calls", params={"limit": 100}).json()["items"]}
-
-
-def wait_for_call_end(admin: httpx.Client, before: set[str], within_s: float = 90.0) -> dict:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        items = admin.get("/calls", params={"limit": 5}).json()["items"]
-        fresh = [c for c in items if c["id"] not in before and c["status"] == "ended"]
-        if fresh:
-            return fresh[0]
-        time.sleep(0.5)
-    raise AssertionError(f"no finished call within {within_s} s: {admin.get('/calls').json()}")
+@pytest.fixture
+def admin(modem_admin):
+    return modem_admin
 
 
 def coverage(expected: str, heard: str) -> float:

@@ -360,3 +360,18 @@ async def test_a_line_with_no_minutes_left_hears_the_notice_and_hangs_up(rigs, s
         assert await gate.meter.used(tenant, "call_ms") > limit  # the short call is counted too
     finally:
         await gate.close()
+
+
+async def test_an_outbound_call_that_reaches_voicemail_leaves_its_message_and_hangs_up(rigs, stt_engine):
+    from telephony.simulator.modem import AudioSource
+
+    rig = await rigs()
+    machine = "Hello, you have reached John. I cannot take your call. Please leave a message after the tone."
+    rig.modem.downlink = AudioSource(caller_script((6.0, machine), total_s=30))  # what answers the call
+    message = "Hello, this is a reminder of your visit tomorrow at ten."
+    call_id = await rig.ingress.dial(NUMBER, greeting=message)
+    record = await rig.call_ended(within_s=40)
+    assert record["id"] == call_id and record["end_reason"] == "voicemail", record["transcript"]
+    said = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant"]
+    assert said == [f"{message} This call is recorded.", message]  # on connect, then left on the machine; no talk
+    assert rig.modem.call is None
