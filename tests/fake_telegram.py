@@ -24,6 +24,7 @@ class Sent:
     text: str | None
     voice: bytes | None
     duration: int | None
+    at: float = 0.0  # time.time() of its arrival (benchmarks)
 
 
 class FakeTelegram(ThreadServer):
@@ -66,7 +67,7 @@ class FakeTelegram(ThreadServer):
             with self._lock:
                 self._ids += 1
                 mid = self._ids
-                self.sent.append(Sent(token, method, chat, text, audio, duration))
+                self.sent.append(Sent(token, method, chat, text, audio, duration, time.time()))
             result = {
                 "message_id": mid,
                 "date": int(time.time()),

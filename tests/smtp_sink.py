@@ -6,6 +6,7 @@ import email
 import email.policy
 import logging
 import threading
+import time
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -17,6 +18,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.messages: list[EmailMessage] = []
+        self.received_at: list[float] = []  # time.time() of each message's arrival (benchmarks)
         self.refuse_next = 0  # answer this many DATA commands with a temporary failure (451)
         self.refused = 0
         self._lock = threading.Lock()
@@ -30,6 +32,7 @@ class SmtpSink:
                 self.refused += 1
                 return "451 4.3.0 Temporary failure, try again later"
             self.messages.append(msg)
+            self.received_at.append(time.time())
         return "250 OK"
 
     def start(self) -> SmtpSink:

@@ -200,3 +200,32 @@ async def test_sampling_values_vllm_refuses_are_400_not_an_outage(client):
             json={"model": "tiny-llama", "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}], **extra},
         )
         assert r.status_code == 400, (extra, r.text)
+
+
+async def test_response_format_json_schema_holds_the_reply_to_the_schema(client):
+    """OpenAI's ``response_format``: a random tiny model answers in exactly the asked structure."""
+    import jsonschema
+
+    schema = {
+        "type": "object",
+        "properties": {"verdict": {"enum": ["spam", "sales", "legit"]}, "reason": {"type": "string", "maxLength": 30}},
+        "required": ["verdict", "reason"],
+        "additionalProperties": False,
+    }
+    body = {
+        "model": "tiny-llama",
+        "max_tokens": 80,
+        "messages": [{"role": "user", "content": "Classify this call."}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}},
+    }
+    r = await client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    jsonschema.validate(json.loads(r.json()["choices"][0]["message"]["content"], strict=False), schema)
+    r = await client.post("/v1/chat/completions", json={**body, "response_format": {"type": "json_object"}})
+    choice = r.json()["choices"][0]
+    assert choice["message"]["content"].startswith("{")  # an unbounded object may run out of max_tokens
+    if choice["finish_reason"] == "stop":
+        assert isinstance(json.loads(choice["message"]["content"], strict=False), dict)
+    for bad in ({"type": "json_schema"}, {"type": "xml"}, {"type": "json_schema", "json_schema": {"name": "x"}}):
+        r = await client.post("/v1/chat/completions", json={**body, "response_format": bad})
+        assert r.status_code == 400 and r.json()["error"]["param"].startswith("response_format"), (bad, r.text)
