@@ -24,7 +24,8 @@ from messages.caller_memory import CallerMemory
 from messages.delivery_settings import DeliverySettings
 from messages.extract import Complete, extract
 from messages.metrics import CALLS_SCREENED, MESSAGES_CREATED
-from messages.outbox import Outbox, aware
+from messages.models import aware
+from messages.outbox import Outbox
 from messages.store import MessageStore, NewMessage
 from screening.lists import ScreeningLists
 from screening.robocall import robocall_reason

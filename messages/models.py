@@ -10,7 +10,7 @@ the number's keyed hash.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -88,6 +88,11 @@ class CallerRow(Base):
     last_message_id: Mapped[str | None] = mapped_column(String(32))
     calls: Mapped[int] = mapped_column(Integer, default=0)
     last_call_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def aware(t: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every one we write is UTC."""
+    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 
 
 def tenant_key(tenant_id: str | None) -> str:

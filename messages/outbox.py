@@ -28,16 +28,11 @@ from infra.recordings import RecordingStore
 from messages.channels.base import Channel, DeliveryFailed, DeliveryRefused, Notification
 from messages.delivery_settings import DeliverySettings
 from messages.metrics import DELIVERIES, NOTIFY_SECONDS
-from messages.models import DeliveryRow, MessageRow
+from messages.models import DeliveryRow, MessageRow, aware
 from messages.store import MessageStore
 
 log = get_logger(__name__)
 MAX_BACKOFF_S = 3600.0
-
-
-def aware(t: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every one we write is UTC."""
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 
 
 @dataclass

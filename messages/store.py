@@ -19,7 +19,7 @@ from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import session_factory, transaction, utcnow
 from infra.logging import get_logger
 from infra.recordings import default_keyring
-from messages.models import DeliveryRow, MessageRow
+from messages.models import DeliveryRow, MessageRow, aware
 
 log = get_logger(__name__)
 STATUSES = ("new", "read", "done")
@@ -123,7 +123,7 @@ class MessageStore:
             "number_masked": row.number_masked,
             "reason": body.get("reason"),
             "intent": row.intent,
-            "callback_at": row.callback_at.isoformat() if row.callback_at else None,
+            "callback_at": aware(row.callback_at).isoformat() if row.callback_at else None,
             "callback_text": body.get("callback_text"),
             "urgency": row.urgency,
             "summary": body.get("summary"),
@@ -131,7 +131,7 @@ class MessageStore:
             "screened": row.screened,
             "screened_reason": row.screened_reason,
             "extracted_by": row.extracted_by,
-            "created_at": row.created_at.isoformat() if row.created_at else None,
+            "created_at": aware(row.created_at).isoformat() if row.created_at else None,
             "call_url": f"/admin/calls/{row.call_id}",
         }
         if deliveries is not None:
@@ -141,7 +141,7 @@ class MessageStore:
                     "status": x.status,
                     "attempts": x.attempts,
                     "last_error": x.last_error,
-                    "sent_at": x.sent_at.isoformat() if x.sent_at else None,
+                    "sent_at": aware(x.sent_at).isoformat() if x.sent_at else None,
                 }
                 for x in sorted(deliveries, key=lambda x: x.channel)
             ]

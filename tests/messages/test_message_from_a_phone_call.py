@@ -117,3 +117,52 @@ async def test_a_recorded_robocall_is_cut_short_and_no_one_is_notified(line):
     message = await MessageStore(rig.store.url).by_call(record["id"])
     assert message["screened"] == "robocall" and message["screened_reason"] == "one-way speech that never yielded a turn"
     assert message["deliveries"] == [] and desk.smtp.messages == [] and desk.telegram.sent == []
+
+
+async def test_a_russian_caller_on_the_modem_leaves_a_message_in_russian(tmp_path, multilingual_stt_engine, synthesizer):
+    """Marina's line: the caller (Festival's Russian voice) is heard by Whisper base in Russian and
+    the message is taken in Russian, its callback time in Moscow time."""
+    from infra.audio import decode_audio, float_to_pcm16
+    from infra.settings import PROJECT_ROOT
+    from personas.registry import PersonaRegistry
+    from tests.local_engines import EngineTranscriber
+    from tests.speech import festival_ru_wav
+
+    rig = await make_rig(
+        tmp_path, EngineTranscriber(multilingual_stt_engine), synthesizer, personas=True, persona="marina", front_door=True
+    )
+    await PersonaRegistry(rig.store.url).seed(PROJECT_ROOT / "cluster" / "personas.yaml")
+
+    async def send_sms(number: str, text: str) -> dict:
+        return {"reference": await rig.ingress.send_sms(number, text)}
+
+    desk = await make_desk(
+        rig.store.url, send_sms=send_sms, recordings=rig.recordings, personas=lambda t: PersonaRegistry(rig.store.url)
+    )
+    try:
+        await owner_channels(rig.store.url, language="ru")
+        said = "Меня зовут Иван Петров, попросите Артёма перезвонить мне в пять часов."
+        pcm, bye = (
+            float_to_pcm16(decode_audio(festival_ru_wav(text), 8000).samples * 0.9).tobytes()
+            for text in (said, "Спасибо, до свидания.")
+        )
+        audio = b"\x00" * 16000 * 12 + pcm + b"\x00" * 16000 * 7 + bye + b"\x00" * 16000 * 4
+        rig.modem.incoming_call(NUMBER, audio)
+        record = await rig.call_ended(within_s=60)
+        assert "Представьтесь" in record["transcript"][0]["text"]
+        await desk.settle(within_s=60)
+        message = await MessageStore(rig.store.url).by_call(record["id"])
+        assert message["language"] == "ru" and message["caller_name"] == "Иван Петров", (message, record["transcript"])
+        assert message["callback_text"] in ("сегодня в 17:00", "завтра в 17:00") and message["intent"] == "callback"
+        assert message["callback_at"].endswith("+00:00")  # 17:00 in Moscow, stored as UTC: 14:00
+        assert message["callback_at"][11:16] == "14:00"
+        mail = desk.smtp.to(OWNER_EMAIL)
+        assert len(mail) == 1 and mail[0]["Subject"] == "Сообщение от Иван Петров"
+        assert "Перезвонить:" in mail[0].get_content() and NUMBER in mail[0].get_content()
+        assert len(desk.telegram.to(OWNER_CHAT)) == 1
+        assert len([t for n, t in rig.modem.sent_sms if n == OWNER_MOBILE and "Иван Петров" in t]) == 1
+    finally:
+        desk.smtp.stop()
+        desk.telegram.stop()
+        await rig.ingress.stop()
+        await rig.modem.stop()
