@@ -29,6 +29,19 @@ def default_keyring() -> Keyring:
     return Keyring.local(PROJECT_ROOT / "var" / "keys")
 
 
+class SealsPersonalData:
+    """For stores that seal personal data at rest: the keyring, given or made on first use (from
+    the settings' master keys), so that building a store never touches the key files."""
+
+    _keyring: Keyring | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = default_keyring()
+        return self._keyring
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """A reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import session_factory, utcnow
 from infra.pii import number_hash
-from infra.recordings import default_keyring
+from infra.recordings import SealsPersonalData
 from messages.models import CallerRow, MessageRow, tenant_key
 
 
@@ -28,16 +28,10 @@ class Caller:
     last_summary: str | None
 
 
-class CallerMemory:
+class CallerMemory(SealsPersonalData):
     def __init__(self, url: str | None = None, tenant_id: str | None = None, keyring: Keyring | None = None) -> None:
         self.url, self.key = url, tenant_key(tenant_id)
         self._keyring = keyring
-
-    @property
-    def keyring(self) -> Keyring:
-        if self._keyring is None:
-            self._keyring = default_keyring()
-        return self._keyring
 
     async def recall(self, number: str | None) -> Caller | None:
         digest = number_hash(number)

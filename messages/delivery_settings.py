@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import session_factory, transaction, utcnow
 from infra.pii import dialable_number, mask_number
-from infra.recordings import default_keyring
+from infra.recordings import SealsPersonalData
 from messages.models import DeliverySettingsRow, tenant_key
 
 CHANNELS = ("email", "telegram", "sms")
@@ -153,15 +153,9 @@ def _ctx(key: str, what: str) -> bytes:
     return f"delivery|{key}|{what}".encode()
 
 
-class DeliverySettings:
+class DeliverySettings(SealsPersonalData):
     def __init__(self, url: str | None = None, keyring: Keyring | None = None) -> None:
         self.url, self._keyring = url, keyring
-
-    @property
-    def keyring(self) -> Keyring:
-        if self._keyring is None:
-            self._keyring = default_keyring()
-        return self._keyring
 
     def _open(self, sealed: str | None, key: str, what: str) -> str | None:
         if sealed is None:

@@ -81,7 +81,7 @@ class MessageDesk:
         if row is None or row.message_state != "pending":
             return 0
         store = CallStore(self.url, row.tenant_id)
-        transcript, number = store._transcript(row), store.clear_number(row)
+        transcript, number = store.transcript_of(row), store.clear_number(row)
         persona = await self._persona(row.tenant_id, row.persona)
         language = persona.language if persona is not None else "en"
         tz = ZoneInfo(persona.timezone if persona is not None else "UTC")

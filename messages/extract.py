@@ -115,26 +115,34 @@ def when_words(at: datetime, now: datetime, language: str) -> str:
     return f"{day} at {clock}"
 
 
+SUMMARY = {
+    "en": {
+        "who": "A caller",
+        "about": "{who} called about: {reason}.",
+        "called": "{who} called.",
+        "callback_at": " They ask to be called back {callback}.",
+        "callback": " They ask to be called back.",
+        "meeting": " They would like to arrange a meeting.",
+    },
+    "ru": {
+        "who": "Звонивший",
+        "about": "{who} звонил(а) по поводу: {reason}.",
+        "called": "{who} звонил(а).",
+        "callback_at": " Просит перезвонить {callback}.",
+        "callback": " Просит перезвонить.",
+        "meeting": " Хочет договориться о встрече.",
+    },
+}
+
+
 def template_summary(name: str | None, reason: str, intent: str, callback: str | None, language: str) -> str:
-    if language == "ru":
-        who = name or "Звонивший"
-        text = f"{who} звонил(а) по поводу: {reason.rstrip('.')}." if reason else f"{who} звонил(а)."
-        if callback:
-            text += f" Просит перезвонить {callback}."
-        elif intent == "callback":
-            text += " Просит перезвонить."
-        elif intent == "meeting":
-            text += " Хочет договориться о встрече."
-        return text
-    who = name or "A caller"
-    text = f"{who} called about: {reason.rstrip('.')}." if reason else f"{who} called."
+    """The summary when the model's will not do: who, why, and when to call back."""
+    words = SUMMARY["ru" if language == "ru" else "en"]
+    who = name or words["who"]
+    text = words["about" if reason else "called"].format(who=who, reason=reason.rstrip("."))
     if callback:
-        text += f" They ask to be called back {callback}."
-    elif intent == "callback":
-        text += " They ask to be called back."
-    elif intent == "meeting":
-        text += " They would like to arrange a meeting."
-    return text
+        return text + words["callback_at"].format(callback=callback)
+    return text + words.get(intent, "") if intent in ("callback", "meeting") else text
 
 
 async def extract(transcript: list[dict], language: str, now: datetime, complete: Complete | None) -> Extracted:

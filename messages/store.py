@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import session_factory, transaction, utcnow
 from infra.logging import get_logger
-from infra.recordings import default_keyring
+from infra.recordings import SealsPersonalData
 from messages.models import DeliveryRow, MessageRow, aware
 
 log = get_logger(__name__)
@@ -58,17 +58,11 @@ class MessageNotFound(LookupError):
     pass
 
 
-class MessageStore:
+class MessageStore(SealsPersonalData):
     def __init__(self, url: str | None = None, tenant_id: str | None = None, keyring: Keyring | None = None) -> None:
         """``tenant_id`` None: the operator, who sees every tenant's messages."""
         self.url, self.tenant_id = url, tenant_id
         self._keyring = keyring
-
-    @property
-    def keyring(self) -> Keyring:
-        if self._keyring is None:
-            self._keyring = default_keyring()
-        return self._keyring
 
     def add(self, s, tenant_id: str | None, new: NewMessage, channels: list[str]) -> MessageRow:
         """Within transaction ``s``: the message and a pending delivery per channel (none if screened)."""

@@ -20,7 +20,7 @@ from infra.crypto import DecryptionError, Keyring, open_text, seal_text
 from infra.database import Base, session_factory, transaction, utcnow
 from infra.logging import get_logger
 from infra.pii import mask_number, number_hash
-from infra.recordings import default_keyring
+from infra.recordings import SealsPersonalData
 
 log = get_logger(__name__)
 
@@ -86,7 +86,7 @@ def sms_context(tenant_id: str | None, sms_id: int) -> bytes:
     return f"sms|{tenant_id or ''}|{sms_id}".encode()
 
 
-class CallStore:
+class CallStore(SealsPersonalData):
     """All reads and writes of call and SMS records; one instance per process is enough.
 
     Transcripts and SMS bodies are sealed at rest with the recordings' keyring (``infra/crypto.py``:
@@ -98,13 +98,7 @@ class CallStore:
         self.url, self.tenant_id = url, tenant_id
         self._keyring = keyring
 
-    @property
-    def keyring(self) -> Keyring:
-        if self._keyring is None:
-            self._keyring = default_keyring()
-        return self._keyring
-
-    def _transcript(self, row: CallRow) -> list[dict[str, Any]]:
+    def transcript_of(self, row: CallRow) -> list[dict[str, Any]]:
         if row.transcript_sealed is None:
             return row.transcript or []
         try:
@@ -136,7 +130,7 @@ class CallStore:
             "end_reason": row.end_reason,
             "turns": row.turns,
             "barge_ins": row.barge_ins,
-            "transcript": self._transcript(row),
+            "transcript": self.transcript_of(row),
             "recording_ref": row.recording_ref,
             "screening": row.screening,
         }
