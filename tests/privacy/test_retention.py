@@ -75,3 +75,46 @@ async def test_a_period_out_of_range_is_refused(rig):
     for days in (0, 3651):
         with pytest.raises(ValueError):
             await retention.set_days("t", days)
+
+
+async def test_messages_caller_memory_and_clear_numbers_past_the_period_are_deleted(rig):
+    from sqlalchemy import select
+
+    from infra.database import session_factory
+    from messages.caller_memory import CallerMemory
+    from messages.desk import MessageDesk
+    from messages.models import CallerRow, DeliveryRow, MessageRow
+    from messages.outbox import Outbox
+
+    db_url, _, retention = rig
+    store = CallStore(db_url, "t")  # the desk reads with the installation's keyring
+    ids = []
+    for number in ("+79161234567", "+79035550000"):
+        call_id = await store.call_started("inbound", number, "anna")
+        await store.call_answered(call_id)
+        await store.call_ended(call_id, "caller_goodbye", [{"speaker": "caller", "text": "My name is John, call me back."}])
+        ids.append(call_id)
+    await MessageDesk(Outbox({}, db_url), url=db_url).process_calls()
+    old = utcnow() - timedelta(days=400)
+    async with transaction(db_url) as s:  # the first caller called, and left the message, 400 days ago
+        message_id, digest = (
+            await s.execute(select(MessageRow.id, MessageRow.number_hash).where(MessageRow.call_id == ids[0]))
+        ).one()
+        await s.execute(update(CallRow).where(CallRow.id == ids[0]).values(started_at=old))
+        await s.execute(update(MessageRow).where(MessageRow.id == message_id).values(created_at=old))
+        await s.execute(update(CallerRow).where(CallerRow.number_hash == digest).values(last_call_at=old))
+        s.add(
+            DeliveryRow(
+                tenant_id="t", message_id=message_id, channel="email", status="sent", attempts=1, next_attempt_at=old
+            )
+        )
+    report = await retention.sweep()
+    assert (report.messages, report.callers) == (1, 1)
+    async with session_factory(db_url)() as s:
+        assert [m.call_id for m in (await s.execute(select(MessageRow))).scalars()] == [ids[1]]
+        assert (await s.execute(select(DeliveryRow))).scalars().all() == []
+        numbers = {c.id: c.number_sealed for c in (await s.execute(select(CallRow))).scalars()}
+    assert numbers[ids[0]] is None and numbers[ids[1]] is not None  # the old call keeps no clear number
+    assert await CallerMemory(db_url, "t").recall("+79161234567") is None
+    assert (await CallerMemory(db_url, "t").recall("+79035550000")).name == "John"
+    assert (await retention.sweep()).messages == 0
