@@ -17,6 +17,7 @@ Quiet hours hold non-urgent messages until they end (a held row is not an attemp
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,9 +31,11 @@ from messages.delivery_settings import DeliverySettings
 from messages.metrics import DELIVERIES, NOTIFY_SECONDS
 from messages.models import DeliveryRow, MessageRow, aware
 from messages.store import MessageStore
+from telephony.call_store import CallRow
 
 log = get_logger(__name__)
 MAX_BACKOFF_S = 3600.0
+QUIET_HOLD = "held for quiet hours"  # a delivery waiting on purpose, not a failure
 
 
 @dataclass
@@ -151,14 +154,10 @@ class Outbox:
     async def _recording(self, msg_row: MessageRow) -> bytes | None:
         if self.recordings is None:
             return None
-        from telephony.call_store import CallRow
-
         async with session_factory(self.url)() as s:
             call = await s.get(CallRow, msg_row.call_id)
         if call is None or not call.recording_ref:
             return None  # not recorded (no consent), or erased
-        import asyncio
-
         try:
             return await asyncio.to_thread(self.recordings.read, call.recording_ref)
         except (OSError, ValueError) as exc:
@@ -184,12 +183,15 @@ class Outbox:
             row = await s.get(DeliveryRow, c.id)
             row.status, row.lease_until, row.next_attempt_at = "pending", None, until.astimezone(UTC)
             row.attempts = max(0, row.attempts - 1)  # waiting out quiet hours is not a failed attempt
-            row.last_error = "held for quiet hours"
+            row.last_error = QUIET_HOLD
 
     async def failures(self, tenant_id: str | None, limit: int = 50) -> list[dict]:
-        """Deliveries that failed for good or are being retried, newest first (the owner's view)."""
-        q = select(DeliveryRow).where(or_(DeliveryRow.status == "failed", DeliveryRow.last_error.is_not(None)))
-        q = q.where(DeliveryRow.status != "sent")
+        """Deliveries that failed for good or wait to be retried, newest first (the owner's view);
+        not those held for quiet hours or cancelled by the owner's verdict."""
+        retrying = and_(
+            DeliveryRow.status == "pending", DeliveryRow.last_error.is_not(None), DeliveryRow.last_error != QUIET_HOLD
+        )
+        q = select(DeliveryRow).where(or_(DeliveryRow.status == "failed", retrying))
         if tenant_id is not None:
             q = q.where(DeliveryRow.tenant_id == tenant_id)
         async with session_factory(self.url)() as s:

@@ -133,5 +133,6 @@ async def test_quiet_hours_hold_what_can_wait_and_let_the_urgent_through(rig, db
     async with session_factory(db_url)() as s:
         held = list((await s.execute(select(DeliveryRow).where(DeliveryRow.status == "pending"))).scalars())
     assert len(held) == 2 and all(d.attempts == 0 and d.last_error == "held for quiet hours" for d in held)
+    assert await rig.outbox.failures(None) == []  # waiting on purpose is not a failure
     until = held[0].next_attempt_at.replace(tzinfo=None)
     assert abs((until - (now + timedelta(hours=2)).replace(tzinfo=None, second=0, microsecond=0)).total_seconds()) < 61
