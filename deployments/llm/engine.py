@@ -122,6 +122,23 @@ def lower_priority(nice: int) -> int:
     return set_niceness(nice, only_lower_priority=True)
 
 
+def _with_structured_outputs(args: dict[str, Any]) -> dict[str, Any]:
+    """Engine arguments whose guided JSON is compact: xgrammar without free whitespace.
+
+    vLLM reads ``disable_any_whitespace`` from the engine's structured-outputs config, not
+    from the request (a per-request flag is silently ignored). Left to the default, a small
+    model may spend its whole ``max_tokens`` on tabs and newlines between the keys and cut
+    the JSON off. A profile may still give its own ``structured_outputs_config`` as a dict.
+    """
+    from vllm.config import StructuredOutputsConfig
+
+    given = args.get("structured_outputs_config")
+    if isinstance(given, StructuredOutputsConfig):
+        return args
+    fields = {"backend": "xgrammar", "disable_any_whitespace": True, **(given or {})}
+    return {**args, "structured_outputs_config": StructuredOutputsConfig(**fields)}
+
+
 class VLLMChatEngine:
     def __init__(self, config: VLLMConfig, resolve_path=lambda p: p) -> None:
         from infra.cpu_features import usable_cpus
@@ -141,7 +158,8 @@ class VLLMChatEngine:
         path = str(resolve_path(config.path))
         if not os.path.isfile(os.path.join(path, "config.json")):
             raise FileNotFoundError(f"LLM {config.model_id!r} not found at {path}: run `secretary models prepare`")
-        args = AsyncEngineArgs(model=path, served_model_name=[config.model_id], **config.resolved_engine_args())
+        engine_args = _with_structured_outputs(config.resolved_engine_args())
+        args = AsyncEngineArgs(model=path, served_model_name=[config.model_id], **engine_args)
         self.config = config
         self.engine = AsyncLLM.from_engine_args(args)
         self.max_model_len: int = self.engine.model_config.max_model_len
@@ -196,12 +214,12 @@ class VLLMChatEngine:
         from vllm.exceptions import VLLMClientError
         from vllm.sampling_params import StructuredOutputsParams
 
-        # No free whitespace between tokens: a small model otherwise spends its tokens on it.
+        # Compact JSON (no free whitespace) is the engine's setting: see _with_structured_outputs.
         structured = None
         if opts.json_schema is not None:
-            structured = StructuredOutputsParams(json=opts.json_schema, disable_any_whitespace=True)
+            structured = StructuredOutputsParams(json=opts.json_schema)
         elif opts.json_object:
-            structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
+            structured = StructuredOutputsParams(json_object=True)
         try:
             return SamplingParams(
                 max_tokens=max_tokens,
