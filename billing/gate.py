@@ -23,6 +23,7 @@ from typing import Any
 
 from billing.lifecycle import effective_status
 from billing.metering import METRICS, Consumption, UsageMeter, period_of
+from billing.metrics import METERING_BACKLOG, USAGE
 from billing.notifications import SmtpConfig, UsageNotifier
 from billing.plans import Catalogue, Plan, load_plans
 from billing.subscriptions import SubscriptionStore
@@ -140,6 +141,7 @@ class UsageGate:
                 await asyncio.sleep(interval_s)
                 try:
                     await self.meter.flush()
+                    METERING_BACKLOG.set(float(await self.meter.backlog()))
                 except Exception as exc:  # Redis or the database away: the events wait in the stream
                     log.warning("usage.flush_failed", error=type(exc).__name__)
 
@@ -173,25 +175,29 @@ class UsageGate:
 
     async def consume(self, tenant: str, metric: str, amount: int, event_id: str) -> Consumption:
         """Count ``amount`` atomically if it fits in the limit, else refuse and count nothing."""
-        limit = (await self.plan_for(tenant)).limit(metric)
-        result = await self.meter.consume(tenant, metric, amount, limit=limit, event_id=event_id)
+        plan = await self.plan_for(tenant)
+        result = await self.meter.consume(tenant, metric, amount, limit=plan.limit(metric), event_id=event_id)
         if not result.allowed:
-            raise UsageLimitExceeded(metric, limit, result.used, self.upgrade_url)
-        self._after(tenant, metric, result)
+            raise UsageLimitExceeded(metric, plan.limit(metric), result.used, self.upgrade_url)
+        self._after(tenant, metric, result, plan.id, amount)
         return result
 
     async def record(self, tenant: str, metric: str, amount: int, event_id: str) -> Consumption:
         """Count what was already delivered (tokens generated, audio spoken), limit or not."""
         try:
-            limit = (await self.plan_for(tenant)).limit(metric)
+            plan = await self.plan_for(tenant)
+            limit, plan_name = plan.limit(metric), plan.id
         except SubscriptionRequired:
-            limit = None  # it was delivered; it is counted all the same
+            limit, plan_name = None, "none"  # it was delivered; it is counted all the same
         result = await self.meter.consume(tenant, metric, amount, limit=limit, event_id=event_id, allow_over=True)
-        self._after(tenant, metric, result)
+        self._after(tenant, metric, result, plan_name, amount)
         return result
 
-    def _after(self, tenant: str, metric: str, result: Consumption) -> None:
-        if self.notifier is not None and not result.duplicate:
+    def _after(self, tenant: str, metric: str, result: Consumption, plan: str, amount: int) -> None:
+        if result.duplicate:
+            return
+        USAGE.inc(float(amount), plan=plan, metric=metric)
+        if self.notifier is not None:
             self.notifier.after_consume(tenant, period_of(), metric, result.used, result.limit)
 
     def allowance(self, tenant: str, call_id: str, slice_s: float = 15.0) -> CallAllowance:

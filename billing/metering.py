@@ -265,6 +265,10 @@ class UsageMeter:
                 await self.redis.xdel(STREAM, *ids)
         return written
 
+    async def backlog(self) -> int:
+        """Usage events in the stream not yet written to the ledger (``metering_backlog``)."""
+        return int(await self.redis.xlen(STREAM))
+
     async def _insert(self, entries: list[tuple[str, dict[str, str]]]) -> int:
         """Write a batch: good events to the ledger, bad ones to the dead letters, in one transaction.
 

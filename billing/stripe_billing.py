@@ -21,6 +21,7 @@ from typing import Any
 
 import stripe
 
+from billing.metrics import PAYMENT_EVENTS
 from billing.plans import Catalogue
 from billing.subscriptions import Invoice, SubscriptionState, SubscriptionStore
 from infra.logging import get_logger
@@ -160,8 +161,11 @@ class StripeBilling:
         """ "processed", "duplicate" or "ignored"; raises ``WebhookRejected`` for a forged body."""
         event = self._verify(raw, signature).to_dict()
         if event["type"] not in HANDLED:
+            PAYMENT_EVENTS.inc(provider="stripe", event="other", outcome="ignored")
             return "ignored"
         state, invoice = await asyncio.to_thread(self._state_for, event)
         applied = await self.store.apply_event("stripe", event["id"], event["type"], state, invoice)
         log.info("stripe.webhook", event_type=event["type"], event_id=event["id"], applied=applied)
-        return "processed" if applied else "duplicate"
+        outcome = "processed" if applied else "duplicate"
+        PAYMENT_EVENTS.inc(provider="stripe", event=event["type"], outcome=outcome)
+        return outcome

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from billing.metrics import PAYMENT_EVENTS
 from billing.plans import Catalogue
 from billing.subscriptions import Invoice, Subscription, SubscriptionState, SubscriptionStore
 from infra.logging import get_logger
@@ -124,6 +125,7 @@ class YooKassaBilling:
         if body.get("type") != "notification" or not isinstance(obj, dict) or not obj.get("id"):
             raise NotificationRejected("not a YooKassa notification")
         if not str(body.get("event", "")).startswith("payment."):
+            PAYMENT_EVENTS.inc(provider="yookassa", event="other", outcome="ignored")
             return "ignored"
         payment = await asyncio.to_thread(Payment.find_one, str(obj["id"]))  # the truth, not the claim
         state = self._state(payment)
@@ -132,7 +134,9 @@ class YooKassaBilling:
             "yookassa", f"{payment.id}:{payment.status}", str(body["event"]), state, invoice
         )
         log.info("yookassa.notification", event_type=body.get("event"), status=payment.status, applied=applied)
-        return "processed" if applied else "duplicate"
+        outcome = "processed" if applied else "duplicate"
+        PAYMENT_EVENTS.inc(provider="yookassa", event=f"payment.{payment.status}", outcome=outcome)
+        return outcome
 
     @staticmethod
     def _invoice(payment: Any) -> Invoice | None:

@@ -21,6 +21,7 @@ from infra.database import Base, session_factory, transaction, utcnow
 from infra.logging import get_logger
 from infra.pii import mask_number, number_hash
 from infra.recordings import SealsPersonalData
+from telephony import call_metrics
 
 log = get_logger(__name__)
 
@@ -166,6 +167,7 @@ class CallStore(SealsPersonalData):
                     else None,
                 )
             )
+        call_metrics.call_began(direction)
         return call_id
 
     def clear_number(self, row: CallRow) -> str | None:
@@ -218,6 +220,9 @@ class CallStore(SealsPersonalData):
             row.screening = screening
             if message and row.direction == "inbound" and (row.answered_at is not None or screening or end_reason == "busy"):
                 row.message_state = "pending"
+            outcome = call_metrics.call_outcome(row.answered_at is not None, end_reason, screening)
+            direction, persona, talk_s = row.direction, row.persona, row.duration_s
+        call_metrics.call_finished(direction, persona, outcome, talk_s)
 
     async def get_call(self, call_id: str) -> dict[str, Any] | None:
         async with session_factory(self.url)() as s:
@@ -249,7 +254,9 @@ class CallStore(SealsPersonalData):
             now = utcnow()
             for row in rows:
                 row.status, row.ended_at, row.end_reason = "ended", now, reason
-            return len(rows)
+        for row in rows:
+            call_metrics.call_finished(row.direction, row.persona, call_metrics.call_outcome(False, reason, None), None)
+        return len(rows)
 
     async def sms_saved(self, direction: str, number: str | None, text: str, reply_to: int | None = None) -> int:
         async with transaction(self.url) as s:

@@ -28,6 +28,7 @@ from personas.registry import PersonaNotFound, PersonaRegistry
 from personas.schemas import Persona
 from pipeline.services import Allowance, CallServices
 from pipeline.session import CallSession, SessionConfig
+from telephony import call_metrics
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
 from telephony.call_bridge import CallBridge
@@ -85,6 +86,8 @@ class ModemIngressConfig:
     nice: int | None = None
     stall_s: float = 5.0
     ready_timeout_s: float = 30.0
+    # How often the modem's signal and registration are read for the metrics (0: only when asked).
+    signal_poll_s: float = 60.0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> ModemIngressConfig:
@@ -165,6 +168,8 @@ class ModemIngress:
         warm = getattr(self.services.responder, "warm", None)
         if warm is not None:  # the FAQ's model and vectors, before the first caller needs them
             self._spawn(warm(await self._persona()), "faq-warm-up")
+        if self.config.signal_poll_s > 0:
+            self._spawn(self._watch_signal(), "modem-signal")
 
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         await self.driver.wait_ready(timeout_s or self.config.ready_timeout_s)
@@ -196,7 +201,21 @@ class ModemIngress:
         }
 
     async def modem_status(self) -> dict[str, Any]:
-        return asdict(await self.driver.status())
+        status = await self.driver.status()
+        call_metrics.modem_seen(status.imei, status.signal_dbm, status.registration)
+        return asdict(status)
+
+    async def _watch_signal(self) -> None:
+        """Signal and registration for the dashboard and the "modem lost" alert, every ``signal_poll_s``."""
+        line = None
+        while True:
+            try:
+                await self.driver.wait_ready(self.config.ready_timeout_s)
+                line = (await self.modem_status())["imei"]
+            except MODEM_ERRORS:
+                if line is not None:  # the modem that was there is gone: "modem lost" fires on this
+                    call_metrics.modem_seen(line, None, "not registered")
+            await asyncio.sleep(self.config.signal_poll_s)
 
     async def diagnostic(self, name: str) -> list[str]:
         return await self.driver.diagnostic(name)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from billing.dependencies import Services, TenantUser
+from billing.metrics import PAYMENT_EVENTS
 from billing.stripe_billing import WebhookRejected
 from billing.yookassa_billing import NotificationRejected
 from infra.http_errors import APIError
@@ -81,7 +82,11 @@ async def stripe_webhook(request: Request, services: Services, stripe_signature:
     try:
         outcome = await stripe.handle_webhook(await request.body(), stripe_signature)
     except WebhookRejected as exc:
+        PAYMENT_EVENTS.inc(provider="stripe", event="unverified", outcome="rejected")
         raise APIError(400, str(exc), code="invalid_signature") from None
+    except Exception:
+        PAYMENT_EVENTS.inc(provider="stripe", event="unknown", outcome="error")  # Stripe retries it
+        raise
     return {"received": True, "outcome": outcome}
 
 
@@ -102,6 +107,10 @@ async def yookassa_webhook(request: Request, services: Services) -> dict:
     try:
         outcome = await yookassa.handle_notification(request.client.host if request.client else None, body)
     except NotificationRejected as exc:
+        PAYMENT_EVENTS.inc(provider="yookassa", event="unverified", outcome="rejected")
         status = 403 if "addresses" in str(exc) else 400
         raise APIError(status, str(exc), code="notification_rejected") from None
+    except Exception:
+        PAYMENT_EVENTS.inc(provider="yookassa", event="unknown", outcome="error")  # YooKassa retries it
+        raise
     return {"received": True, "outcome": outcome}

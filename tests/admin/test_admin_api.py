@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import httpx
+import prometheus_client
 import pytest
 from fastapi.routing import APIRoute
 
@@ -146,6 +147,9 @@ async def test_modem_status_and_diagnostics(rig, client):
     status = (await client.get("/modem/status", headers=AUTH)).json()
     assert status["ingress"]["modem"] == "ready"
     assert status["modem"]["imei"] == "862636050029311" and status["modem"]["signal_dbm"] == -81
+    # The same reading is a metric, per line (the dashboard's signal panel and the "modem lost" alert).
+    assert prometheus_client.REGISTRY.get_sample_value("secretary_modem_signal_dbm", {"line": "862636050029311"}) == -81
+    assert prometheus_client.REGISTRY.get_sample_value("secretary_modem_registered", {"line": "862636050029311"}) == 1
     names = (await client.get("/modem/diagnostics", headers=AUTH)).json()["diagnostics"]
     assert "SignalQuality" in names and "Dial" not in names
     lines = (await client.get("/modem/diagnostics/SignalQuality", headers=AUTH)).json()["lines"]

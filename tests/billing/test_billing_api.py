@@ -7,6 +7,7 @@ import time
 import uuid
 
 import httpx
+import prometheus_client
 import pytest
 import stripe
 from fastapi.routing import APIRoute
@@ -198,10 +199,21 @@ async def test_checkout_and_the_webhook_route(client, fake_stripe):
         }
     ).encode()
     header = stripe.WebhookSignature.generate_signature_header(raw.decode(), SECRET, timestamp=int(time.time()))
+
+    def events(event: str, outcome: str) -> float:
+        labels = {"provider": "stripe", "event": event, "outcome": outcome}
+        return prometheus_client.REGISTRY.get_sample_value("secretary_payment_events_total", labels) or 0
+
+    rejected, processed = events("unverified", "rejected"), events("customer.subscription.updated", "processed")
     forged = await client.post("/webhooks/stripe", content=raw + b" ", headers={"Stripe-Signature": header})
     assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_signature"
     ok = await client.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})
     assert ok.json() == {"received": True, "outcome": "processed"}
+    # The alert on payment webhooks watches these (cluster/prometheus/alerts.yml).
+    assert (events("unverified", "rejected"), events("customer.subscription.updated", "processed")) == (
+        rejected + 1,
+        processed + 1,
+    )
     assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
 
 

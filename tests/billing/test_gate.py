@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import prometheus_client
 import pytest
 
 from accounts.service import AccountService
@@ -177,3 +178,21 @@ async def test_a_failed_email_is_retried_by_the_next_consumption(rig, smtp, redi
 
 def test_thresholds():
     assert reached(79, 100) == [] and reached(80, 100) == [80] and reached(100, 100) == [80, 100]
+
+
+async def test_usage_is_a_metric_per_plan_and_the_backlog_drains(rig):
+    gate, accounts = rig
+
+    def used(plan: str) -> float:
+        labels = {"plan": plan, "metric": "tts_ms"}
+        return prometheus_client.REGISTRY.get_sample_value("secretary_usage_units_total", labels) or 0
+
+    t = await subscribed(gate, accounts, plan="pro")
+    before = used("pro")
+    await gate.record(t, "tts_ms", 1500, "m1")
+    await gate.record(t, "tts_ms", 1500, "m1")  # the same event: counted once, in the ledger and the metric
+    await gate.consume(t, "tts_ms", 500, "m2")
+    assert used("pro") == before + 2000
+    assert await gate.meter.backlog() >= 2  # waiting in Redis for the SQL ledger
+    await gate.meter.flush()
+    assert await gate.meter.backlog() == 0
