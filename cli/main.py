@@ -51,6 +51,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster_render(_args: argparse.Namespace) -> int:
+    from cli.manifests import write_all
+
+    for path in write_all():
+        print(f"wrote {path}")
+    return 0
+
+
 def _demo(_args: argparse.Namespace) -> int:
     from cli.demo import run_demo
 
@@ -100,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--duration", type=float, help="stop after this many seconds")
     sim.set_defaults(func=_modem_sim)
+    cluster = sub.add_parser("cluster", help="deployment manifests").add_subparsers(dest="action", required=True)
+    cluster.add_parser("render", help="render cluster/kuberay/rayservice.yaml from its template").set_defaults(
+        func=_cluster_render
+    )
     demo = sub.add_parser("demo", help="start the CPU profile, exercise it end to end, stop")
     demo.set_defaults(func=_demo)
     from cli import finetune
