@@ -31,12 +31,30 @@ class PiperConfig:
     voices: list[PiperVoiceConfig]
     noise_scale: float | None = None
     noise_w_scale: float | None = None
+    # "cuda": onnxruntime-gpu's CUDA provider, the GPU profile's voice engine whose licence allows a
+    # paid service (XTTS-v2's weights do not: docs/voices.md). "cpu": the CPU profile.
+    device: str = "cpu"
 
     @classmethod
     def from_dict(cls, d: dict) -> PiperConfig:
         d = dict(d)
         d["voices"] = [PiperVoiceConfig(**v) for v in d["voices"]]
         return cls(**d)
+
+
+def providers_for(device: str) -> list[str]:
+    """onnxruntime execution providers for ``device``; a GPU asked for and missing is an error, not
+    a silent fall back to the CPU (a GPU profile on the CPU would miss every latency budget)."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise RuntimeError(
+                "Piper device 'cuda' needs onnxruntime's CUDAExecutionProvider, which this onnxruntime "
+                f"lacks ({', '.join(ort.get_available_providers())}): install onnxruntime-gpu"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise ValueError(f"Piper device must be 'cpu' or 'cuda', not {device!r}")
 
 
 def session_options() -> ort.SessionOptions:
@@ -55,6 +73,7 @@ class PiperEngine(TextToSpeechEngine):
 
     def __init__(self, config: PiperConfig, resolve_path=lambda p: Path(p)) -> None:
         self.config = config
+        providers = providers_for(config.device)
         self._voices: dict[str, PiperVoice] = {}
         self._info: dict[str, VoiceInfo] = {}
         # onnxruntime sessions are thread-safe, but two concurrent runs on 2 cores only thrash;
@@ -66,7 +85,7 @@ class PiperEngine(TextToSpeechEngine):
                 raise FileNotFoundError(f"Piper voice {v.id!r} not found at {path}: run `secretary models prepare`")
             voice = PiperVoice.load(path)
             # Piper's session, rebuilt with threads that sleep when done (session_options).
-            voice.session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+            voice.session = ort.InferenceSession(str(path), session_options(), providers=providers)
             self._voices[v.id] = voice
             self._info[v.id] = VoiceInfo(v.id, v.language, voice.config.sample_rate, self.name)
             self._locks[v.id] = threading.Lock()

@@ -91,3 +91,19 @@ def test_finished_onnxruntime_threads_sleep_instead_of_spinning(engine):
     """The cores are shared with STT and the LLM: a synthesis must not hold them after it ends."""
     options = engine._voices["joe"].session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_the_gpu_device_is_asked_of_onnxruntime_and_never_silently_dropped(monkeypatch):
+    """The GPU profile's Piper: the CUDA provider first; without onnxruntime-gpu a clear error."""
+    import onnxruntime as ort
+
+    from deployments.tts.piper import providers_for
+
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
+        providers_for("cuda")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert providers_for("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
+        providers_for("tpu")
