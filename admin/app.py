@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from ray import serve
 
 from admin.dependencies import ModemClient, bind
+from admin.line_watch import LineWatch
 from admin.routes import calls, finetune, messages, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
 from infra.http_app import service_app
 from infra.logging import configure_from_settings, get_logger
-from infra.settings import PROJECT_ROOT
+from infra.settings import PROJECT_ROOT, get_settings
 from telephony.call_store import CallStore
 
 log = get_logger(__name__)
@@ -45,10 +46,13 @@ class AdminApi:
         self.spec = spec or {}
         modem_spec = self.spec.get("modem") or {}
         client = None
+        self.line_watch: LineWatch | None = None
         if modem_spec.get("enabled"):
-            from telephony.ingress_actor import get_or_create
+            from telephony.ingress_actor import LINE, get_or_create
 
             client = ModemClient(get_or_create(modem_spec))
+            line_store = CallStore(tenant_id=get_settings().modem_tenant, line=modem_spec.get("line", LINE))
+            self.line_watch = LineWatch(client.actor, line_store)
         bind(CallStore(), client, gate=build_gate())
 
         self.modem = client
@@ -76,6 +80,11 @@ class AdminApi:
             self.desk.start()
         if self.modem is not None:
             self.modem.actor.status.remote()
+        if self.line_watch is not None:
+            try:
+                await self.line_watch.check()  # a lost line's calls end now (admin/line_watch.py)
+            except Exception as exc:  # the database away: next round; the admin API stays healthy
+                log.warning("line_watch.failed", error=type(exc).__name__)
 
 
 def build_admin_app(args: dict[str, Any]) -> serve.Application:

@@ -24,12 +24,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import httpx
 
+from cli.local_nodes import NodeSpec, RayNodes
 from cli.start_diagnosis import diagnose, explain, failed_deployments
 from infra.settings import PROJECT_ROOT
 
@@ -49,8 +50,13 @@ class LocalCluster:
         log_path: Path | None = None,
         env: dict[str, str] | None = None,
         modem_dir: Path = DEFAULT_MODEM_DIR,
+        worker_nodes: Sequence[NodeSpec] | None = None,
     ) -> None:
+        """``worker_nodes``: run a head plus these nodes (cli/local_nodes.py) instead of the one
+        local node ``serve run`` starts; the ``modem`` resource is then the workers' to give."""
         self.profile, self.base_url = Path(profile).resolve(), base_url.rstrip("/")
+        self.worker_nodes = list(worker_nodes) if worker_nodes is not None else None
+        self.nodes: RayNodes | None = None
         self.log_path = log_path or PROJECT_ROOT / "var" / "logs" / "serve-run.log"
         self.env = env or {}
         self.modem_dir = Path(modem_dir)
@@ -109,9 +115,12 @@ class LocalCluster:
             env["SECRETARY_MODEM_AUDIO_PORT"] = str(self.modem_dir / "audio")
         t0 = time.monotonic()
         self._prepare(env, progress)
+        address: list[str] = []
+        if self.worker_nodes is not None:
+            address = ["--address", self._start_nodes(env, cpus, resources, progress)]
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [self._serve_bin(), "run", str(self.profile)],
+            [self._serve_bin(), "run", *address, str(self.profile)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
@@ -137,6 +146,23 @@ class LocalCluster:
                     self._fail("a deployment failed to start", "\n".join(explain(f) for f in failures))
             time.sleep(1.0)
         self._fail(f"the cluster was not ready after {timeout_s:.0f} s ({last[:200]})", diagnose() or self.log_tail(20))
+
+    def _start_nodes(
+        self, env: dict[str, str], cpus: int, resources: dict[str, float], progress: Callable[[str], None]
+    ) -> str:
+        """The head (models, controller, proxy) and the worker nodes; returns the head's address."""
+        assert self.worker_nodes is not None
+        self.nodes = RayNodes(env, PROJECT_ROOT, self.log_path.parent)
+        head_resources = {k: v for k, v in resources.items() if k != "CPU"}
+        try:
+            self.nodes.start_head(cpus, head_resources)
+            for spec in self.worker_nodes:
+                self.nodes.start_worker(spec)
+        except RuntimeError as exc:
+            self._fail("the Ray nodes did not start", str(exc))
+        names = ", ".join(s.name for s in self.worker_nodes) or "none"
+        progress(f"Ray head at {self.nodes.address}; worker nodes: {names}")
+        return self.nodes.address
 
     def _fail(self, what: str, detail: str) -> NoReturn:
         """Stop everything and raise with the cause: a few lines, and where the whole log is."""
@@ -164,6 +190,9 @@ class LocalCluster:
                 pass
             self.proc.wait()
             self.proc = None
+        if self.nodes is not None:
+            self.nodes.stop()
+            self.nodes = None
         if self.redis is not None:
             self.redis.stop()
             self.redis = None

@@ -34,7 +34,7 @@ def call_outcome(answered: bool, end_reason: str, screening: str | None) -> str:
         return "answered"
     if end_reason == "busy":
         return "busy"
-    if end_reason in ("refused", "dial_failed", "ingress_restarted", "ingress_stopped", "node_lost"):
+    if end_reason in ("refused", "dial_failed", "ingress_restarted", "ingress_stopped", "ingress_lost"):
         return "failed"
     return "missed"
 

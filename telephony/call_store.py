@@ -51,6 +51,9 @@ class CallRow(Base):
     # transaction so that a crash right after the call loses no message; then "done".
     message_state: Mapped[str | None] = mapped_column(String(12), index=True)
     screening: Mapped[str | None] = mapped_column(String(16))  # screened before answering: "blocked"
+    # The way the call came: "websocket", or the modem line that carried it ("modem" for the
+    # profile's one line). A line's restart or loss closes only that line's calls.
+    line: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class SmsRow(Base):
@@ -95,8 +98,10 @@ class CallStore(SealsPersonalData):
     dump or backup shows neither; rows written before sealing was introduced are read as they are.
     """
 
-    def __init__(self, url: str | None = None, tenant_id: str | None = None, keyring: Keyring | None = None) -> None:
-        self.url, self.tenant_id = url, tenant_id
+    def __init__(
+        self, url: str | None = None, tenant_id: str | None = None, keyring: Keyring | None = None, line: str | None = None
+    ) -> None:
+        self.url, self.tenant_id, self.line = url, tenant_id, line
         self._keyring = keyring
 
     def transcript_of(self, row: CallRow) -> list[dict[str, Any]]:
@@ -121,6 +126,7 @@ class CallStore(SealsPersonalData):
         return {
             "id": row.id,
             "direction": row.direction,
+            "line": row.line,
             "number": row.number_masked,
             "persona": row.persona,
             "status": row.status,
@@ -160,6 +166,7 @@ class CallStore(SealsPersonalData):
                     number_hash=number_hash(number),
                     persona=persona,
                     status=status,
+                    line=self.line,
                     started_at=utcnow(),
                     transcript=[],
                     number_sealed=seal_text(self.keyring, number, number_context(self.tenant_id, call_id))
@@ -245,11 +252,15 @@ class CallStore(SealsPersonalData):
             return Page([self._call_dict(r) for r in rows], total, limit, offset)
 
     async def close_dangling(self, reason: str = "ingress_restarted") -> int:
-        """Calls left ringing/active by a crashed ingress are closed, so none stays stuck."""
+        """Calls left ringing/active by a crashed ingress are closed, so none stays stuck.
+
+        Only this store's line: a modem line's restart must not end the tenant's WebSocket calls."""
         async with transaction(self.url) as s:
             q = select(CallRow).where(CallRow.status != "ended")
             if self.tenant_id is not None:
                 q = q.where(CallRow.tenant_id == self.tenant_id)
+            if self.line is not None:
+                q = q.where(CallRow.line == self.line)
             rows = list((await s.execute(q)).scalars())
             now = utcnow()
             for row in rows:

@@ -43,6 +43,7 @@ log = get_logger(__name__)
 ACTOR_NAME = "modem-ingress"
 NAMESPACE = "secretary"
 MODEM_RESOURCE = "modem"
+LINE = "modem"  # the calls table's name for the profile's one modem line
 
 
 def _error(kind: str, exc: BaseException) -> dict[str, Any]:
@@ -118,7 +119,7 @@ class ModemIngressActor:
             ports.at,
             ports.audio,
             services,
-            CallStore(tenant_id=tenant),
+            CallStore(tenant_id=tenant, line=spec.get("line", LINE)),
             config=config,
             policy=policy,
             personas=registry,

@@ -51,20 +51,24 @@ def owner_inbox():
 
 
 @pytest.fixture(scope="session")
-def cluster(fake_cloud, redis_server, owner_inbox):
-    """The running CPU-profile cluster; started here unless SECRETARY_TEST_BASE_URL points at one.
+def local_cluster(fake_cloud, redis_server, owner_inbox):
+    """The CPU-profile cluster this session started (None when SECRETARY_TEST_BASE_URL points at one).
 
+    Two Ray nodes on this machine, as in production: the head with the models, and the office
+    machine with the modem (cli/local_nodes.py), which only the modem ingress actor may use.
     Its metering uses this session's redis-server, so tests can look at (and fill) tenants' usage.
     """
     if "SECRETARY_TEST_BASE_URL" in os.environ:
-        yield BASE_URL
+        yield None
         return
     from cli.local_cluster import LocalCluster
+    from cli.local_nodes import modem_node
     from infra.settings import PROJECT_ROOT
 
     c = LocalCluster(
         base_url=BASE_URL,
         modem_dir=PROJECT_ROOT / "var" / "test-modem",
+        worker_nodes=[modem_node("office")],
         env={
             "SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN,
             "SECRETARY_JWT_SECRET": CLUSTER_JWT_SECRET,
@@ -86,9 +90,15 @@ def cluster(fake_cloud, redis_server, owner_inbox):
     except ClusterStartError as exc:  # the deployment's own cause, not the waiting loop's traceback
         pytest.fail(f"the test cluster did not start: {exc}", pytrace=False)
     try:
-        yield BASE_URL
+        yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(local_cluster) -> str:
+    """The running CPU-profile cluster's base URL."""
+    return BASE_URL
 
 
 @pytest.fixture(scope="session")

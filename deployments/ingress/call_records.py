@@ -20,7 +20,7 @@ log = get_logger(__name__)
 class CallRecordKeeper:
     def __init__(self, tenant_id: str | None, number: str | None, persona: str | None, call_id: str) -> None:
         self.tenant_id, self.number, self.persona, self.call_id = tenant_id, number, persona, call_id
-        self.store = CallStore(tenant_id=tenant_id)
+        self.store = CallStore(tenant_id=tenant_id, line="websocket")
         self.screening: str | None = None
         self.saved = False
 

@@ -67,6 +67,7 @@ def test_groups_hold_what_the_issue_asks():
     assert gpu_container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     # The modem group advertises the resource the ingress actor asks for, and reaches USB devices.
     assert json.loads(json.loads(modem["rayStartParams"]["resources"])) == {"modem": 1}
+    assert modem["rayStartParams"]["labels"] == "secretary.io/role=modem"  # replicas avoid it (label_selector)
     (modem_container,) = modem["template"]["spec"]["containers"]
     assert modem_container["securityContext"]["privileged"] is True
     assert modem["template"]["spec"]["nodeSelector"] == {"secretary.io/modem": "true"}

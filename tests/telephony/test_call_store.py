@@ -77,3 +77,16 @@ async def test_dangling_calls_are_closed(url):
     assert await store.close_dangling() == 1
     assert (await store.get_call(ringing))["end_reason"] == "ingress_restarted"
     assert (await store.get_call(done))["end_reason"] == "caller_goodbye"
+
+
+async def test_closing_a_lines_dangling_calls_leaves_other_lines_and_websocket_calls(url):
+    modem, ws = CallStore(url, tenant_id="t-lines", line="modem"), CallStore(url, tenant_id="t-lines", line="websocket")
+    other_modem = CallStore(url, tenant_id="t-lines", line="862636050029312")
+    on_modem = await modem.call_started("inbound", "+79161234567", "anna", status="active")
+    on_ws = await ws.call_started("inbound", "+79161234568", "anna", status="active")
+    on_other = await other_modem.call_started("inbound", "+79161234569", "anna", status="active")
+    assert await modem.close_dangling("ingress_lost") == 1
+    assert (await modem.get_call(on_modem))["end_reason"] == "ingress_lost"
+    assert (await modem.get_call(on_modem))["line"] == "modem"
+    assert (await ws.get_call(on_ws))["status"] == "active"
+    assert (await ws.get_call(on_other))["status"] == "active"

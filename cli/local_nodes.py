@@ -1,0 +1,141 @@
+"""Several Ray nodes on one machine: a head and workers, each its own ``ray start`` process group.
+
+A real cluster has a model host and, elsewhere, the office machine the modem is plugged into. Here
+each node is a separate ``ray start --block`` (its own raylet, object store and workers) with its
+own CPUs, custom resources and labels, so placement works exactly as across machines: the modem
+ingress actor asks for ``modem`` and lands on the node that advertises it; model replicas avoid
+nodes labelled ``secretary.io/role=modem`` (cluster/profiles/cpu.yaml).
+
+Every node runs in a new session, so one node can be killed like a machine losing power
+(``kill``: SIGKILL to its whole group) and started again (``restart``) while the others run on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODEM_ROLE = {"secretary.io/role": "modem"}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One worker node: its name (for logs and kill/restart), CPUs, custom resources and labels."""
+
+    name: str
+    num_cpus: float = 0
+    resources: dict[str, float] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def modem_node(name: str = "office", resources: dict[str, float] | None = None) -> NodeSpec:
+    """The machine with the modem: no CPUs for replicas, the ``modem`` resource, the modem role."""
+    return NodeSpec(name, 0, resources or {"modem": 1}, dict(MODEM_ROLE))
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+class RayNodes:
+    def __init__(self, env: dict[str, str], cwd: Path, log_dir: Path, gcs_port: int = 26379) -> None:
+        self.env = {k: v for k, v in env.items() if k != "RAY_OVERRIDE_RESOURCES"}  # nodes take flags
+        self.cwd, self.log_dir, self.gcs_port = cwd, log_dir, gcs_port
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.specs: dict[str, NodeSpec] = {}
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.gcs_port}"
+
+    def _ray(self) -> str:
+        return str(Path(sys.executable).with_name("ray"))
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"ray-node-{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [self._ray(), "start", "--block", "--disable-usage-stats", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_head(self, num_cpus: float, resources: dict[str, float], timeout_s: float = 60.0) -> None:
+        if port_open(self.gcs_port):
+            raise RuntimeError(f"port {self.gcs_port} is taken: another Ray head runs here")
+        self._spawn(
+            "head",
+            [
+                "--head",
+                f"--port={self.gcs_port}",
+                f"--num-cpus={num_cpus:g}",
+                f"--resources={json.dumps(resources)}",
+                "--dashboard-host=127.0.0.1",
+                "--dashboard-port=8265",
+            ],
+        )
+        self._wait(lambda: port_open(self.gcs_port), "head", timeout_s)
+
+    def start_worker(self, spec: NodeSpec) -> None:
+        self.specs[spec.name] = spec
+        args = [f"--address={self.address}", f"--num-cpus={spec.num_cpus:g}", f"--resources={json.dumps(spec.resources)}"]
+        if spec.labels:
+            args.append("--labels=" + ",".join(f"{k}={v}" for k, v in spec.labels.items()))
+        self._spawn(spec.name, args)
+
+    def _wait(self, ready, name: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"ray node {name!r} exited with {proc.returncode} (log: {self.log_dir})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ray node {name!r} was not up after {timeout_s:.0f} s")
+            time.sleep(0.5)
+
+    def alive_nodes(self) -> int:
+        """Nodes the head counts as alive (from ``ray list nodes``' source, the state API)."""
+        from ray.util.state import list_nodes
+
+        return sum(1 for n in list_nodes(address="http://127.0.0.1:8265") if n.state == "ALIVE")
+
+    def kill(self, name: str) -> None:
+        """The machine loses power: every process of the node dies at once, nothing is told."""
+        proc = self.procs[name]
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+    def restart(self, name: str) -> None:
+        self.start_worker(self.specs[name])
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Workers first, then the head: SIGTERM to each group, SIGKILL to what is left."""
+        order = [n for n in self.procs if n != "head"] + (["head"] if "head" in self.procs else [])
+        for name in order:
+            proc = self.procs[name]
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=timeout_s)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        self.procs.clear()
