@@ -54,7 +54,7 @@ demo-deps:
 test: system-deps models
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -ra --cov --cov-report=term --cov-report=xml:var/coverage.xml
+	$(BIN)/pytest -ra --durations=30 --cov --cov-report=term --cov-report=xml:var/coverage.xml
 
 demo: demo-deps models
 	$(BIN)/secretary demo

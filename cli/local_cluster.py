@@ -175,8 +175,22 @@ class LocalCluster:
         except OSError:
             return ""
 
+    def drain_line(self, timeout_s: float = 15.0) -> None:
+        """``secretary line stop``: the call in progress ends in words and the line lets go of the
+        modem, before Serve and Ray are taken down (best effort: a line that is not up is fine)."""
+        address = self.nodes.address if self.nodes is not None else "auto"
+        secretary = str(Path(sys.executable).with_name("secretary"))
+        cmd = [secretary, "line", "stop", "--address", address, "--timeout", str(timeout_s)]
+        try:
+            subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, timeout=timeout_s + 30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
     def stop(self, timeout_s: float = 60.0) -> None:
-        """SIGINT (Serve shuts down cleanly), then SIGKILL whatever of the group is left; then Redis."""
+        """Drain the line, SIGINT (Serve shuts down cleanly), then SIGKILL whatever of the group is
+        left; then the Ray nodes and Redis."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.drain_line()
         if self.proc is not None:
             pgid = self.proc.pid
             try:

@@ -12,6 +12,7 @@ Every node runs in a new session, so one node can be killed like a machine losin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -111,14 +112,36 @@ class RayNodes:
 
         return sum(1 for n in list_nodes(address="http://127.0.0.1:8265") if n.state == "ALIVE")
 
-    def kill(self, name: str) -> None:
-        """The machine loses power: every process of the node dies at once, nothing is told."""
-        proc = self.procs[name]
+    def processes(self, name: str) -> list:
+        """The node's processes: its ``ray start``, raylet, agents and every worker they spawned.
+
+        Workers are the raylet's children but not all of its process group, so the group alone
+        is not the node: a worker outlives a group kill by the moment it takes to notice."""
+        import psutil
+
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            root = psutil.Process(self.procs[name].pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _signal(self, name: str, sig: int) -> None:
+        import psutil
+
+        for p in self.processes(name):
+            try:
+                p.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            os.killpg(self.procs[name].pid, sig)
         except ProcessLookupError:
             pass
-        proc.wait()
+
+    def kill(self, name: str) -> None:
+        """The machine loses power: every process of the node dies at once, nothing is told."""
+        self._signal(name, signal.SIGKILL)
+        self.procs[name].wait()
 
     def restart(self, name: str) -> None:
         self.start_worker(self.specs[name])
@@ -128,14 +151,16 @@ class RayNodes:
         order = [n for n in self.procs if n != "head"] + (["head"] if "head" in self.procs else [])
         for name in order:
             proc = self.procs[name]
+            left = self.processes(name)
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=timeout_s)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
-            try:
+            for p in left:  # workers that left the group
+                with contextlib.suppress(Exception):
+                    p.kill()
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
         self.procs.clear()

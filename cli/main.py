@@ -51,6 +51,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _line_stop(args: argparse.Namespace) -> int:
+    from telephony.ingress_actor import stop_line
+
+    result = stop_line(args.address, args.timeout)
+    print("no modem line runs" if result is None else f"line stopped: {result}")
+    return 0
+
+
 def _cluster_render(_args: argparse.Namespace) -> int:
     from cli.manifests import write_all
 
@@ -108,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--duration", type=float, help="stop after this many seconds")
     sim.set_defaults(func=_modem_sim)
+    line = sub.add_parser("line", help="the modem line").add_subparsers(dest="action", required=True)
+    stop = line.add_parser("stop", help="drain the line (the call in progress ends in words) and stop its actor")
+    stop.add_argument("--address", default="auto", help="the Ray cluster (default: the local one)")
+    stop.add_argument("--timeout", type=float, default=15.0, help="seconds the call in progress may take to end")
+    stop.set_defaults(func=_line_stop)
     cluster = sub.add_parser("cluster", help="deployment manifests").add_subparsers(dest="action", required=True)
     cluster.add_parser("render", help="render cluster/kuberay/rayservice.yaml from its template").set_defaults(
         func=_cluster_render

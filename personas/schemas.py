@@ -55,6 +55,10 @@ LIMIT_NOTICES = {
     "en": "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye.",
     "ru": "К сожалению, минуты этого номера на текущий месяц закончились, и звонок будет завершён. До свидания.",
 }
+SHUTDOWN_LINES = {
+    "en": "I'm sorry, I have to end the call now. Please call back in a few minutes. Goodbye.",
+    "ru": "Извините, мне нужно завершить звонок. Пожалуйста, перезвоните через несколько минут. До свидания.",
+}
 
 
 class Lines(Strict):
@@ -68,6 +72,11 @@ class Lines(Strict):
     apology: str = Field(max_length=300)
     limit_notice: str = Field(
         default="", max_length=300, description="Said when the plan's minutes are used up; empty: the language's default."
+    )
+    shutdown_line: str = Field(
+        default="",
+        max_length=300,
+        description="Said when the line shuts down or redeploys mid-call; empty: the language's default.",
     )
 
 
@@ -105,6 +114,7 @@ class Persona(Strict):
         """The pipeline's session block for this persona (``SessionConfig.from_dict`` takes it)."""
         lines = self.lines.model_dump()
         lines["limit_notice"] = lines["limit_notice"] or LIMIT_NOTICES.get(self.language, LIMIT_NOTICES["en"])
+        lines["shutdown_line"] = lines["shutdown_line"] or SHUTDOWN_LINES.get(self.language, SHUTDOWN_LINES["en"])
         return {"language": self.language, "system_prompt": self.system_prompt, **lines}
 
 

@@ -70,6 +70,7 @@ class SessionConfig:
     hangup_line: str = "I can't hear you, so I will hang up now. Goodbye."
     apology: str = "Sorry, I'm having trouble right now. Please call back a little later."
     limit_notice: str = "I'm sorry, this line has used up its minutes for this month, so I have to end the call. Goodbye."
+    shutdown_line: str = "I'm sorry, I have to end the call now. Please call back in a few minutes. Goodbye."
     # The greeting is the persona's, the same on every call, so its audio is kept for the next
     # one (pipeline/line_audio.py); off for a greeting written for one call (an outbound call's).
     keep_greeting: bool = True
@@ -498,6 +499,15 @@ class CallSession:
             self._task = asyncio.get_running_loop().create_task(self._say(cfg.silence_prompt))
         else:
             self._end_after(cfg.hangup_line, "silence_timeout")
+
+    def end_politely(self, reason: str = "shutdown") -> None:
+        """End the call now, in words: whatever is being said stops, the shutdown line is said, and
+        the call ends when it has been played (a line draining for a shutdown or a redeploy)."""
+        if self._ending or self.ended.is_set():
+            return
+        self._drop_speculation()
+        self._stop_playback()
+        self._end_after(self.config.shutdown_line, reason)
 
     def _end_after(self, text: str, reason: str) -> None:
         self._ending = True

@@ -175,9 +175,33 @@ class ModemIngressActor:
         except (ATError, ATTimeout, PortClosed, ModemNotFound) as exc:
             return _error("modem_unavailable", exc)
 
+    async def stop(self, timeout_s: float = 15.0) -> dict[str, Any]:
+        """Drain and close the line (shutdown, redeploy): the call in progress ends in words within
+        ``timeout_s``, ringing calls are declined, then the modem's ports are released. Called by
+        ``secretary line stop`` (the modem pod's preStop hook, ``LocalCluster.stop``)."""
+        if self.ingress is None:
+            return {"stopped": True, "call": None}
+        drained = await self.ingress.drain(timeout_s)
+        await self.ingress.stop()
+        self.ingress = None
+        log.info("ingress.stopped", **drained)
+        return {"stopped": True, **drained}
+
     async def events(self, after: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
         ingress = await self._ensure()
         return [e.as_dict() for e in await ingress.events.wait(after, min(timeout_s, 30.0))]
+
+
+def stop_line(address: str = "auto", timeout_s: float = 15.0) -> dict[str, Any] | None:
+    """Drain the cluster's line and remove its actor for good (no restart); None: no line runs."""
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        actor = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+    except ValueError:
+        return None
+    result = ray.get(actor.stop.remote(timeout_s), timeout=timeout_s + 15)
+    ray.kill(actor, no_restart=True)
+    return result
 
 
 def get_or_create(spec: dict[str, Any]):

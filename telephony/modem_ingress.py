@@ -154,6 +154,7 @@ class ModemIngress:
         self.driver = SIM7600Driver(at_port, audio_port, policy or NumberPolicy(), self._on_event, **(driver_options or {}))
         self.call: ActiveCall | None = None
         self.calls_handled = 0
+        self.draining = False  # shutting down: calls in progress end politely, new ones are declined
         self._queue: asyncio.Queue[ModemEvent] = asyncio.Queue()
         self._consumer: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -284,7 +285,10 @@ class ModemIngress:
                 self.events.publish("call.ringing", call_id=call.call_id, number=mask_number(number))
                 log.info("ingress.ringing", call_id=call.call_id, pii_number=number)
             case Ring(count=count):
-                if (
+                if self.draining and call is not None and call.state == "ringing" and not call.answering:
+                    call.answering = True  # declined once: the caller hears busy and may call back
+                    self._spawn(self._decline(call, "draining"), "ingress-decline")
+                elif (
                     call is not None
                     and call.state == "ringing"
                     and not call.answering
@@ -330,6 +334,33 @@ class ModemIngress:
                 self.events.publish("modem.lost")
             case ModemReady():
                 self.events.publish("modem.ready")
+
+    async def drain(self, timeout_s: float = 15.0) -> dict[str, Any]:
+        """Stop taking calls and end the one in progress in words, within ``timeout_s``.
+
+        The caller hears the persona's shutdown line ("please call back in a few minutes"), then
+        the line hangs up and the record is saved as ``shutdown``; a call still going at the bound
+        is hung up. Calls that ring meanwhile are declined (``draining``)."""
+        self.draining = True
+        call = self.call
+        if call is None:
+            return {"call": None}
+        if call.session is not None and call.state == "active":
+            call.session.end_politely("shutdown")
+        else:
+            await self.hang_up(reason="shutdown")
+        if call.task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(call.task), timeout_s)
+        if self.call is call:  # not over in time: hang up now
+            await self.hang_up(reason="shutdown")
+        return {"call": call.call_id}
+
+    async def _decline(self, call: ActiveCall, reason: str) -> None:
+        call.state = "ending"
+        with contextlib.suppress(*MODEM_ERRORS):
+            await self.driver.hang_up()
+        await self._finalise(call, reason)
 
     # ---- a call ------------------------------------------------------------------------------
     async def _answer(self, call: ActiveCall) -> None:

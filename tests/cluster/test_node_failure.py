@@ -61,35 +61,42 @@ async def test_killing_the_modem_node_mid_call_loses_only_that_call(
     modem_script = await piper_script(
         tts_service, (6.0, "Hello, I would like to book a table for Saturday evening."), total_s=60
     )
-    before = known_calls(modem_admin)
-    modem_sim.call(modem_sim.modem.uplink.clear)
-    modem_sim.call(modem_sim.modem.incoming_call, stranger(), modem_script)
-    on_modem = await asyncio.to_thread(wait_for, lambda: active_modem_call(modem_admin, before), 30, "an active modem call")
+    killed = False
+    try:
+        before = known_calls(modem_admin)
+        modem_sim.call(modem_sim.modem.uplink.clear)
+        modem_sim.call(modem_sim.modem.incoming_call, stranger(), modem_script)
+        on_modem = await asyncio.to_thread(
+            wait_for, lambda: active_modem_call(modem_admin, before), 30, "an active modem call"
+        )
 
-    # The WebSocket call on the head, and the office machine's plug pulled while both run.
-    ws_script = await piper_script(tts_service, (9.0, "What time do you open on Saturday?"), total_s=26)
-    ws = asyncio.create_task(ws_call(cluster, api_key, f"?sample_rate=8000&persona=anna&caller={stranger()}", ws_script))
-    await asyncio.sleep(6)
-    killed_at = time.monotonic()
-    await asyncio.to_thread(nodes.kill, "office")
-    modem_sim.call(modem_sim.modem.remote_hang_up)  # the caller hears silence and hangs up
+        # The WebSocket call on the head, and the office machine's plug pulled while both run.
+        ws_script = await piper_script(tts_service, (9.0, "What time do you open on Saturday?"), total_s=26)
+        ws = asyncio.create_task(ws_call(cluster, api_key, f"?sample_rate=8000&persona=anna&caller={stranger()}", ws_script))
+        await asyncio.sleep(6)
+        killed_at = time.monotonic()
+        await asyncio.to_thread(nodes.kill, "office")
+        killed = True
+        modem_sim.call(modem_sim.modem.remote_hang_up)  # the caller hears silence and hangs up
 
-    reply, events = await ws
-    ended = events[-1]
-    assert ended["type"] == "call.ended" and ended["reason"] == "client_hangup", ended
-    assert len(reply) > 8000 * 2 * 3  # the greeting and an answer: seconds of audio
-    assert any(t["speaker"] == "assistant" for t in ended["record"]["turns"][1:]), ended["record"]["turns"]
+        reply, events = await ws
+        ended = events[-1]
+        assert ended["type"] == "call.ended" and ended["reason"] == "client_hangup", ended
+        assert len(reply) > 8000 * 2 * 3  # the greeting and an answer: seconds of audio
+        assert any(t["speaker"] == "assistant" for t in ended["record"]["turns"][1:]), ended["record"]["turns"]
 
-    def modem_call_closed():
-        record = modem_admin.get(f"/calls/{on_modem['id']}").json()
-        return record if record["status"] == "ended" else None
+        def modem_call_closed():
+            record = modem_admin.get(f"/calls/{on_modem['id']}").json()
+            return record if record["status"] == "ended" else None
 
-    record = await asyncio.to_thread(wait_for, modem_call_closed, 60, "the lost call's record closed")
-    assert record["end_reason"] == "ingress_lost", record
-    closed_after_s = time.monotonic() - killed_at
+        record = await asyncio.to_thread(wait_for, modem_call_closed, 60, "the lost call's record closed")
+        assert record["end_reason"] == "ingress_lost", record
+        closed_after_s = time.monotonic() - killed_at
+    finally:
+        if killed:  # the machine comes back, whatever the assertions above found: later tests need it
+            await asyncio.to_thread(nodes.restart, "office")
 
-    # The machine comes back: the line is ready again, answers a call, and Serve is whole.
-    await asyncio.to_thread(nodes.restart, "office")
+    # The line is ready again, answers a call, and Serve is whole.
 
     def line_ready():
         r = modem_admin.get("/modem/status", timeout=10)

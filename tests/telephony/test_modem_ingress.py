@@ -375,3 +375,30 @@ async def test_an_outbound_call_that_reaches_voicemail_leaves_its_message_and_ha
     said = [t["text"] for t in record["transcript"] if t["speaker"] == "assistant"]
     assert said == [f"{message} This call is recorded.", message]  # on connect, then left on the machine; no talk
     assert rig.modem.call is None
+
+
+async def test_draining_ends_the_call_in_words_and_declines_new_ones(rigs, stt_engine):
+    """A shutdown or redeploy: the caller mid-reply hears the shutdown line, the record is saved
+    as ``shutdown``, and a caller who rings meanwhile is declined, not answered."""
+    rig = await rigs(replies=["Let me tell you about all of our opening hours on every single day of the week."])
+    rig.modem.incoming_call(NUMBER, caller_script((3.5, "When are you open?"), total_s=40))
+    await rig.next_event("call.answered", within_s=10)
+    for _ in range(200):
+        if rig.llm.calls:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # the long answer is playing
+    rig.modem.uplink.clear()
+    t0 = time.monotonic()
+    drained = await rig.ingress.drain(timeout_s=15)
+    record = await rig.call_ended(within_s=5)
+    assert drained["call"] == record["id"] and time.monotonic() - t0 < 15
+    assert record["end_reason"] == "shutdown"
+    last = [t for t in record["transcript"] if t["speaker"] == "assistant"][-1]
+    assert last["text"].startswith("I'm sorry, I have to end the call now")
+    heard = transcribe(stt_engine, bytes(rig.modem.uplink)).lower()
+    assert "call back" in heard and "opening hours" not in heard, heard
+
+    rig.modem.incoming_call("+79035550000", caller_script(total_s=10))
+    declined = await rig.call_ended(within_s=10)
+    assert declined["end_reason"] == "draining" and declined["answered_at"] is None
