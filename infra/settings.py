@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         default=None, description="The modem's AT port (a stable /dev/serial/by-id path). Empty: discover by USB."
     )
     modem_audio_port: str | None = Field(default=None, description="The modem's audio port (if04). Empty: discover by USB.")
+    modem_lines: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="This node's modems, as JSON: {IMEI: {at, audio}}, from `secretary node modems` "
+        "(telephony/port_discovery.py). A registered line's actor finds its ports here by IMEI.",
+    )
     modem_tenant: str | None = Field(
         default=None,
         description="The tenant (id) whose phone line this modem is: its calls are stored under it "

@@ -15,7 +15,8 @@ import messages.models  # noqa: F401
 import personas.registry  # noqa: F401
 import privacy.models  # noqa: F401
 import screening.lists  # noqa: F401
-import telephony.call_store  # noqa: F401
+import telephony.call_store
+import telephony.lines  # noqa: F401
 from infra.database import Base
 
 config = context.config
