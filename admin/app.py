@@ -11,9 +11,10 @@ from typing import Any
 from fastapi import FastAPI
 from ray import serve
 
-from admin.dependencies import ModemClient, bind
+from admin.dependencies import ModemClient, bind, bind_lines
+from admin.line_pool import LinePool
 from admin.line_watch import LineWatch
-from admin.routes import calls, finetune, messages, modem, personas, sms, usage
+from admin.routes import calls, finetune, lines, messages, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
@@ -21,6 +22,7 @@ from infra.http_app import service_app
 from infra.logging import configure_from_settings, get_logger
 from infra.settings import PROJECT_ROOT, get_settings
 from telephony.call_store import CallStore
+from telephony.lines import LineRegistry
 
 log = get_logger(__name__)
 
@@ -29,7 +31,16 @@ def create_app() -> FastAPI:
     app = service_app(
         "secretary admin",
         "Calls, SMS and the modem. Every route needs the admin credentials.",
-        (calls.router, modem.router, sms.router, personas.router, usage.router, finetune.router, messages.router),
+        (
+            calls.router,
+            modem.router,
+            lines.router,
+            sms.router,
+            personas.router,
+            usage.router,
+            finetune.router,
+            messages.router,
+        ),
     )
     install_usage_handlers(app)  # a persona over the plan's voices is the gate's 402
     return app
@@ -54,6 +65,9 @@ class AdminApi:
             line_store = CallStore(tenant_id=get_settings().modem_tenant, line=modem_spec.get("line", LINE))
             self.line_watch = LineWatch(client.actor, line_store)
         bind(CallStore(), client, gate=build_gate())
+        # The registered lines (telephony/lines.py), each with its own actor on its modem's node.
+        self.lines = LinePool(LineRegistry(), modem_spec) if modem_spec.get("enabled") else None
+        bind_lines(self.lines)
 
         self.modem = client
         if client is not None:
@@ -85,6 +99,11 @@ class AdminApi:
                 await self.line_watch.check()  # a lost line's calls end now (admin/line_watch.py)
             except Exception as exc:  # the database away: next round; the admin API stays healthy
                 log.warning("line_watch.failed", error=type(exc).__name__)
+        if self.lines is not None:
+            try:
+                await self.lines.sync()  # registered lines: started, changed, retired, watched
+            except Exception as exc:
+                log.warning("lines.sync_failed", error=type(exc).__name__)
 
 
 def build_admin_app(args: dict[str, Any]) -> serve.Application:

@@ -128,6 +128,18 @@ def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemC
     return _modem
 
 
+_line_pool: Any = None  # admin.line_pool.LinePool, when the profile enables modems
+
+
+def bind_lines(pool: Any) -> None:
+    global _line_pool
+    _line_pool = pool
+
+
+def get_line_pool() -> Any:
+    return _line_pool
+
+
 Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
 Personas = Annotated[PersonaRegistry, Depends(get_personas)]

@@ -34,11 +34,21 @@ class NodeSpec:
     num_cpus: float = 0
     resources: dict[str, float] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # this machine's own settings (its modems' ports)
 
 
-def modem_node(name: str = "office", resources: dict[str, float] | None = None) -> NodeSpec:
-    """The machine with the modem: no CPUs for replicas, the ``modem`` resource, the modem role."""
-    return NodeSpec(name, 0, resources or {"modem": 1}, dict(MODEM_ROLE))
+def modem_node(
+    name: str = "office", resources: dict[str, float] | None = None, lines: dict[str, dict[str, str]] | None = None
+) -> NodeSpec:
+    """The machine with the modem: no CPUs for replicas, the modem role, the ``modem`` resource
+    (unless ``resources`` says otherwise) and one ``line_<IMEI>`` per registered modem it has
+    (``lines``: {IMEI: {at, audio}}, what ``secretary node modems`` finds)."""
+    from telephony.lines import line_resource
+
+    res = dict(resources if resources is not None else {"modem": 1})
+    res.update({line_resource(imei): 1 for imei in lines or {}})
+    env = {"SECRETARY_MODEM_LINES": json.dumps(lines)} if lines else {}
+    return NodeSpec(name, 0, res, dict(MODEM_ROLE), env)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -61,13 +71,13 @@ class RayNodes:
     def _ray(self) -> str:
         return str(Path(sys.executable).with_name("ray"))
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"ray-node-{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [self._ray(), "start", "--block", "--disable-usage-stats", *args],
             cwd=self.cwd,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -94,7 +104,7 @@ class RayNodes:
         args = [f"--address={self.address}", f"--num-cpus={spec.num_cpus:g}", f"--resources={json.dumps(spec.resources)}"]
         if spec.labels:
             args.append("--labels=" + ",".join(f"{k}={v}" for k, v in spec.labels.items()))
-        self._spawn(spec.name, args)
+        self._spawn(spec.name, args, spec.env)
 
     def _wait(self, ready, name: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

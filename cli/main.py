@@ -51,6 +51,24 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _node_modems(args: argparse.Namespace) -> int:
+    import json
+
+    from telephony.lines import line_resource
+    from telephony.port_discovery import ModemNotFound, ModemPorts, map_lines
+
+    pairs = [ModemPorts(*p.split(",", 1)) for p in args.pair] if args.pair else None
+    try:
+        lines = map_lines(pairs)
+    except ModemNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    resources = {"modem": 1, **{line_resource(imei): 1 for imei in lines}}
+    print(f"SECRETARY_MODEM_LINES='{json.dumps(lines)}'")
+    print(f"ray start --address=<head>:6379 --resources='{json.dumps(resources)}' --labels=secretary.io/role=modem")
+    return 0
+
+
 def _line_stop(args: argparse.Namespace) -> int:
     from telephony.ingress_actor import stop_line
 
@@ -116,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--duration", type=float, help="stop after this many seconds")
     sim.set_defaults(func=_modem_sim)
+    node = sub.add_parser("node", help="this machine as a cluster node").add_subparsers(dest="action", required=True)
+    modems = node.add_parser("modems", help="find this machine's SIM7600s by IMEI: the settings and ray start flags")
+    modems.add_argument("--pair", action="append", help="AT_PORT,AUDIO_PORT to probe (default: discover by USB)")
+    modems.set_defaults(func=_node_modems)
     line = sub.add_parser("line", help="the modem line").add_subparsers(dest="action", required=True)
     stop = line.add_parser("stop", help="drain the line (the call in progress ends in words) and stop its actor")
     stop.add_argument("--address", default="auto", help="the Ray cluster (default: the local one)")

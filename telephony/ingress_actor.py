@@ -14,7 +14,7 @@ across the process boundary.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import ray
@@ -35,9 +35,10 @@ from screening.front_door import FrontDoor
 from telephony.at_client import ATError, ATTimeout, PortClosed
 from telephony.at_commands import CommandRejected
 from telephony.call_store import CallStore
+from telephony.lines import line_resource
 from telephony.modem_ingress import LineBusy, ModemIngress, ModemIngressConfig
 from telephony.number_policy import NumberPolicy, NumberPolicyConfig, PolicyRefusal
-from telephony.port_discovery import ModemNotFound, resolve_ports
+from telephony.port_discovery import ModemNotFound, ModemPorts, resolve_ports
 
 log = get_logger(__name__)
 ACTOR_NAME = "modem-ingress"
@@ -71,13 +72,19 @@ class ModemIngressActor:
         from ray import serve
 
         settings = get_settings()
+        spec = self.spec
+        line = spec.get("line")  # a registered line (telephony/lines.py): its IMEI, tenant and persona
         try:
-            ports = resolve_ports(settings.modem_at_port, settings.modem_audio_port)
+            if line:
+                ports = self._line_ports(line, settings)
+            else:
+                ports = resolve_ports(settings.modem_at_port, settings.modem_audio_port)
         except ModemNotFound as exc:
             self.start_error = str(exc)
             raise
-        spec = self.spec
         config = ModemIngressConfig.from_dict(spec.get("ingress"))
+        if line:
+            config = replace(config, persona=line["persona"])
         if config.nice is not None:
             # The whole process, before it starts helper threads (the handles' router loop among
             # them): they inherit it, and any of them may hold the GIL the pacer's loop needs next.
@@ -111,7 +118,8 @@ class ModemIngressActor:
             config.ready_timeout_s,
         )
         policy = NumberPolicy(NumberPolicyConfig(**spec.get("number_policy", {})))
-        tenant = settings.modem_tenant  # one modem, one tenant's line: its calls and minutes are that tenant's
+        # One modem, one tenant's line: its calls and minutes are that tenant's.
+        tenant = line["tenant_id"] if line else settings.modem_tenant
         gate = build_gate(settings) if tenant else None
         if gate is not None:
             gate.start_flusher()
@@ -119,7 +127,7 @@ class ModemIngressActor:
             ports.at,
             ports.audio,
             services,
-            CallStore(tenant_id=tenant, line=spec.get("line", LINE)),
+            CallStore(tenant_id=tenant, line=line["imei"] if line else LINE),
             config=config,
             policy=policy,
             personas=registry,
@@ -131,6 +139,15 @@ class ModemIngressActor:
         self.ingress = ingress
         self.start_error = None
         log.info("ingress.started", at_port=ports.at, audio_port=ports.audio)
+
+    @staticmethod
+    def _line_ports(line: dict[str, Any], settings) -> ModemPorts:
+        """The registered line's ports on this node, by its IMEI (``SECRETARY_MODEM_LINES``)."""
+        mapped = settings.modem_lines.get(line["imei"])
+        if not mapped:
+            known = ", ".join(sorted(settings.modem_lines)) or "none"
+            raise ModemNotFound(f"line {line['imei']} is not on this node (its modems: {known}): `secretary node modems`")
+        return ModemPorts(mapped["at"], mapped["audio"])
 
     # ---- the actor's API (used by the admin app) ---------------------------------------------
     async def status(self) -> dict[str, Any]:
@@ -192,11 +209,16 @@ class ModemIngressActor:
         return [e.as_dict() for e in await ingress.events.wait(after, min(timeout_s, 30.0))]
 
 
-def stop_line(address: str = "auto", timeout_s: float = 15.0) -> dict[str, Any] | None:
-    """Drain the cluster's line and remove its actor for good (no restart); None: no line runs."""
+def line_actor_name(imei: str | None) -> str:
+    return ACTOR_NAME if imei is None else f"{ACTOR_NAME}-{imei}"
+
+
+def stop_line(address: str = "auto", timeout_s: float = 15.0, imei: str | None = None) -> dict[str, Any] | None:
+    """Drain a line (the profile's, or the registered one with ``imei``) and remove its actor for
+    good (no restart); None: no such line runs."""
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
     try:
-        actor = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
+        actor = ray.get_actor(line_actor_name(imei), namespace=NAMESPACE)
     except ValueError:
         return None
     result = ray.get(actor.stop.remote(timeout_s), timeout=timeout_s + 15)
@@ -204,17 +226,22 @@ def stop_line(address: str = "auto", timeout_s: float = 15.0) -> dict[str, Any] 
     return result
 
 
-def get_or_create(spec: dict[str, Any]):
-    """The one ingress actor of this cluster (created on first use, then found by name)."""
+def get_or_create(spec: dict[str, Any], line: dict[str, Any] | None = None):
+    """The ingress actor of the profile's line, or of the registered ``line`` (created on first use,
+    then found by name). A registered line's actor asks for ``line_<IMEI>``: only the node that
+    has that modem advertises it."""
+    if line is not None:
+        spec = {**spec, "line": line}
+    resource = line_resource(line["imei"]) if line is not None else MODEM_RESOURCE
     remote = ray.remote(ModemIngressActor).options(
-        name=ACTOR_NAME,
+        name=line_actor_name(line["imei"] if line is not None else None),
         namespace=NAMESPACE,
         get_if_exists=True,
         lifetime="detached",
         max_restarts=-1,
         max_task_retries=0,
         num_cpus=0,
-        resources={MODEM_RESOURCE: 1},
+        resources={resource: 1},
         max_concurrency=64,
     )
     return remote.remote(spec)

@@ -50,6 +50,11 @@ def _stable(device: str, by_id: Path) -> str:
 
 def discover(ports: Iterable[Any] | None = None, by_id: Path = BY_ID) -> ModemPorts:
     """The first SIM7600 with both ports; ``ports`` are pyserial ``ListPortInfo`` objects."""
+    return discover_all(ports, by_id)[0]
+
+
+def discover_all(ports: Iterable[Any] | None = None, by_id: Path = BY_ID) -> list[ModemPorts]:
+    """Every SIM7600 with both ports, in a stable order (``ModemNotFound`` if there is none)."""
     if ports is None:
         from serial.tools.list_ports import comports
 
@@ -62,10 +67,13 @@ def discover(ports: Iterable[Any] | None = None, by_id: Path = BY_ID) -> ModemPo
         if iface is not None:
             key = (getattr(p, "serial_number", None) or "", p.pid)
             seen.setdefault(key, {})[iface] = p.device
+    found_ports = []
     for (_serial, pid), interfaces in sorted(seen.items()):
         at_if, audio_if = COMPOSITIONS[pid]
         if at_if in interfaces and audio_if in interfaces:
-            return ModemPorts(_stable(interfaces[at_if], by_id), _stable(interfaces[audio_if], by_id))
+            found_ports.append(ModemPorts(_stable(interfaces[at_if], by_id), _stable(interfaces[audio_if], by_id)))
+    if found_ports:
+        return found_ports
     found = ", ".join(f"{pid:04x} interfaces {sorted(i)}" for (_s, pid), i in seen.items()) or "none"
     raise ModemNotFound(
         f"no SIM7600 (USB {SIMCOM_VID:04x}:{'/'.join(f'{p:04x}' for p in COMPOSITIONS)}) with AT and "
@@ -81,3 +89,29 @@ def resolve_ports(at_port: str | None, audio_port: str | None) -> ModemPorts:
     if at_port or audio_port:
         raise ModemNotFound("set both SECRETARY_MODEM_AT_PORT and SECRETARY_MODEM_AUDIO_PORT, or neither")
     return discover()
+
+
+def probe_imei(at_port: str, timeout_s: float = 3.0) -> str:
+    """Ask the modem on ``at_port`` for its IMEI (``AT+CGSN``), before any ingress opens the port."""
+    import time
+
+    import serial
+
+    with serial.Serial(at_port, 115200, timeout=0.2) as port:
+        port.reset_input_buffer()
+        port.write(b"AT+CGSN\r")
+        deadline, buffer = time.monotonic() + timeout_s, b""
+        while time.monotonic() < deadline:
+            buffer += port.read(256)
+            lines = [line.strip() for line in buffer.decode(errors="replace").splitlines()]
+            imei = next((line for line in lines if len(line) == 15 and line.isdigit()), None)
+            if imei and "OK" in lines:
+                return imei
+            if "ERROR" in lines:
+                break
+    raise ModemNotFound(f"no IMEI from {at_port}: {buffer.decode(errors='replace').strip()!r}")
+
+
+def map_lines(pairs: Iterable[ModemPorts] | None = None) -> dict[str, dict[str, str]]:
+    """This node's modems by IMEI, as ``SECRETARY_MODEM_LINES`` takes them (``secretary node modems``)."""
+    return {probe_imei(p.at): {"at": p.at, "audio": p.audio} for p in (pairs if pairs is not None else discover_all())}

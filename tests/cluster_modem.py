@@ -17,6 +17,13 @@ from telephony.simulator.thread import SimulatorThread
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# Two registered lines (telephony/lines.py): line A's modem on the office node, line B's on office-b.
+LINE_A, LINE_B = "862636050029320", "862636050029338"
+LINES_DIR = PROJECT_ROOT / "var" / "test-lines"
+
+
+def line_ports(imei: str) -> dict[str, str]:
+    return {"at": str(LINES_DIR / imei / "at"), "audio": str(LINES_DIR / imei / "audio")}
 
 
 @pytest.fixture(scope="session")

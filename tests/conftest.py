@@ -54,8 +54,8 @@ def owner_inbox():
 def local_cluster(fake_cloud, redis_server, owner_inbox):
     """The CPU-profile cluster this session started (None when SECRETARY_TEST_BASE_URL points at one).
 
-    Two Ray nodes on this machine, as in production: the head with the models, and the office
-    machine with the modem (cli/local_nodes.py), which only the modem ingress actor may use.
+    Three Ray nodes on this machine, as in production: the head with the models, and two office
+    machines with modems (cli/local_nodes.py), which only the modems' ingress actors may use.
     Its metering uses this session's redis-server, so tests can look at (and fill) tenants' usage.
     """
     if "SECRETARY_TEST_BASE_URL" in os.environ:
@@ -64,11 +64,17 @@ def local_cluster(fake_cloud, redis_server, owner_inbox):
     from cli.local_cluster import LocalCluster
     from cli.local_nodes import modem_node
     from infra.settings import PROJECT_ROOT
+    from tests.cluster_modem import LINE_A, LINE_B, line_ports
 
     c = LocalCluster(
         base_url=BASE_URL,
         modem_dir=PROJECT_ROOT / "var" / "test-modem",
-        worker_nodes=[modem_node("office")],
+        # The office machine has the profile's modem and a registered line's; a second office has
+        # another registered line (tests/telephony/test_lines_cluster.py).
+        worker_nodes=[
+            modem_node("office", lines={LINE_A: line_ports(LINE_A)}),
+            modem_node("office-b", resources={}, lines={LINE_B: line_ports(LINE_B)}),
+        ],
         env={
             "SECRETARY_ADMIN_TOKEN": ADMIN_TOKEN,
             "SECRETARY_JWT_SECRET": CLUSTER_JWT_SECRET,
