@@ -92,7 +92,8 @@ async def one_call(url: str, script: bytes) -> dict:
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "s": round(time.monotonic() - t0, 1)}
     answered = sum(1 for t in turns[1:] if t.get("speaker") == "assistant")
-    ok = reason == "client_hangup" and answered >= 1
+    # Over when the caller hung up, or when the secretary heard the goodbye and ended it herself.
+    ok = reason in ("client_hangup", "caller_goodbye") and answered >= 1
     return {"ok": ok, "reason": reason, "answers": answered, "s": round(time.monotonic() - t0, 1)}
 
 

@@ -1,8 +1,9 @@
-"""The test cluster is two Ray nodes, placed as in production: models on the head, the line elsewhere.
+"""The test cluster is three Ray nodes, placed as in production: models on the head, lines elsewhere.
 
-The office node (cli/local_nodes.py) advertises ``modem`` and the label
-``secretary.io/role=modem``; the ingress actor asks for the first, every Serve replica refuses the
-second (``label_selector`` in the profile). So the modem's pacer shares its node with no model.
+The office nodes (cli/local_nodes.py) advertise their modems (``modem``, ``line_<IMEI>``) and the
+label ``secretary.io/role=modem``. An ingress actor asks for its modem's resource; every Serve
+replica refuses the label (``label_selector`` in the profile). So a modem's pacer shares its
+node with no model.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ def test_the_ingress_actor_is_on_the_modem_node_and_every_replica_elsewhere(mode
     if local_cluster is None:
         pytest.skip("an external cluster (SECRETARY_TEST_BASE_URL) has its own layout")
     nodes = {n.node_id: n for n in list_nodes(address=DASHBOARD, detail=True) if n.state == "ALIVE"}
-    assert len(nodes) == 2
     roles = {node_id: (n.labels or {}).get("secretary.io/role") for node_id, n in nodes.items()}
+    assert sorted(roles.values(), key=str) == ["modem", "modem", None]  # the head and two offices
     actors = list_actors(address=DASHBOARD, filters=[("state", "=", "ALIVE")], detail=True, limit=1000)
     (ingress,) = [a for a in actors if a.name == ACTOR_NAME]
-    assert roles[ingress.node_id] == "modem"
+    assert roles[ingress.node_id] == "modem" and nodes[ingress.node_id].resources_total.get("modem") == 1
     replicas = [a for a in actors if a.class_name.startswith("ServeReplica:")]
     deployments = {a.class_name.split(":")[-1] for a in replicas}
     assert {"LLMServer", "STTServer", "TTSServer", "OpenAIIngress", "AdminApi", "BillingApi"} <= deployments
