@@ -140,6 +140,11 @@ def get_line_pool() -> Any:
     return _line_pool
 
 
+def get_modem_client() -> ModemClient | None:
+    """The profile's line, without the per-request checks (probes)."""
+    return _modem
+
+
 Store = Annotated[CallStore, Depends(get_store)]
 Modem = Annotated[ModemClient, Depends(get_modem)]
 Personas = Annotated[PersonaRegistry, Depends(get_personas)]

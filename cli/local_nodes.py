@@ -71,9 +71,12 @@ class RayNodes:
     def _ray(self) -> str:
         return str(Path(sys.executable).with_name("ray"))
 
+    def _log(self, name: str) -> Path:
+        return self.log_dir / f"ray-node-{name}.log"
+
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"ray-node-{name}.log").open("ab")
+        log = self._log(name).open("ab")
         self.procs[name] = subprocess.Popen(
             [self._ray(), "start", "--block", "--disable-usage-stats", *args],
             cwd=self.cwd,
@@ -99,12 +102,22 @@ class RayNodes:
         )
         self._wait(lambda: port_open(self.gcs_port), "head", timeout_s)
 
-    def start_worker(self, spec: NodeSpec) -> None:
+    def start_worker(self, spec: NodeSpec, timeout_s: float = 90.0) -> None:
+        """Start the node and wait until it has joined. One at a time: two raylets starting at once
+        on one host can race for the same object-store socket, and one of them dies."""
         self.specs[spec.name] = spec
         args = [f"--address={self.address}", f"--num-cpus={spec.num_cpus:g}", f"--resources={json.dumps(spec.resources)}"]
         if spec.labels:
             args.append("--labels=" + ",".join(f"{k}={v}" for k, v in spec.labels.items()))
+        log, offset = self._log(spec.name), self._log(spec.name).stat().st_size if self._log(spec.name).exists() else 0
         self._spawn(spec.name, args, spec.env)
+
+        def started() -> bool:
+            with log.open("rb") as f:
+                f.seek(offset)
+                return b"Ray runtime started" in f.read()
+
+        self._wait(started, spec.name, timeout_s)
 
     def _wait(self, ready, name: str, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -34,7 +34,12 @@ def _models_tiny(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from cli.local_cluster import ClusterStartError, LocalCluster
 
-    cluster = LocalCluster(Path(args.profile))
+    nodes = None
+    if args.office_node:
+        from cli.local_nodes import modem_node
+
+        nodes = [modem_node("office")]  # the modem's machine as a node of its own, as in production
+    cluster = LocalCluster(Path(args.profile), worker_nodes=nodes)
     try:
         elapsed = cluster.start(progress=print)
     except ClusterStartError as exc:
@@ -67,6 +72,14 @@ def _node_modems(args: argparse.Namespace) -> int:
     print(f"SECRETARY_MODEM_LINES='{json.dumps(lines)}'")
     print(f"ray start --address=<head>:6379 --resources='{json.dumps(resources)}' --labels=secretary.io/role=modem")
     return 0
+
+
+def _line_status(args: argparse.Namespace) -> int:
+    from telephony.ingress_actor import line_status
+
+    status = line_status(args.address, args.imei)
+    print(status)
+    return 0 if status.get("modem") == "ready" else 1
 
 
 def _line_stop(args: argparse.Namespace) -> int:
@@ -124,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve = sub.add_parser("serve", help="run a local cluster from a profile until Ctrl-C")
     serve.add_argument("--profile", default="cluster/profiles/cpu.yaml")
+    serve.add_argument(
+        "--office-node", action="store_true", help="run the modem's machine as a second Ray node (cluster/README.md)"
+    )
     serve.set_defaults(func=_serve)
     sim = sub.add_parser("modem-sim", help="run the SIM7600G-H simulator on pseudo-terminals")
     sim.add_argument("--dir", default="var/modem", help="where the stable port symlinks (at, audio) go")
@@ -143,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("--address", default="auto", help="the Ray cluster (default: the local one)")
     stop.add_argument("--timeout", type=float, default=15.0, help="seconds the call in progress may take to end")
     stop.set_defaults(func=_line_stop)
+    status = line.add_parser("status", help="is the line ready? (exit 0: ready; a readiness probe)")
+    status.add_argument("--address", default="auto", help="the Ray cluster (default: the local one)")
+    status.add_argument("--imei", help="a registered line (default: the profile's line)")
+    status.set_defaults(func=_line_status)
     cluster = sub.add_parser("cluster", help="deployment manifests").add_subparsers(dest="action", required=True)
     cluster.add_parser("render", help="render cluster/kuberay/rayservice.yaml from its template").set_defaults(
         func=_cluster_render

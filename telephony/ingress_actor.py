@@ -226,6 +226,19 @@ def stop_line(address: str = "auto", timeout_s: float = 15.0, imei: str | None =
     return result
 
 
+def line_status(address: str = "auto", imei: str | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
+    """A line's status for a probe: ``{"modem": "ready" | "connecting" | "not_found" | "absent"}``."""
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        actor = ray.get_actor(line_actor_name(imei), namespace=NAMESPACE)
+    except ValueError:
+        return {"modem": "absent"}
+    try:
+        return ray.get(actor.status.remote(), timeout=timeout_s)
+    except Exception as exc:  # restarting, or its node is gone
+        return {"modem": "unavailable", "error": type(exc).__name__}
+
+
 def get_or_create(spec: dict[str, Any], line: dict[str, Any] | None = None):
     """The ingress actor of the profile's line, or of the registered ``line`` (created on first use,
     then found by name). A registered line's actor asks for ``line_<IMEI>``: only the node that

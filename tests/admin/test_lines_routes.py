@@ -159,3 +159,19 @@ async def test_bad_lines_are_refused_with_the_field_named(client, imei, body, pa
     r = await client.put(f"/lines/{imei}", json=body, headers=ADMIN)
     assert r.status_code == 400 and param in (r.json()["error"]["param"] or ""), r.text
     assert client.actors == {}
+
+
+async def test_readiness_counts_the_lines_without_naming_them(client):
+    assert (await client.get("/readyz")).json() == {"status": "ready", "checks": {}}
+    for imei in (A, B):
+        await client.put(f"/lines/{imei}", json={"tenant_id": "t-a", "persona": "anna"}, headers=ADMIN)
+    r = await client.get("/readyz")  # public, like any probe
+    assert r.status_code == 200 and r.json()["checks"] == {"lines": "2 of 2 ready"}
+
+    async def lost():
+        raise TimeoutError
+
+    client.actors[B].status = Method(lost)  # line B's office machine stops answering
+    r = await client.get("/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "not ready", "checks": {"lines": "1 of 2 ready"}}
+    assert A not in r.text and B not in r.text
