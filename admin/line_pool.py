@@ -66,8 +66,9 @@ class LinePool:
             await client.call("stop", timeout_s=30)
         import ray
 
-        with contextlib.suppress(Exception):
-            ray.kill(client.actor, no_restart=True)
+        if ray.is_initialized():  # in a replica, always; never start a Ray just to kill (tests' fakes)
+            with contextlib.suppress(Exception):
+                ray.kill(client.actor, no_restart=True)
         log.info("lines.retired", imei=imei)
 
     def client(self, imei: str) -> ModemClient | None:

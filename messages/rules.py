@@ -39,7 +39,8 @@ EN_NAME = re.compile(
 RU_NAME = re.compile(r"(?:[Мм]еня зовут|[Мм]о[её] имя|[Ээ]то)\s+([А-ЯЁ][а-яё\-]+(?:\s+[А-ЯЁ][а-яё\-]+)?)")
 CALLBACK = re.compile(
     r"call (?:me )?back|callback|give me a call|call me\b|ring me|get back to me|"
-    r"перезвон|позвоните мне|наберите мне|свяжитесь со мной|позвонить мне",
+    # "перезвонить", and the way phone-line speech recognition often hears it ("перезавонить").
+    r"перез[а-яё]{0,2}вон|позвоните мне|наберите мне|свяжитесь со мной|позвонить мне",
     re.IGNORECASE,
 )
 MEETING = re.compile(

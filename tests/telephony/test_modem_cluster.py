@@ -176,7 +176,9 @@ def test_ingress_actor_restarts_after_a_crash(admin, sim):
         assert time.monotonic() < deadline, "the ingress did not come back"
         time.sleep(0.5)
     orphan = wait_for_call_end(admin, before, within_s=30)
-    assert orphan["end_reason"] == "ingress_restarted"
+    # Closed by whichever saw it first: the admin app's line watch (the actor was RESTARTING) or
+    # the restarted actor itself.
+    assert orphan["end_reason"] in ("ingress_lost", "ingress_restarted"), orphan
     assert sim.call(lambda: sim.modem.call) is None  # hung up on re-initialisation
     before = known_calls(admin)
     sim.call(sim.modem.incoming_call, "+79035550002", caller_script(total_s=20))
