@@ -41,10 +41,6 @@ class Line:
     label: str = ""
     enabled: bool = True
 
-    @property
-    def resource(self) -> str:
-        return line_resource(self.imei)
-
     def as_dict(self) -> dict:
         return {
             "imei": self.imei,
