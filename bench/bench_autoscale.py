@@ -31,6 +31,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+from bench.caller_voice import piper_line
 from cli.local_cluster import LocalCluster
 from cli.local_nodes import modem_node
 
@@ -41,18 +42,6 @@ QUESTIONS = [
     "How much does a consultation cost?",
     "Can I park near your office?",
 ]
-
-
-async def piper_line(text: str) -> bytes:
-    from deployments.registry import TTS_ENGINES, build_engine
-    from deployments.tts.service import SpeechService
-
-    global _tts
-    if "_tts" not in globals():
-        spec = {"engine": "piper", "config": {"voices": [{"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}}
-        _tts = SpeechService(build_engine(TTS_ENGINES, spec))
-    pcm, _ = await _tts.synthesize(text, "joe", 1.0, 8000)
-    return pcm
 
 
 def replicas() -> dict[str, int]:

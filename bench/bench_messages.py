@@ -28,26 +28,11 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+from bench.caller_voice import piper_line
 from cli.local_cluster import LocalCluster
 
 NAMES = ["John Smith", "Mary Jones", "Peter Brown", "Anna Green", "David White", "Laura Black", "Mark Stone", "Helen Ford"]
 ADMIN_TOKEN = "bench-messages-admin-token-0123456789"
-
-
-async def piper_line(text: str) -> bytes:
-    from deployments.registry import TTS_ENGINES, build_engine
-    from deployments.tts.service import SpeechService
-
-    global _tts
-    if "_tts" not in globals():
-        _tts = SpeechService(
-            build_engine(
-                TTS_ENGINES,
-                {"engine": "piper", "config": {"voices": [{"id": "joe", "path": "piper/en_US-joe-medium.onnx"}]}},
-            )
-        )
-    pcm, _ = await _tts.synthesize(text, "joe", 1.0, 8000)
-    return pcm
 
 
 async def one_call(url: str, script: bytes) -> float:

@@ -213,13 +213,19 @@ def line_actor_name(imei: str | None) -> str:
     return ACTOR_NAME if imei is None else f"{ACTOR_NAME}-{imei}"
 
 
-def stop_line(address: str = "auto", timeout_s: float = 15.0, imei: str | None = None) -> dict[str, Any] | None:
-    """Drain a line (the profile's, or the registered one with ``imei``) and remove its actor for
-    good (no restart); None: no such line runs."""
+def _find_line(address: str, imei: str | None):
+    """The running actor of a line (the profile's, or the registered one with ``imei``), or None."""
     ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
     try:
-        actor = ray.get_actor(line_actor_name(imei), namespace=NAMESPACE)
+        return ray.get_actor(line_actor_name(imei), namespace=NAMESPACE)
     except ValueError:
+        return None
+
+
+def stop_line(address: str = "auto", timeout_s: float = 15.0, imei: str | None = None) -> dict[str, Any] | None:
+    """Drain a line and remove its actor for good (no restart); None: no such line runs."""
+    actor = _find_line(address, imei)
+    if actor is None:
         return None
     result = ray.get(actor.stop.remote(timeout_s), timeout=timeout_s + 15)
     ray.kill(actor, no_restart=True)
@@ -228,10 +234,8 @@ def stop_line(address: str = "auto", timeout_s: float = 15.0, imei: str | None =
 
 def line_status(address: str = "auto", imei: str | None = None, timeout_s: float = 10.0) -> dict[str, Any]:
     """A line's status for a probe: ``{"modem": "ready" | "connecting" | "not_found" | "absent"}``."""
-    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
-    try:
-        actor = ray.get_actor(line_actor_name(imei), namespace=NAMESPACE)
-    except ValueError:
+    actor = _find_line(address, imei)
+    if actor is None:
         return {"modem": "absent"}
     try:
         return ray.get(actor.status.remote(), timeout=timeout_s)

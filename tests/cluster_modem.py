@@ -50,6 +50,20 @@ def modem_admin(cluster, modem_sim):
         yield client
 
 
+def wait_for(check, within_s: float, what: str, every_s: float = 1.0):
+    """``check()``'s first truthy result within ``within_s`` (an HTTP error counts as not yet)."""
+    deadline, last = time.monotonic() + within_s, None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(every_s)
+    raise AssertionError(f"{what} not within {within_s} s (last: {last!r})")
+
+
 def known_calls(admin: httpx.Client) -> set[str]:
     return {c["id"] for c in admin.get("/calls", params={"limit": 100}).json()["items"]}
 

@@ -19,26 +19,13 @@ import time
 import httpx
 import pytest
 
-from tests.cluster_modem import known_calls, wait_for_call_end
+from tests.cluster_modem import known_calls, wait_for, wait_for_call_end
 from tests.deployments.ingress.test_call_russian import call as ws_call
 from tests.messages.test_message_from_a_phone_call import piper_script
 from tests.messages.test_messages_cluster import stranger
 
 pytestmark = pytest.mark.cluster
 DASHBOARD = "http://127.0.0.1:8265"
-
-
-def wait_for(check, within_s: float, what: str, every_s: float = 1.0):
-    deadline, last = time.monotonic() + within_s, None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(every_s)
-    raise AssertionError(f"{what} not within {within_s} s (last: {last!r})")
 
 
 def active_modem_call(admin: httpx.Client, before: set[str]) -> dict | None:

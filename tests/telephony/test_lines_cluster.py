@@ -9,7 +9,6 @@ tenant's history shows its own call and not the other's.
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import datetime
 
 import httpx
@@ -19,7 +18,7 @@ from ray.util.state import list_actors, list_nodes
 from telephony.ingress_actor import line_actor_name
 from telephony.simulator.modem import SimConfig
 from telephony.simulator.thread import SimulatorThread
-from tests.cluster_modem import LINE_A, LINE_B, LINES_DIR
+from tests.cluster_modem import LINE_A, LINE_B, LINES_DIR, wait_for
 from tests.telephony.ingress_rig import caller_script
 
 pytestmark = pytest.mark.cluster
@@ -33,16 +32,6 @@ def line_sims(cluster):
         SimulatorThread(LINES_DIR / LINE_B, SimConfig(imei=LINE_B, ring_period_s=0.5)) as b,
     ):
         yield {LINE_A: a, LINE_B: b}
-
-
-def wait_for(check, within_s: float, what: str):
-    deadline, last = time.monotonic() + within_s, None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1.0)
-    raise AssertionError(f"{what} not within {within_s} s (last: {last!r})")
 
 
 def signed_up(cluster: str, business: str) -> tuple[str, dict]:

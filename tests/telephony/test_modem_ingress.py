@@ -117,15 +117,20 @@ async def test_missed_call_is_logged(rigs):
     assert record["end_reason"] == "missed" and record["answered_at"] is None
 
 
-async def test_caller_hangs_up_mid_reply(rigs):
-    rig = await rigs(replies=["Let me tell you about all of our opening hours on every single day of the week."])
-    rig.modem.incoming_call(NUMBER, caller_script((3.5, "When are you open?"), total_s=30))
+async def long_answer_playing(rig, total_s: float) -> None:
+    """A caller asks "When are you open?" and the scripted long answer has been playing for a second."""
+    rig.modem.incoming_call(NUMBER, caller_script((3.5, "When are you open?"), total_s=total_s))
     await rig.next_event("call.answered", within_s=10)
     for _ in range(200):
         if rig.llm.calls:
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)
+
+
+async def test_caller_hangs_up_mid_reply(rigs):
+    rig = await rigs(replies=["Let me tell you about all of our opening hours on every single day of the week."])
+    await long_answer_playing(rig, total_s=30)
     rig.modem.remote_hang_up()
     record = await rig.call_ended(within_s=10)
     assert record["end_reason"] == "caller_hangup"
@@ -381,13 +386,7 @@ async def test_draining_ends_the_call_in_words_and_declines_new_ones(rigs, stt_e
     """A shutdown or redeploy: the caller mid-reply hears the shutdown line, the record is saved
     as ``shutdown``, and a caller who rings meanwhile is declined, not answered."""
     rig = await rigs(replies=["Let me tell you about all of our opening hours on every single day of the week."])
-    rig.modem.incoming_call(NUMBER, caller_script((3.5, "When are you open?"), total_s=40))
-    await rig.next_event("call.answered", within_s=10)
-    for _ in range(200):
-        if rig.llm.calls:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)  # the long answer is playing
+    await long_answer_playing(rig, total_s=40)
     rig.modem.uplink.clear()
     t0 = time.monotonic()
     drained = await rig.ingress.drain(timeout_s=15)
