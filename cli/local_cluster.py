@@ -30,7 +30,7 @@ from typing import NoReturn
 
 import httpx
 
-from cli.local_nodes import NodeSpec, RayNodes
+from cli.local_nodes import NodeSpec, RayNodes, clear_stale_cluster_file
 from cli.start_diagnosis import diagnose, explain, failed_deployments
 from infra.settings import PROJECT_ROOT
 
@@ -114,6 +114,8 @@ class LocalCluster:
             env["SECRETARY_MODEM_AT_PORT"] = str(self.modem_dir / "at")
             env["SECRETARY_MODEM_AUDIO_PORT"] = str(self.modem_dir / "audio")
         t0 = time.monotonic()
+        if clear_stale_cluster_file():  # a killed head's address: serve run would wait on it
+            progress("forgot the address of a local Ray cluster that is no longer running")
         self._prepare(env, progress)
         address: list[str] = []
         if self.worker_nodes is not None:

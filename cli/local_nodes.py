@@ -51,6 +51,24 @@ def modem_node(
     return NodeSpec(name, 0, res, dict(MODEM_ROLE), env)
 
 
+CURRENT_CLUSTER = Path("/tmp/ray/ray_current_cluster")
+
+
+def clear_stale_cluster_file(path: Path = CURRENT_CLUSTER) -> bool:
+    """Forget a local Ray cluster that is gone. ``ray start --head`` records its address in
+    ``path``, and a later ``ray.init()`` or ``serve run`` on this machine attaches to it instead
+    of starting its own. A head that was killed leaves the file behind, and the next ``make demo``
+    would wait for a dead GCS. Returns whether the file was removed."""
+    try:
+        host, _, port = path.read_text().strip().rpartition(":")
+    except OSError:
+        return False
+    if host and port.isdigit() and port_open(int(port), host):
+        return False
+    path.unlink(missing_ok=True)
+    return True
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -187,3 +205,4 @@ class RayNodes:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         self.procs.clear()
+        clear_stale_cluster_file()

@@ -29,3 +29,20 @@ def test_a_local_url_with_nothing_there_gets_its_own_redis_server(tmp_path, monk
     finally:
         cluster.stop()
     assert cluster.redis is None
+
+
+def test_a_dead_local_clusters_address_is_forgotten_and_a_live_ones_kept(tmp_path):
+    """A killed head leaves /tmp/ray/ray_current_cluster behind; serve run would attach to it."""
+    import socket
+
+    from cli.local_nodes import clear_stale_cluster_file
+
+    current = tmp_path / "ray_current_cluster"
+    current.write_text(f"127.0.0.1:{free_port()}")
+    assert clear_stale_cluster_file(current) and not current.exists()
+    with socket.socket() as live:
+        live.bind(("127.0.0.1", 0))
+        live.listen()
+        current.write_text(f"127.0.0.1:{live.getsockname()[1]}")
+        assert not clear_stale_cluster_file(current) and current.exists()
+    assert not clear_stale_cluster_file(tmp_path / "absent")
