@@ -102,6 +102,41 @@ class AccountService:
             raise AccountError(f"{email} already has an account") from None
         return _user(row)
 
+    async def user(self, user_id: str) -> tuple[User, str] | None:
+        """The user and their business's name (the console's header), if the account is still enabled."""
+        async with session_factory(self.url)() as s:
+            found = (
+                await s.execute(
+                    select(UserRow, TenantRow.name)
+                    .join(TenantRow, TenantRow.id == UserRow.tenant_id)
+                    .where(UserRow.id == user_id, UserRow.disabled.is_(False))
+                )
+            ).one_or_none()
+        return (_user(found[0]), found[1]) if found else None
+
+    async def members(self, tenant_id: str) -> list[dict]:
+        """The tenant's users (enabled and disabled), oldest first."""
+        async with session_factory(self.url)() as s:
+            rows = (
+                (await s.execute(select(UserRow).where(UserRow.tenant_id == tenant_id).order_by(UserRow.created_at)))
+                .scalars()
+                .all()
+            )
+        return [
+            {"id": r.id, "email": r.email, "role": r.role, "disabled": r.disabled, "created_at": r.created_at.isoformat()}
+            for r in rows
+        ]
+
+    async def disable_user(self, tenant_id: str, user_id: str) -> bool:
+        """Stops a member signing in; the owner cannot be removed. False: no such member of this tenant."""
+        async with transaction(self.url) as s:
+            done = await s.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id, UserRow.tenant_id == tenant_id, UserRow.role != "owner")
+                .values(disabled=True)
+            )
+        return done.rowcount > 0
+
     async def authenticate(self, email: str, password: str) -> User:
         """The user whose password this is. Argon2 runs in a worker thread (it is tens of
         milliseconds of CPU: on the event loop it would stall every other request), and no

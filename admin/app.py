@@ -14,7 +14,7 @@ from ray import serve
 from admin.dependencies import ModemClient, bind, bind_lines
 from admin.line_pool import LinePool
 from admin.line_watch import LineWatch
-from admin.routes import calls, finetune, health, lines, messages, modem, personas, sms, usage
+from admin.routes import calls, finetune, health, lines, live, messages, modem, personas, sms, usage
 from billing.gate import build_gate
 from billing.gate_http import install_usage_handlers
 from infra.database import upgrade_blocking
@@ -36,6 +36,7 @@ def create_app() -> FastAPI:
             calls.router,
             modem.router,
             lines.router,
+            live.router,
             sms.router,
             personas.router,
             usage.router,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends
 
-from infra.auth import Principal, require_admin
+from infra.auth import Principal, require_reader
 from infra.http_errors import APIError
 from infra.recordings import RecordingStore
 from infra.settings import get_settings
@@ -95,7 +95,7 @@ def bind_recordings(recordings: RecordingStore | None) -> None:
     _recordings = recordings
 
 
-def get_store(principal: Annotated[Principal, Depends(require_admin)]) -> CallStore:
+def get_store(principal: Annotated[Principal, Depends(require_reader)]) -> CallStore:
     """The call records the caller may see: a signed-in user's own tenant's, the operator's all."""
     if _store is None:
         raise RuntimeError("the admin app is not initialised")
@@ -104,7 +104,7 @@ def get_store(principal: Annotated[Principal, Depends(require_admin)]) -> CallSt
     return CallStore(_store.url, tenant_id=principal.tenant_id)
 
 
-def get_personas(principal: Annotated[Principal, Depends(require_admin)]) -> PersonaRegistry:
+def get_personas(principal: Annotated[Principal, Depends(require_reader)]) -> PersonaRegistry:
     """The personas the caller may see and change, scoped like the call records."""
     if _personas is None:
         raise RuntimeError("the admin app is not initialised")
@@ -112,7 +112,7 @@ def get_personas(principal: Annotated[Principal, Depends(require_admin)]) -> Per
     return PersonaRegistry(_personas.url, principal.tenant_id, _personas.models_dir, adapters=adapters)
 
 
-def get_modem(principal: Annotated[Principal, Depends(require_admin)]) -> ModemClient:
+def get_modem(principal: Annotated[Principal, Depends(require_reader)]) -> ModemClient:
     """The modem line, for the operator and for the tenant whose line it is (``SECRETARY_MODEM_TENANT``).
 
     Signup is public: any other tenant's session would otherwise dial through the line (premium and

@@ -19,7 +19,7 @@ from billing.dependencies import BillingServices, bind
 from billing.gate import build_gate
 from billing.lifecycle import BillingLifecycle
 from billing.plans import load_plans
-from billing.routes import auth, keys, payments, privacy, usage
+from billing.routes import auth, keys, payments, privacy, team, usage
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade_blocking
 from infra.http_app import service_app
@@ -42,7 +42,7 @@ def create_app() -> FastAPI:
     return service_app(
         "secretary billing",
         "Accounts, API keys, plans, subscriptions and payments.",
-        (auth.router, keys.router, payments.router, privacy.router, usage.router),
+        (auth.router, keys.router, payments.router, privacy.router, team.router, usage.router),
     )
 
 

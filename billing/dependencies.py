@@ -10,7 +10,7 @@ from fastapi import Depends
 from accounts.service import AccountService
 from billing.plans import Catalogue
 from billing.subscriptions import SubscriptionStore
-from infra.auth import Principal, require_admin
+from infra.auth import Principal, require_admin, require_reader
 from infra.http_errors import APIError
 
 
@@ -74,3 +74,13 @@ def require_tenant(principal: Annotated[Principal, Depends(require_admin)]) -> P
 
 Services = Annotated[BillingServices, Depends(get_services)]
 TenantUser = Annotated[Principal, Depends(require_tenant)]
+
+
+def require_tenant_reader(principal: Annotated[Principal, Depends(require_reader)]) -> Principal:
+    """Any of a tenant's users, viewers included: for what only shows (plan, invoices, usage)."""
+    if principal.tenant_id is None:
+        raise APIError(403, "this route acts for a tenant: sign in as one of its users", code="tenant_required")
+    return principal
+
+
+TenantReader = Annotated[Principal, Depends(require_tenant_reader)]

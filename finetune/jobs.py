@@ -187,6 +187,28 @@ class FinetuneJobs:
             "message": info.message,
         }
 
+    async def list(self, tenant_id: str | None, operator: bool = False, limit: int = 50) -> list[dict]:
+        """The tenant's fine-tuning jobs, newest first (the console's job list): id, persona, status, times."""
+        jobs = await asyncio.to_thread(self.client.list_jobs)
+        mine = [
+            j
+            for j in jobs
+            if j.submission_id
+            and (j.metadata or {}).get("kind") == "finetune"
+            and (operator or (j.metadata or {}).get("tenant") == (tenant_id or ""))
+        ]
+        mine.sort(key=lambda j: j.start_time or 0, reverse=True)
+        return [
+            {
+                "job_id": j.submission_id,
+                "persona": (j.metadata or {}).get("persona"),
+                "status": str(j.status.value if hasattr(j.status, "value") else j.status),
+                "started_at": (j.start_time or 0) / 1000 or None,
+                "ended_at": (j.end_time or 0) / 1000 or None,
+            }
+            for j in mine[:limit]
+        ]
+
     async def logs(self, job_id: str, tenant_id: str | None, operator: bool = False) -> str:
         await self._info(job_id, tenant_id, operator)
         return await asyncio.to_thread(self.client.get_job_logs, job_id)

@@ -2,12 +2,16 @@
 
 Two credentials are accepted as ``Authorization: Bearer …``:
 
-- a session token (JWT, HS256, ``SECRETARY_JWT_SECRET``) issued to an account's owner or admin
-  at sign-in (``accounts/``); it names the user, the tenant and the role, and expires;
+- a session token (JWT, HS256, ``SECRETARY_JWT_SECRET``) issued to an account's user at sign-in
+  (``accounts/``); it names the user, the tenant and the role, and expires;
 - the installation's operator token (``SECRETARY_ADMIN_TOKEN``), for bootstrap and single-tenant
   installs.
 
 Without either configured every route refuses (401), so a fresh install is never open.
+
+Two levels: ``Reader`` (any signed-in role, viewers included) guards what only shows, and
+``Admin`` (owners and admins) guards what changes something, spends money or reveals a secret.
+A viewer who reaches an ``Admin`` route gets 403, whatever the console shows.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from infra.settings import get_settings
 
 ISSUER = "secretary"
 ADMIN_ROLES = ("owner", "admin")
+READER_ROLES = ("owner", "admin", "viewer")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def decode_session_token(token: str) -> Principal:
     return Principal(claims["sub"], claims.get("tid"), claims.get("role", "viewer"))
 
 
-def require_admin(authorization: Annotated[str | None, Header()] = None) -> Principal:
+def _principal(authorization: str | None, roles: tuple[str, ...]) -> Principal:
     settings = get_settings()
     scheme, _, presented = (authorization or "").partition(" ")
     if not settings.admin_token and not settings.jwt_secret:
@@ -89,10 +94,27 @@ def require_admin(authorization: Annotated[str | None, Header()] = None) -> Prin
             principal = decode_session_token(presented)
         except InvalidToken as exc:
             raise APIError(401, str(exc), code="invalid_credentials") from None
-        if principal.role not in ADMIN_ROLES:
-            raise APIError(403, f"the role {principal.role!r} may not use the admin API", code="forbidden")
+        if principal.role not in roles:
+            raise APIError(403, f"the role {principal.role!r} may not do this", code="forbidden")
         return principal
     raise APIError(401, "the token is not valid", code="invalid_credentials")
 
 
+def require_admin(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """An owner or admin (or the operator): for what changes something."""
+    return _principal(authorization, ADMIN_ROLES)
+
+
+def require_reader(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """Any signed-in role, viewers included (or the operator): for what only shows."""
+    return _principal(authorization, READER_ROLES)
+
+
+def require_owner(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The account's owner (or the operator): who may add and remove the account's users."""
+    return _principal(authorization, ("owner",))
+
+
 Admin = Annotated[Principal, Depends(require_admin)]
+Reader = Annotated[Principal, Depends(require_reader)]
+Owner = Annotated[Principal, Depends(require_owner)]

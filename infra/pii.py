@@ -67,3 +67,10 @@ def number_hash(number: str | None, key: str | None = None) -> str | None:
         return None
     secret = (key or get_settings().pii_hash_key).encode()
     return hmac.new(secret, number.encode(), hashlib.sha256).hexdigest()
+
+
+def account_hash(user_id: str, key: str | None = None) -> str:
+    """The keyed hash that stands for an account's user in consent records (as ``number_hash`` does
+    for a caller): the records name no one in clear, and an erased account leaves nothing readable."""
+    secret = (key or get_settings().pii_hash_key).encode()
+    return hmac.new(secret, f"account:{user_id}".encode(), hashlib.sha256).hexdigest()

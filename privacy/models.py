@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from infra.database import Base, utcnow
 
 CONSENT_KINDS = ("voice_processing", "call_recording")
+ACCOUNT_CONSENT = "privacy_policy"  # an account user's acceptance of the policy at sign-up (channel "web")
 
 
 class ConsentRow(Base):

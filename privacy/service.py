@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from infra.database import session_factory, transaction, utcnow
-from infra.pii import number_hash
+from infra.pii import account_hash, number_hash
 from infra.recordings import RecordingStore
 from messages.caller_memory import CallerMemory
 from messages.models import DeliveryRow, MessageRow
-from privacy.models import CONSENT_KINDS, AuditRow, ConsentRow
+from privacy.models import ACCOUNT_CONSENT, CONSENT_KINDS, AuditRow, ConsentRow
 from telephony.call_store import CallRow, SmsRow
 
 
@@ -78,6 +78,30 @@ class PrivacyService:
         async with transaction(self.url) as s:
             s.add(row)
         return Consent(kind, granted, text_version, channel, row.at)
+
+    async def record_account_consent(self, user_id: str, text_version: str, granted: bool = True) -> Consent:
+        """An account user's acceptance of the privacy policy (sign-up), kept like a caller's consent."""
+        row = ConsentRow(
+            tenant_id=self.tenant_id,
+            subject_hash=account_hash(user_id),
+            kind=ACCOUNT_CONSENT,
+            granted=granted,
+            text_version=text_version,
+            channel="web",
+            at=utcnow(),
+        )
+        async with transaction(self.url) as s:
+            s.add(row)
+        return Consent(row.kind, granted, text_version, row.channel, row.at)
+
+    async def account_consents(self, user_id: str) -> list[Consent]:
+        """Every decision the account's user made on the policy, oldest first."""
+        q = self._scoped(
+            select(ConsentRow).where(ConsentRow.subject_hash == account_hash(user_id)), ConsentRow.tenant_id
+        ).order_by(ConsentRow.at, ConsentRow.id)
+        async with session_factory(self.url)() as s:
+            rows = (await s.execute(q)).scalars().all()
+        return [Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in rows]
 
     async def consents(self, number: str) -> dict[str, Consent]:
         """The latest decision per kind (a withdrawal after a grant wins)."""

@@ -13,7 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from admin.dependencies import Modem, Recordings, Store
 from admin.schemas import CallStatus, DialRequest, Direction, PageOut
-from infra.auth import Admin
+from infra.auth import Admin, Reader
 from infra.crypto import DecryptionError
 from infra.http_errors import APIError
 from infra.logging import get_logger
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/calls", tags=["calls"])
 
 @router.get("", response_model=PageOut)
 async def list_calls(
-    _: Admin,
+    _: Reader,
     store: Store,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -39,14 +39,14 @@ async def list_calls(
 
 
 @router.get("/active")
-async def active_call(_: Admin, modem: Modem) -> dict:
+async def active_call(_: Reader, modem: Modem) -> dict:
     status = await modem.call("status")
     return {"call": status.get("call")}
 
 
 @router.get("/events")
 async def call_events(
-    principal: Admin,
+    principal: Reader,
     modem: Modem,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -97,7 +97,7 @@ async def call_events(
 
 
 @router.get("/{call_id}")
-async def get_call(_: Admin, store: Store, call_id: str) -> dict:
+async def get_call(_: Reader, store: Store, call_id: str) -> dict:
     call = await store.get_call(call_id)
     if call is None:
         raise APIError(404, f"no call {call_id!r}", param="call_id", code="call_not_found")
@@ -109,7 +109,7 @@ async def get_call(_: Admin, store: Store, call_id: str) -> dict:
     response_class=Response,
     responses={200: {"content": {"audio/wav": {}}, "description": "the call's recording, decrypted"}},
 )
-async def get_recording(_: Admin, store: Store, recordings: Recordings, call_id: str) -> Response:
+async def get_recording(_: Reader, store: Store, recordings: Recordings, call_id: str) -> Response:
     """The call's recording as WAV, decrypted for the call's own tenant (or the operator) only."""
     call = await store.get_call(call_id)
     if call is None:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from admin.dependencies import Finetune, Personas
 from finetune.dialogues import DatasetError
 from finetune.jobs import JobNotFound
-from infra.auth import Admin, Principal
+from infra.auth import Admin, Principal, Reader
 from infra.http_errors import APIError
 from personas.registry import PersonaNotFound
 
@@ -113,13 +113,22 @@ async def _on_job(principal: Principal, job_id: str, action: Awaitable[Any]) -> 
         raise _unavailable(exc) from None
 
 
+@router.get("/finetune/jobs")
+async def list_jobs(principal: Reader, jobs: Finetune) -> dict:
+    """The caller's tenant's jobs, newest first (the operator's: all)."""
+    try:
+        return {"items": await jobs.list(principal.tenant_id, _operator(principal))}
+    except ConnectionError as exc:
+        raise _unavailable(exc) from None
+
+
 @router.get("/finetune/jobs/{job_id}")
-async def status(principal: Admin, jobs: Finetune, job_id: str) -> dict:
+async def status(principal: Reader, jobs: Finetune, job_id: str) -> dict:
     return await _on_job(principal, job_id, jobs.status(job_id, principal.tenant_id, _operator(principal)))
 
 
 @router.get("/finetune/jobs/{job_id}/logs")
-async def logs(principal: Admin, jobs: Finetune, job_id: str) -> dict:
+async def logs(principal: Reader, jobs: Finetune, job_id: str) -> dict:
     return {"logs": await _on_job(principal, job_id, jobs.logs(job_id, principal.tenant_id, _operator(principal)))}
 
 
@@ -130,7 +139,7 @@ async def cancel(principal: Admin, jobs: Finetune, job_id: str) -> dict:
 
 
 @router.get("/personas/{name}/adapter/versions")
-async def versions(principal: Admin, registry: Personas, name: str) -> dict:
+async def versions(principal: Reader, registry: Personas, name: str) -> dict:
     from finetune.versions import AdapterVersions
 
     try:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from admin.dependencies import ModemClient, database_url, get_line_pool
 from admin.schemas import DialRequest
-from infra.auth import Admin, Principal
+from infra.auth import Admin, Principal, Reader
 from infra.http_errors import APIError
 from personas.registry import PersonaNotFound, PersonaRegistry
 from telephony.lines import Line, LineRegistry
@@ -83,7 +83,7 @@ async def _status(client: ModemClient | None) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_lines(principal: Admin) -> dict:
+async def list_lines(principal: Reader) -> dict:
     lines = await registry().list(tenant_id=principal.tenant_id)
     running = get_line_pool()
     statuses = await asyncio.gather(*(_status(running.client(x.imei) if running else None) for x in lines))
@@ -115,7 +115,7 @@ async def delete_line(principal: Admin, imei: Imei) -> None:
 
 
 @router.get("/{imei}")
-async def get_line(principal: Admin, imei: Imei) -> dict:
+async def get_line(principal: Reader, imei: Imei) -> dict:
     line = await visible_line(principal, imei)
     running = get_line_pool()
     return {**line.as_dict(), "status": await _status(running.client(imei) if running else None)}
@@ -136,7 +136,7 @@ async def hang_up(_: Admin, client: LineClient, call_id: Annotated[str, Path(max
 
 @router.get("/{imei}/events")
 async def events(
-    _: Admin,
+    _: Reader,
     client: LineClient,
     after: Annotated[int, Query(ge=0)] = 0,
     timeout_s: Annotated[float, Query(ge=0, le=30)] = 15.0,

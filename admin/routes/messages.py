@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from admin.dependencies import database_url
 from admin.schemas import PageOut
-from infra.auth import Admin
+from infra.auth import Admin, Reader
 from infra.http_errors import APIError
 from messages.delivery_settings import ChannelsIn, DeliverySettings
 from messages.outbox import Outbox
@@ -24,7 +24,7 @@ from screening.lists import ScreeningLists
 router = APIRouter(tags=["messages"])
 
 
-def acting_tenant(principal: Admin, tenant: Annotated[str | None, Query(max_length=64)] = None) -> str | None:
+def acting_tenant(principal: Reader, tenant: Annotated[str | None, Query(max_length=64)] = None) -> str | None:
     """The tenant a settings route acts for: a signed-in user's own; the operator's choice."""
     if principal.tenant_id is not None:
         if tenant is not None and tenant != principal.tenant_id:  # as absent as a tenant that does not exist
@@ -37,7 +37,7 @@ Tenant = Annotated[str | None, Depends(acting_tenant)]
 Db = Annotated[str | None, Depends(database_url)]
 
 
-def messages_of(principal: Admin, db: Db) -> MessageStore:
+def messages_of(principal: Reader, db: Db) -> MessageStore:
     return MessageStore(db, tenant_id=principal.tenant_id)
 
 
@@ -70,12 +70,12 @@ async def list_messages(
 
 
 @router.get("/messages/channels")
-async def get_channels(tenant: Tenant, db: Db) -> dict:
+async def get_channels(_: Admin, tenant: Tenant, db: Db) -> dict:
     return (await DeliverySettings(db).get(tenant)).public()
 
 
 @router.put("/messages/channels")
-async def put_channels(tenant: Tenant, db: Db, body: ChannelsIn) -> dict:
+async def put_channels(_: Admin, tenant: Tenant, db: Db, body: ChannelsIn) -> dict:
     return (await DeliverySettings(db).put(tenant, body)).public()
 
 
@@ -94,7 +94,7 @@ async def get_message(messages: Messages, message_id: str) -> dict:
 
 
 @router.patch("/messages/{message_id}")
-async def set_status(messages: Messages, message_id: str, body: StatusIn) -> dict:
+async def set_status(_: Admin, messages: Messages, message_id: str, body: StatusIn) -> dict:
     try:
         return await messages.set_status(message_id, body.status)
     except MessageNotFound:
@@ -111,7 +111,7 @@ async def screened_calls(
 
 
 @router.post("/screening/calls/{message_id}/verdict")
-async def correct(messages: Messages, db: Db, message_id: str, body: VerdictIn) -> dict:
+async def correct(_: Admin, messages: Messages, db: Db, message_id: str, body: VerdictIn) -> dict:
     """The owner's correction: ``legit`` releases the message to the channels and allows the
     number; ``spam``/``sales`` screens it and blocks the number."""
 
@@ -140,7 +140,7 @@ async def list_entries(tenant: Tenant, db: Db) -> dict:
 
 
 @router.put("/screening/lists")
-async def put_entry(tenant: Tenant, db: Db, body: ListEntryIn) -> dict:
+async def put_entry(_: Admin, tenant: Tenant, db: Db, body: ListEntryIn) -> dict:
     from screening.lists import InvalidNumber
 
     if body.note is not None and len(body.note) > 200:
@@ -152,7 +152,7 @@ async def put_entry(tenant: Tenant, db: Db, body: ListEntryIn) -> dict:
 
 
 @router.delete("/screening/lists/{entry_id}")
-async def delete_entry(tenant: Tenant, db: Db, entry_id: str) -> dict:
+async def delete_entry(_: Admin, tenant: Tenant, db: Db, entry_id: str) -> dict:
     if not await ScreeningLists(db, tenant_id=tenant).remove(entry_id):
         raise APIError(404, "no such entry on this tenant's lists", param="entry_id", code="entry_not_found")
     return {"deleted": entry_id}

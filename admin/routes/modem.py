@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from admin.dependencies import Modem
-from infra.auth import Admin
+from infra.auth import Admin, Reader
 from telephony.at_commands import DIAGNOSTICS
 
 router = APIRouter(prefix="/modem", tags=["modem"])
 
 
 @router.get("/status")
-async def modem_status(_: Admin, modem: Modem) -> dict:
+async def modem_status(_: Reader, modem: Modem) -> dict:
     ingress = await modem.call("status")
     if ingress.get("modem") != "ready":
         return {"ingress": ingress, "modem": None}

@@ -18,7 +18,7 @@ import asyncio
 from fastapi import APIRouter, Response
 
 from admin.dependencies import Gate, Personas
-from infra.auth import Admin, Principal
+from infra.auth import Admin, Principal, Reader
 from infra.http_errors import APIError
 from personas.adapter_store import AdapterPathError
 from personas.faq import entry_key
@@ -33,12 +33,12 @@ def _not_found(name: str) -> APIError:
 
 
 @router.get("")
-async def list_personas(_: Admin, registry: Personas) -> dict:
+async def list_personas(_: Reader, registry: Personas) -> dict:
     return {"items": [p.model_dump() for p in await registry.list()]}
 
 
 @router.get("/{name}", response_model=PersonaOut)
-async def get_persona(_: Admin, registry: Personas, name: str) -> PersonaOut:
+async def get_persona(_: Reader, registry: Personas, name: str) -> PersonaOut:
     try:
         return await registry.get(name)
     except PersonaNotFound:
@@ -132,7 +132,7 @@ async def remove_adapter(_: Admin, registry: Personas, name: str) -> PersonaOut:
 
 
 @router.get("/{name}/faq")
-async def faq_stats(_: Admin, registry: Personas, name: str) -> dict:
+async def faq_stats(_: Reader, registry: Personas, name: str) -> dict:
     """The persona's FAQ entries with how often each answered."""
     try:
         persona = await registry.get(name)

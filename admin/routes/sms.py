@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query
 
 from admin.dependencies import Modem, Store
 from admin.schemas import PageOut, SmsRequest
-from infra.auth import Admin
+from infra.auth import Admin, Reader
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 
 
 @router.get("", response_model=PageOut)
 async def list_sms(
-    _: Admin, store: Store, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0
+    _: Reader, store: Store, limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0)] = 0
 ) -> PageOut:
     page = await store.list_sms(limit, offset)
     return PageOut(items=page.items, total=page.total, limit=page.limit, offset=page.offset)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from admin.dependencies import Store
 from billing.metering import METRICS, UsageLedger, period_of
-from infra.auth import Admin
+from infra.auth import Reader
 from infra.http_errors import APIError
 
 router = APIRouter(prefix="/usage", tags=["usage"])
@@ -17,7 +17,7 @@ PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 @router.get("/stats")
 async def usage_stats(
-    principal: Admin,
+    principal: Reader,
     store: Store,
     period: str | None = Query(default=None),
     tenant: str | None = Query(default=None, max_length=64),

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from billing.dependencies import Services, TenantUser
+from billing.dependencies import Services, TenantReader, TenantUser
 from billing.metrics import PAYMENT_EVENTS
 from billing.stripe_billing import WebhookRejected
 from billing.yookassa_billing import NotificationRejected
@@ -33,7 +33,7 @@ async def plans(services: Services) -> dict:
 
 
 @router.get("/subscription")
-async def subscription(user: TenantUser, services: Services) -> dict:
+async def subscription(user: TenantReader, services: Services) -> dict:
     sub = await services.subscriptions.get(user.tenant_id)
     if sub is None:
         raise APIError(404, "no subscription yet", code="not_found")
@@ -42,13 +42,13 @@ async def subscription(user: TenantUser, services: Services) -> dict:
 
 
 @router.get("/invoices")
-async def invoices(user: TenantUser, services: Services) -> dict:
+async def invoices(user: TenantReader, services: Services) -> dict:
     """The tenant's charges as the payment providers report them, newest first."""
     return {"items": [{**asdict(i), "id": i.id} for i in await services.subscriptions.invoices(user.tenant_id)]}
 
 
 @router.get("/invoices/{invoice_id}")
-async def invoice(user: TenantUser, services: Services, invoice_id: str) -> dict:
+async def invoice(user: TenantReader, services: Services, invoice_id: str) -> dict:
     for i in await services.subscriptions.invoices(user.tenant_id):
         if i.id == invoice_id:
             return {**asdict(i), "id": i.id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from billing.dependencies import Services, TenantUser
+from billing.dependencies import Services, TenantReader
 from billing.gate import SubscriptionRequired
 from infra.http_errors import APIError
 
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/usage", tags=["usage"])
 
 
 @router.get("")
-async def current_usage(user: TenantUser, services: Services) -> dict:
+async def current_usage(user: TenantReader, services: Services) -> dict:
     """Per metric: ``used`` and ``limit`` (null: unlimited) in the metric's unit (ms, tokens, jobs)."""
     if services.gate is None:
         raise APIError(503, "usage metering is off on this installation", code="metering_off")

@@ -3,6 +3,10 @@
 Keys are made at ``POST /billing/api-keys`` (shown once, stored hashed, revocable). The verified
 principal (its tenant) is kept on the request for metering. A WebSocket cannot always set
 headers (browsers), so ``/v1/calls/stream`` also takes the key as ``?api_key=``.
+
+The console signs its own ``/v1`` calls (voice preview, test chat, test call) with the owner's or
+an admin's session token instead: a session is a tenant's credential already, and a key made
+for the browser would be a secret left lying in it. A viewer's session is refused (403).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from accounts.service import AccountService, InvalidCredentials
-from infra.auth import Principal
+from infra.auth import ADMIN_ROLES, InvalidToken, Principal, decode_session_token
 from infra.http_errors import APIError
 
 _accounts: AccountService | None = None
@@ -38,6 +42,14 @@ async def verify_key(key: str | None) -> Principal:
             "send an API key as 'Authorization: Bearer sk_…' (make one at POST /billing/api-keys)",
             code="missing_api_key",
         )
+    if key.count(".") == 2 and not key.startswith("sk_"):
+        try:
+            principal = decode_session_token(key)
+        except InvalidToken as exc:
+            raise APIError(401, str(exc), code="invalid_api_key") from None
+        if principal.role not in ADMIN_ROLES or principal.tenant_id is None:
+            raise APIError(403, f"the role {principal.role!r} may not use /v1", code="forbidden")
+        return principal
     try:
         return await get_accounts().verify_api_key(key)
     except InvalidCredentials:

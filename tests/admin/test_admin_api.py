@@ -13,40 +13,8 @@ from fastapi.routing import APIRoute
 from admin import dependencies
 from admin.app import app
 from infra.settings import get_settings
-from telephony.ingress_actor import ModemIngressActor
-from tests.asgi_server import serving
-from tests.local_handles import LocalHandle
-from tests.telephony.ingress_rig import caller_script, make_rig
-
-TOKEN = "test-admin-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def admin_token(monkeypatch):
-    monkeypatch.setenv("SECRETARY_ADMIN_TOKEN", TOKEN)
-    get_settings.cache_clear()
-    yield TOKEN
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-async def rig(tmp_path, transcriber, synthesizer, admin_token):
-    rig = await make_rig(tmp_path, transcriber, synthesizer, replies=["We are open until six."])
-    actor = ModemIngressActor({})
-    actor.ingress = rig.ingress
-    dependencies.bind(rig.store, dependencies.ModemClient(LocalHandle(actor)))
-    yield rig
-    dependencies.bind(None, None)
-    await rig.ingress.stop()
-    await rig.modem.stop()
-
-
-@pytest.fixture
-async def client(rig):
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as c:
-        yield c
-
+from tests.admin.conftest import AUTH, TOKEN
+from tests.telephony.ingress_rig import caller_script
 
 PROBES = {"/readyz"}  # public like every probe; it names nothing (tests/admin/test_lines_routes.py)
 
@@ -320,8 +288,15 @@ async def test_tenant_a_cannot_read_or_change_tenant_bs_personas_calls_or_usage(
     assert (await client.get("/calls", headers=b)).json()["items"] == []
     assert (await client.get(f"/calls/{call_a}", headers=b)).status_code == 404
     assert (await client.get("/usage/stats", params={"tenant": "tenant-a"}, headers=b)).status_code == 404
+    # A viewer of tenant A reads A's history and changes nothing, not even A's own persona.
     viewer = {"Authorization": f"Bearer {issue_session_token('user-c', 'tenant-a', 'viewer')}"}
-    assert (await client.get("/calls", headers=viewer)).status_code == 403
+    assert [c["id"] for c in (await client.get("/calls", headers=viewer)).json()["items"]] == [call_a]
+    assert (await client.get("/personas/alina", headers=viewer)).status_code == 200
+    refused = await client.put("/personas/alina", json={**PERSONA, "name": "alina"}, headers=viewer)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert (await client.delete("/personas/alina", headers=viewer)).status_code == 403
+    assert (await client.post(f"/calls/{call_a}/hangup", headers=viewer)).status_code == 403
+    assert (await client.get("/messages/channels", headers=viewer)).status_code == 403
 
 
 async def test_a_recording_is_served_decrypted_to_its_own_tenant_only(rig, client, monkeypatch):

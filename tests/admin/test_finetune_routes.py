@@ -118,3 +118,40 @@ async def test_a_cluster_that_does_not_answer_is_503_and_the_allowance_comes_bac
     assert not list((tmp_path / "ft").glob("ft-*"))  # and nothing left on disk
     r = await client.get("/finetune/jobs/ft-0123456789ab", headers=tenants["pro"])
     assert r.status_code == 503
+
+
+class ListedJobs:
+    """What Ray's job client lists: fine-tuning jobs of two tenants and a job of another kind."""
+
+    def __init__(self, tenants: dict[str, str]) -> None:
+        from types import SimpleNamespace as J
+
+        basic, pro = tenants["basic"], tenants["pro"]
+        self.jobs = [
+            J(submission_id="ft-00000001", metadata={"kind": "finetune", "tenant": pro, "persona": "anna-pro"},
+              status="SUCCEEDED", start_time=1_000_000, end_time=2_000_000),
+            J(submission_id="ft-00000002", metadata={"kind": "finetune", "tenant": pro, "persona": "anna-pro"},
+              status="RUNNING", start_time=3_000_000, end_time=None),
+            J(submission_id="ft-00000003", metadata={"kind": "finetune", "tenant": basic, "persona": "anna-basic"},
+              status="FAILED", start_time=4_000_000, end_time=5_000_000),
+            J(submission_id="raysubmit_x", metadata={"kind": "other", "tenant": pro}, status="RUNNING",
+              start_time=6_000_000, end_time=None),
+        ]  # fmt: skip
+
+    def list_jobs(self):
+        return self.jobs
+
+
+async def test_the_job_list_is_the_callers_own_newest_first(rig, tmp_path):
+    client, tenants, gate = rig
+    ids = {plan: h["Authorization"].split()[1] for plan, h in tenants.items()}
+    import jwt
+
+    tid = {plan: jwt.decode(token, options={"verify_signature": False})["tid"] for plan, token in ids.items()}
+    bind_finetune(FinetuneJobs(database_url=gate.subscriptions.url, gate=gate, client=ListedJobs(tid), work_root=tmp_path))
+    pro = (await client.get("/finetune/jobs", headers=tenants["pro"])).json()["items"]
+    assert [(j["job_id"], j["status"]) for j in pro] == [("ft-00000002", "RUNNING"), ("ft-00000001", "SUCCEEDED")]
+    assert pro[1]["started_at"] == 1000.0 and pro[1]["ended_at"] == 2000.0 and pro[0]["ended_at"] is None
+    basic = (await client.get("/finetune/jobs", headers=tenants["basic"])).json()["items"]
+    assert [j["job_id"] for j in basic] == ["ft-00000003"]
+    assert (await client.get("/finetune/jobs")).status_code == 401

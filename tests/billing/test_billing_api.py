@@ -21,11 +21,13 @@ from billing.stripe_billing import StripeBilling, StripeConfig
 from billing.subscriptions import SubscriptionStore
 from infra.database import upgrade
 from infra.settings import get_settings
+from privacy.policy import load_policy
 from tests.fake_stripe import API_KEY
 
 RETURN = "https://console.example.ru/console/billing"
 
 SECRET = "whsec_api_test"
+CONSENT = {"accept_privacy_policy": True, "privacy_policy_version": str(load_policy()["version"])}
 
 
 @pytest.fixture
@@ -57,7 +59,12 @@ async def client(db_url, fake_stripe, monkeypatch):
 async def signup(client, name="Clinic") -> tuple[str, dict]:
     r = await client.post(
         "/auth/signup",
-        json={"business_name": name, "email": f"{uuid.uuid4().hex[:8]}@x.ru", "password": "a long enough password"},
+        json={
+            "business_name": name,
+            "email": f"{uuid.uuid4().hex[:8]}@x.ru",
+            "password": "a long enough password",
+            **CONSENT,
+        },
     )
     assert r.status_code == 201, r.text
     body = r.json()
@@ -90,7 +97,7 @@ async def test_failed_sign_ins_are_throttled_per_account_even_with_the_right_pas
     email = f"{uuid.uuid4().hex[:8]}@x.ru"
     other = f"{uuid.uuid4().hex[:8]}@x.ru"
     for who in (email, other):
-        body = {"business_name": "B", "email": who, "password": "the right password"}
+        body = {"business_name": "B", "email": who, "password": "the right password", **CONSENT}
         assert (await client.post("/auth/signup", json=body)).status_code == 201
     right = {"email": email, "password": "the right password"}
     assert (await client.post("/auth/login", json={**right, "password": "guess-1"})).status_code == 401
@@ -131,7 +138,7 @@ async def test_argon2_runs_off_the_event_loop(client, monkeypatch):
     monkeypatch.setattr(service, "hash_password", hash_password)
     monkeypatch.setattr(service, "verify_password", verify_password)
     email = f"{uuid.uuid4().hex[:8]}@x.ru"
-    body = {"business_name": "B", "email": email, "password": "the right password"}
+    body = {"business_name": "B", "email": email, "password": "the right password", **CONSENT}
     assert (await client.post("/auth/signup", json=body)).status_code == 201
     assert (await client.post("/auth/login", json={"email": email, "password": "the right password"})).status_code == 200
     assert (await client.post("/auth/login", json={"email": "no@x.ru", "password": "x"})).status_code == 401

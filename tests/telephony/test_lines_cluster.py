@@ -15,6 +15,7 @@ import httpx
 import pytest
 from ray.util.state import list_actors, list_nodes
 
+from privacy.policy import load_policy
 from telephony.ingress_actor import line_actor_name
 from telephony.simulator.modem import SimConfig
 from telephony.simulator.thread import SimulatorThread
@@ -39,7 +40,13 @@ def signed_up(cluster: str, business: str) -> tuple[str, dict]:
     email = f"owner-{secrets.token_hex(4)}@lines.example"
     r = httpx.post(
         f"{cluster}/billing/auth/signup",
-        json={"business_name": business, "email": email, "password": "lines-password-123"},
+        json={
+            "business_name": business,
+            "email": email,
+            "password": "lines-password-123",
+            "accept_privacy_policy": True,
+            "privacy_policy_version": str(load_policy()["version"]),
+        },
         timeout=30,
     )
     assert r.status_code == 201, r.text

@@ -176,6 +176,29 @@ async def test_a_revoked_key_stops_working(anonymous, persona_registry):
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
 
 
+async def test_the_console_signs_v1_with_an_owners_session_not_a_viewers(anonymous, monkeypatch):
+    """The console's voice preview and test chat: an owner's or admin's session is a tenant credential;
+    a viewer's is refused (403), an expired or forged one is 401."""
+    from infra.auth import issue_session_token
+    from infra.settings import get_settings
+
+    monkeypatch.setenv("SECRETARY_JWT_SECRET", "v1-session-test-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    try:
+        for role in ("owner", "admin"):
+            token = issue_session_token("u-1", "tenant-console", role)
+            r = await anonymous.get("/v1/models", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200, (role, r.text)
+        viewer = issue_session_token("u-2", "tenant-console", "viewer")
+        r = await anonymous.get("/v1/models", headers={"Authorization": f"Bearer {viewer}"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+        expired = issue_session_token("u-1", "tenant-console", "owner", ttl_s=-5)
+        r = await anonymous.get("/v1/models", headers={"Authorization": f"Bearer {expired}"})
+        assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    finally:
+        get_settings.cache_clear()
+
+
 async def test_speech_with_nothing_speakable_or_an_odd_rate_is_not_a_server_error(client):
     """Both found by the schema fuzz (test_fuzz.py): they were 500s."""
     for text in ("\U00031a8e", "\x00\x01", "\x00Hello"[:1]):

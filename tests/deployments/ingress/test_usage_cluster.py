@@ -15,6 +15,7 @@ import pytest
 
 from billing.metering import UsageMeter
 from billing.plans import load_plans
+from privacy.policy import load_policy
 
 pytestmark = pytest.mark.cluster
 CHAT = {"max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": "Say hello."}]}
@@ -30,6 +31,8 @@ def signed_up(cluster):
                 "business_name": "Dental Plus",
                 "email": f"{uuid.uuid4().hex[:8]}@dental-plus.ru",
                 "password": "a long enough password",
+                "accept_privacy_policy": True,
+                "privacy_policy_version": str(load_policy()["version"]),
             },
         )
         assert r.status_code == 201, r.text
