@@ -8,6 +8,8 @@ console and the provider-facing code see the same state, and starts YooKassa ren
 - a ``trial`` past its end becomes ``expired``;
 - an ``active`` or ``past_due`` subscription past its period end plus the grace period becomes
   ``suspended`` (an operator's grant has no end and never lapses);
+- a subscription the owner cancelled becomes ``cancelled`` when its paid period ends (no grace:
+  nothing is owed, nothing renews);
 - a YooKassa subscription with a saved card is charged ``renew_ahead`` before its period ends,
   once per period: the renewal is claimed in the database before the charge and the charge's
   idempotency key names the period. The payment's notification then extends the period.
@@ -37,6 +39,8 @@ def effective_status(sub: Subscription, now: datetime, grace: timedelta) -> str:
         return sub.status
     if sub.status == "trial" and now >= end:
         return "expired"
+    if sub.status in PAID and sub.cancel_at_period_end and now >= end:
+        return "cancelled"
     if sub.status in PAID and now >= end + grace:
         return "suspended"
     return sub.status
@@ -77,6 +81,8 @@ class BillingLifecycle:
             if status == "expired" and await self.store.set_status(sub.tenant_id, "expired", ("trial",)):
                 report.expired.append(sub.tenant_id)
                 log.info("billing.trial_expired", tenant=sub.tenant_id)
+            elif status == "cancelled" and await self.store.set_status(sub.tenant_id, "cancelled", PAID):
+                log.info("billing.cancelled_at_period_end", tenant=sub.tenant_id)
             elif status == "suspended" and await self.store.set_status(sub.tenant_id, "suspended", PAID):
                 report.suspended.append(sub.tenant_id)
                 log.info("billing.period_lapsed", tenant=sub.tenant_id, period_end=str(sub.current_period_end))
@@ -89,6 +95,7 @@ class BillingLifecycle:
             self.yookassa is not None
             and sub.provider == "yookassa"
             and sub.payment_method_ref is not None
+            and not sub.cancel_at_period_end
             and sub.current_period_end is not None
             and now >= as_utc(sub.current_period_end) - self.renew_ahead
         )

@@ -90,6 +90,15 @@ class StripeBilling:
         )
         return session.url
 
+    async def cancel_at_period_end(self, subscription_id: str) -> None:
+        """Asks Stripe to end the subscription with its period; its webhooks then move the record."""
+        await asyncio.to_thread(
+            self.client.v1.subscriptions.update,
+            subscription_id,
+            {"cancel_at_period_end": True},
+            {"idempotency_key": f"cancel:{subscription_id}"},
+        )
+
     def _verify(self, raw: bytes, signature: str | None) -> stripe.Event:
         try:
             return self.client.construct_event(raw, signature, self.config.webhook_secret, tolerance=self.config.tolerance_s)
@@ -123,6 +132,7 @@ class StripeBilling:
             subscription_id,
             datetime.fromtimestamp(end, UTC) if end else None,
             created_at=datetime.fromtimestamp(created, UTC) if created else None,
+            cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
         )
 
     def _state_for(self, event: dict[str, Any]) -> tuple[SubscriptionState | None, Invoice | None]:

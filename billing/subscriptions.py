@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, String, select, update
+from sqlalchemy import BigInteger, Boolean, DateTime, String, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +36,8 @@ class SubscriptionRow(Base):
     provider: Mapped[str | None] = mapped_column(String(16))
     provider_ref: Mapped[str | None] = mapped_column(String(128), index=True)
     current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The owner cancelled: the plan serves to the period's end, then ends; nothing renews it.
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     payment_method_ref: Mapped[str | None] = mapped_column(String(128))  # a saved method, for renewals
     # When the provider created the object provider_ref names: an older one never overwrites it.
     provider_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -102,6 +104,7 @@ class Subscription:
     provider_ref: str | None
     current_period_end: datetime | None
     payment_method_ref: str | None = None
+    cancel_at_period_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class SubscriptionState:
     current_period_end: datetime | None
     payment_method_ref: str | None = None
     created_at: datetime | None = None  # when the provider created this object (orders subscriptions)
+    cancel_at_period_end: bool = False  # the provider's word (Stripe); a new YooKassa payment clears it
 
 
 def _out(row: SubscriptionRow) -> Subscription:
@@ -127,6 +131,7 @@ def _out(row: SubscriptionRow) -> Subscription:
         row.provider_ref,
         as_utc(row.current_period_end),
         row.payment_method_ref,
+        bool(row.cancel_at_period_end),
     )
 
 
@@ -187,6 +192,15 @@ class SubscriptionStore:
         )
         async with transaction(self.url) as s:
             return (await s.execute(stmt)).rowcount == 1
+
+    async def cancel_at_period_end(self, tenant_id: str) -> Subscription | None:
+        """Marks a paid subscription to end with its period (no renewal); None if there is none to cancel."""
+        async with transaction(self.url) as s:
+            row = await s.get(SubscriptionRow, tenant_id, with_for_update=True)
+            if row is None or row.status not in ("active", "past_due") or row.provider == "operator":
+                return None
+            row.cancel_at_period_end, row.updated_at = True, utcnow()
+            return _out(row)
 
     async def with_status(self, statuses: tuple[str, ...]) -> list[Subscription]:
         async with session_factory(self.url)() as s:
@@ -276,6 +290,7 @@ class SubscriptionStore:
                     )
                     row.current_period_end, row.updated_at = state.current_period_end, utcnow()
                     row.provider_created_at = state.created_at or row.provider_created_at
+                    row.cancel_at_period_end = state.cancel_at_period_end
                     if state.payment_method_ref:
                         row.payment_method_ref = state.payment_method_ref
                 if invoice is not None:

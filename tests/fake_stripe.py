@@ -56,6 +56,16 @@ class FakeStripe(ThreadServer):
         async def subscription(sid: str):
             return self.subscriptions.get(sid) or missing("subscription", sid)
 
+        @app.post("/v1/subscriptions/{sid}")
+        async def update_subscription(sid: str, request: Request):
+            sub = self.subscriptions.get(sid)
+            if sub is None:
+                return missing("subscription", sid)
+            form = await request.form()
+            if "cancel_at_period_end" in form:
+                sub["cancel_at_period_end"] = form["cancel_at_period_end"] == "true"
+            return sub
+
         @app.get("/v1/checkout/sessions/{sid}")
         async def session(sid: str):
             return self.sessions.get(sid) or missing("checkout.session", sid)

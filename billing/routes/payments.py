@@ -37,8 +37,38 @@ async def subscription(user: TenantReader, services: Services) -> dict:
     sub = await services.subscriptions.get(user.tenant_id)
     if sub is None:
         raise APIError(404, "no subscription yet", code="not_found")
+    return _subscription_out(sub)
+
+
+def _subscription_out(sub: Any) -> dict:
     out = {k: v for k, v in asdict(sub).items() if k != "payment_method_ref"}
     return {**out, "current_period_end": sub.current_period_end.isoformat() if sub.current_period_end else None}
+
+
+@router.post("/subscription/cancel")
+async def cancel(user: TenantUser, services: Services) -> dict:
+    """Cancel at the end of the paid period: the plan serves until then and is never charged again.
+
+    Stripe is told first (its webhooks then confirm); a YooKassa subscription simply stops renewing
+    (``billing/lifecycle.py``). A trial ends by itself, and an operator's grant is the operator's."""
+    sub = await services.subscriptions.get(user.tenant_id)
+    if sub is None or sub.status not in ("active", "past_due") or sub.provider == "operator":
+        status = sub.status if sub else "none"
+        raise APIError(409, f"there is no paid subscription to cancel (status: {status})", code="nothing_to_cancel")
+    if sub.cancel_at_period_end:
+        return _subscription_out(sub)
+    if sub.provider == "stripe":
+        stripe = _provider(services.stripe, "Stripe")
+        try:
+            await stripe.cancel_at_period_end(sub.provider_ref)
+        except Exception as exc:  # the provider away or refusing: nothing changed here either
+            raise APIError(
+                503, f"Stripe did not take the cancellation ({type(exc).__name__}); try again", code="provider_unavailable"
+            ) from None
+    cancelled = await services.subscriptions.cancel_at_period_end(user.tenant_id)
+    if cancelled is None:  # it changed meanwhile (a webhook)
+        raise APIError(409, "the subscription changed meanwhile; reload and try again", code="nothing_to_cancel")
+    return _subscription_out(cancelled)
 
 
 @router.get("/invoices")

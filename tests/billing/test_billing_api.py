@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from accounts.login_throttle import LoginThrottle
 from accounts.service import AccountService
 from billing.app import PUBLIC_ROUTES, app
-from billing.dependencies import BillingServices, bind
+from billing.dependencies import BillingServices, bind, get_services
 from billing.plans import load_plans
 from billing.stripe_billing import StripeBilling, StripeConfig
 from billing.subscriptions import SubscriptionStore
@@ -222,6 +222,29 @@ async def test_checkout_and_the_webhook_route(client, fake_stripe):
         processed + 1,
     )
     assert (await client.get("/subscription", headers=auth)).json()["status"] == "active"
+
+
+async def test_cancel_tells_stripe_and_keeps_the_plan_to_the_period_end(client, fake_stripe):
+    tenant, auth = await signup(client)
+    r = await client.post("/subscription/cancel", headers=auth)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "nothing_to_cancel"  # a trial ends by itself
+    sid = "sub_cancel" + tenant
+    fake_stripe.subscription(sid, tenant, "active")
+    state = get_services().stripe._subscription_state(sid, tenant)
+    await get_services().subscriptions.apply_event("stripe", "evt_c" + tenant, "customer.subscription.created", state)
+
+    r = await client.post("/subscription/cancel", headers=auth)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "active" and r.json()["cancel_at_period_end"] is True
+    assert fake_stripe.subscriptions[sid]["cancel_at_period_end"] is True
+    assert ("POST", f"/v1/subscriptions/{sid}", f"cancel:{sid}") in fake_stripe.requests
+    assert (await client.post("/subscription/cancel", headers=auth)).status_code == 200  # again: the same answer
+    # Stripe's next word on the subscription keeps the cancellation (it is on Stripe's object too).
+    state = get_services().stripe._subscription_state(sid, tenant)
+    await get_services().subscriptions.apply_event("stripe", "evt_u" + tenant, "customer.subscription.updated", state)
+    assert (await client.get("/subscription", headers=auth)).json()["cancel_at_period_end"] is True
+    _, other = await signup(client)
+    assert (await client.post("/subscription/cancel", headers=other)).status_code == 409  # only one's own
 
 
 async def test_privacy_routes(client):

@@ -166,3 +166,24 @@ async def test_a_late_notification_for_an_older_payment_does_not_overwrite_the_r
     now = await store.get(t)
     assert (now.provider_ref, now.current_period_end) == (pid, renewed.current_period_end)
     assert older in {i.provider_ref for i in await store.invoices(t)}
+
+
+async def test_a_cancelled_subscription_serves_its_period_is_never_renewed_then_ends(rig, fake):
+    store, yk, lifecycle = rig
+    t = tenant()
+    sub = await first_payment(store, yk, fake, t)
+    end = sub.current_period_end
+    cancelled = await store.cancel_at_period_end(t)
+    assert cancelled.cancel_at_period_end and cancelled.status == "active"
+    charges_before = len(fake.payments)
+    report = await lifecycle.sweep(end - timedelta(hours=12))  # when a renewal would be due
+    assert report.renewals == {} and len(fake.payments) == charges_before
+    assert effective_status(await store.get(t), end - timedelta(seconds=1), GRACE) == "active"  # paid for
+    assert effective_status(await store.get(t), end, GRACE) == "cancelled"  # no grace: nothing is owed
+    await lifecycle.sweep(end + timedelta(minutes=1))
+    assert (await store.get(t)).status == "cancelled"
+    # A trial, or what is already over, has nothing to cancel.
+    trial = tenant()
+    await store.start_trial(trial, "basic", 14)
+    assert await store.cancel_at_period_end(trial) is None
+    assert await store.cancel_at_period_end(t) is None
