@@ -61,14 +61,10 @@ class PrivacyService:
             return q
         return q.where(column == self.tenant_id) if self.tenant_id is not None else q.where(column.is_(None))
 
-    async def record_consent(
-        self, number: str, kind: str, granted: bool, text_version: str, channel: str = "admin"
-    ) -> Consent:
-        if kind not in CONSENT_KINDS:
-            raise ValueError(f"consent kind must be one of {CONSENT_KINDS}")
+    async def _record(self, subject_hash: str, kind: str, granted: bool, text_version: str, channel: str) -> Consent:
         row = ConsentRow(
             tenant_id=self.tenant_id,
-            subject_hash=number_hash(number),
+            subject_hash=subject_hash,
             kind=kind,
             granted=granted,
             text_version=text_version,
@@ -79,37 +75,32 @@ class PrivacyService:
             s.add(row)
         return Consent(kind, granted, text_version, channel, row.at)
 
+    async def _decisions(self, subject_hash: str | None) -> list[ConsentRow]:
+        """Every decision recorded for this subject in scope, oldest first."""
+        q = self._scoped(select(ConsentRow).where(ConsentRow.subject_hash == subject_hash), ConsentRow.tenant_id)
+        async with session_factory(self.url)() as s:
+            return list((await s.execute(q.order_by(ConsentRow.at, ConsentRow.id))).scalars().all())
+
+    async def record_consent(
+        self, number: str, kind: str, granted: bool, text_version: str, channel: str = "admin"
+    ) -> Consent:
+        if kind not in CONSENT_KINDS:
+            raise ValueError(f"consent kind must be one of {CONSENT_KINDS}")
+        return await self._record(number_hash(number), kind, granted, text_version, channel)
+
     async def record_account_consent(self, user_id: str, text_version: str, granted: bool = True) -> Consent:
         """An account user's acceptance of the privacy policy (sign-up), kept like a caller's consent."""
-        row = ConsentRow(
-            tenant_id=self.tenant_id,
-            subject_hash=account_hash(user_id),
-            kind=ACCOUNT_CONSENT,
-            granted=granted,
-            text_version=text_version,
-            channel="web",
-            at=utcnow(),
-        )
-        async with transaction(self.url) as s:
-            s.add(row)
-        return Consent(row.kind, granted, text_version, row.channel, row.at)
+        return await self._record(account_hash(user_id), ACCOUNT_CONSENT, granted, text_version, "web")
 
     async def account_consents(self, user_id: str) -> list[Consent]:
         """Every decision the account's user made on the policy, oldest first."""
-        q = self._scoped(
-            select(ConsentRow).where(ConsentRow.subject_hash == account_hash(user_id)), ConsentRow.tenant_id
-        ).order_by(ConsentRow.at, ConsentRow.id)
-        async with session_factory(self.url)() as s:
-            rows = (await s.execute(q)).scalars().all()
-        return [Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in rows]
+        return [
+            Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in await self._decisions(account_hash(user_id))
+        ]
 
     async def consents(self, number: str) -> dict[str, Consent]:
         """The latest decision per kind (a withdrawal after a grant wins)."""
-        q = self._scoped(
-            select(ConsentRow).where(ConsentRow.subject_hash == number_hash(number)), ConsentRow.tenant_id
-        ).order_by(ConsentRow.at, ConsentRow.id)
-        async with session_factory(self.url)() as s:
-            rows = (await s.execute(q)).scalars().all()
+        rows = await self._decisions(number_hash(number))
         return {r.kind: Consent(r.kind, r.granted, r.text_version, r.channel, r.at) for r in rows}
 
     async def recording_allowed(self, number: str | None) -> bool:
