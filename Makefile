@@ -4,11 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/*.txt | sha1sum | cut -c1-12)
-# Debian packages: the tests' speech tools (English and Russian), PostgreSQL, Redis and promtool
-# (Debian's prometheus: it checks cluster/prometheus/). The demo needs Redis (usage metering and
-# plan limits are part of the product it shows) and Festival's Russian voice (the CPU profile's
-# Russian TTS).
-TEST_APT := espeak-ng sox festival festvox-ru postgresql redis-server prometheus
+# Debian packages: the tests' speech tools (English and Russian), PostgreSQL, Redis, promtool
+# (Debian's prometheus: it checks cluster/prometheus/) and chromium (the console's browser tests,
+# driven by Playwright: tests/console/browser.py). The demo needs Redis (usage metering and plan
+# limits are part of the product it shows) and Festival's Russian voice (the CPU profile's Russian TTS).
+TEST_APT := espeak-ng sox festival festvox-ru postgresql redis-server prometheus chromium
 DEMO_APT := redis-server festival festvox-ru
 export RAY_AUTH_MODE ?= disabled
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

@@ -2,7 +2,8 @@
 
 1. start the modem simulator (the SIM7600 on pseudo-terminals) and the cluster, whose modem
    ingress actor connects to it;
-2. a quick look at the OpenAI-compatible API (models, one streamed chat answer);
+2. the web console answers at /console; a quick look at the OpenAI-compatible API (models, one
+   streamed chat answer);
 3. a caller phones the secretary: the caller's lines are synthesised by the cluster's own TTS,
    played into the simulated line in real time, and the secretary's voice is recorded at the
    modem; the demo prints the conversation and per-turn latency from the call record;
@@ -102,6 +103,11 @@ def run_demo() -> int:
             _say(f"\nthe cluster did not start: {exc}")
             return 1
         _say(f"cluster ready in {started:.1f} s; API at {cluster.base_url}/v1, admin at {cluster.base_url}/admin")
+        page = httpx.get(f"{cluster.base_url}/console/", timeout=30)
+        if page.status_code != 200 or "static/js/app.js" not in page.text:
+            _say(f"the console did not answer: HTTP {page.status_code}")
+            return 1
+        _say(f"web console at {cluster.base_url}/console (keep it running with `secretary serve`)")
         from cli.local_access import local_api_key
 
         client = OpenAI(base_url=f"{cluster.base_url}/v1", api_key=local_api_key())

@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ClusterStartError as exc:
         print(f"the cluster did not start: {exc}", file=sys.stderr)
         return 1
-    print(f"ready in {elapsed:.1f} s at {cluster.base_url}/v1; Ctrl-C stops it")
+    print(f"ready in {elapsed:.1f} s: API at {cluster.base_url}/v1, console at {cluster.base_url}/console; Ctrl-C stops it")
     try:
         assert cluster.proc is not None
         cluster.proc.wait()

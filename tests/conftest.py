@@ -26,6 +26,10 @@ CLOUD_PORT = int(os.environ.get("SECRETARY_TEST_CLOUD_PORT", "18765"))
 # Where the cluster's message desk delivers: an SMTP sink and the Telegram Bot API fake, in this process.
 SMTP_PORT = int(os.environ.get("SECRETARY_TEST_SMTP_PORT", "18766"))
 TELEGRAM_PORT = int(os.environ.get("SECRETARY_TEST_TELEGRAM_PORT", "18767"))
+# The payment providers the cluster's billing app calls: the Stripe and YooKassa fakes, in this process.
+STRIPE_PORT = int(os.environ.get("SECRETARY_TEST_STRIPE_PORT", "18768"))
+YOOKASSA_PORT = int(os.environ.get("SECRETARY_TEST_YOOKASSA_PORT", "18769"))
+STRIPE_WEBHOOK_SECRET = "whsec_console_test"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +55,21 @@ def owner_inbox():
 
 
 @pytest.fixture(scope="session")
-def local_cluster(fake_cloud, redis_server, owner_inbox):
+def payment_fakes():
+    """Stripe and YooKassa as the test cluster's billing app reaches them (the console's checkout)."""
+    from tests.fake_stripe import FakeStripe
+    from tests.fake_yookassa import FakeYooKassa
+
+    stripe, yookassa = FakeStripe(), FakeYooKassa()
+    stripe.start_server(STRIPE_PORT)
+    yookassa.start_server(YOOKASSA_PORT)
+    yield stripe, yookassa
+    stripe.stop()
+    yookassa.stop()
+
+
+@pytest.fixture(scope="session")
+def local_cluster(fake_cloud, redis_server, owner_inbox, payment_fakes):
     """The CPU-profile cluster this session started (None when SECRETARY_TEST_BASE_URL points at one).
 
     Three Ray nodes on this machine, as in production: the head with the models, and two office
@@ -87,6 +105,12 @@ def local_cluster(fake_cloud, redis_server, owner_inbox):
             "SECRETARY_TELEGRAM_API_URL": f"http://127.0.0.1:{TELEGRAM_PORT}",
             "SECRETARY_MESSAGES_INTERVAL_S": "0.5",
             "SECRETARY_DELIVERY_BACKOFF_S": "0.5",
+            "SECRETARY_STRIPE_API_KEY": "sk_test_fake",
+            "SECRETARY_STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "SECRETARY_STRIPE_API_BASE": f"http://127.0.0.1:{STRIPE_PORT}",
+            "SECRETARY_YOOKASSA_SHOP_ID": "123456",
+            "SECRETARY_YOOKASSA_SECRET_KEY": "test_secret_key",
+            "SECRETARY_YOOKASSA_API_URL": f"http://127.0.0.1:{YOOKASSA_PORT}/v3",
         },
     )
     from cli.local_cluster import ClusterStartError

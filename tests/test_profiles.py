@@ -23,6 +23,7 @@ def test_valid_serve_schema(profile):
         ("secretary", "/", "deployments.app:build_app"),
         ("admin", "/admin", "admin.app:build_admin_app"),
         ("billing", "/billing", "billing.app:build_billing_app"),
+        ("console", "/console", "console.app:build_console_app"),
     ]
 
 
@@ -48,6 +49,9 @@ def test_deployment_names_match_the_code(profile):
     billing = profile["applications"][2]
     assert {d["name"] for d in billing["deployments"]} == {BillingApi.name}
     assert load_plans(PROJECT_ROOT / billing["args"]["plans"]).get("pro").minutes == 500
+    from console.app import ConsoleApp
+
+    assert {d["name"] for d in profile["applications"][3]["deployments"]} == {ConsoleApp.name}
 
 
 def test_modem_block_parses(profile):

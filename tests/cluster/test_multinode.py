@@ -28,5 +28,5 @@ def test_the_ingress_actor_is_on_the_modem_node_and_every_replica_elsewhere(mode
     assert roles[ingress.node_id] == "modem" and nodes[ingress.node_id].resources_total.get("modem") == 1
     replicas = [a for a in actors if a.class_name.startswith("ServeReplica:")]
     deployments = {a.class_name.split(":")[-1] for a in replicas}
-    assert {"LLMServer", "STTServer", "TTSServer", "OpenAIIngress", "AdminApi", "BillingApi"} <= deployments
+    assert {"LLMServer", "STTServer", "TTSServer", "OpenAIIngress", "AdminApi", "BillingApi", "ConsoleApp"} <= deployments
     assert all(roles[a.node_id] != "modem" for a in replicas), [(a.class_name, roles[a.node_id]) for a in replicas]

@@ -18,7 +18,9 @@ import time
 
 import httpx
 import pytest
+import yaml
 
+from cli.local_cluster import DEFAULT_PROFILE
 from tests.cluster_modem import known_calls, wait_for, wait_for_call_end
 from tests.deployments.ingress.test_call_russian import call as ws_call
 from tests.messages.test_message_from_a_phone_call import piper_script
@@ -33,9 +35,12 @@ def active_modem_call(admin: httpx.Client, before: set[str]) -> dict | None:
     return next((c for c in items if c["id"] not in before and c["status"] == "active" and c["line"] == "modem"), None)
 
 
+PROFILE_APPS = [a["name"] for a in yaml.safe_load(DEFAULT_PROFILE.read_text())["applications"]]
+
+
 def serve_healthy() -> bool:
     apps = httpx.get(f"{DASHBOARD}/api/serve/applications/", timeout=10).json()["applications"]
-    return all(a["status"] == "RUNNING" for a in apps.values()) and len(apps) == 3
+    return all(a["status"] == "RUNNING" for a in apps.values()) and len(apps) == len(PROFILE_APPS)
 
 
 async def test_killing_the_modem_node_mid_call_loses_only_that_call(
