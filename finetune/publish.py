@@ -54,3 +54,23 @@ async def roll_back(registry: PersonaRegistry, versions: AdapterVersions, person
 
     await registry.update(persona, current.model_copy(update={"adapter": Adapter(**adapter) if adapter else None}))
     return adapter
+
+
+async def use_version(registry: PersonaRegistry, versions: AdapterVersions, persona: str, version: int) -> dict:
+    """Serve a stored version again (one rolled back, or an older published one), its files checked first.
+
+    A rejected version was never copied into the store: there is nothing to serve (LookupError).
+    Files that are gone or changed since are refused (ValueError) rather than served."""
+    from personas.schemas import Adapter
+
+    current = await registry.get(persona)
+    chosen = next((v for v in await versions.list(persona) if v.version == version), None)
+    if chosen is None or not chosen.adapter:
+        raise LookupError(f"version {version} of {persona!r} has no adapter to serve")
+    adapter = Adapter(**chosen.adapter)
+    problem = registry.adapters.problem(versions.tenant_id, adapter) if registry.adapters is not None else None
+    if problem:
+        raise ValueError(problem)
+    await versions.set_status(persona, version, "published")
+    await registry.update(persona, current.model_copy(update={"adapter": adapter}))
+    return chosen.adapter

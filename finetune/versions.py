@@ -75,6 +75,11 @@ class AdapterVersions:
                 )
             )
 
+    async def set_status(self, persona: str, version: int, status: str) -> None:
+        async with transaction(self.url) as s:
+            for r in (await s.execute(self._q(persona).where(AdapterVersionRow.version == version))).scalars():
+                r.status = status
+
     async def roll_back(self, persona: str, current_version: int) -> AdapterVersion | None:
         """Mark the current version rolled back; the published version before it (None: the base model)."""
         async with transaction(self.url) as s:

@@ -163,3 +163,22 @@ async def rollback(principal: Admin, registry: Personas, name: str) -> dict:
     except LookupError as exc:
         raise APIError(409, str(exc), param="name", code="no_adapter") from None
     return {"adapter": adapter}
+
+
+@router.post("/personas/{name}/adapter/versions/{version}/publish")
+async def use_version(principal: Admin, registry: Personas, name: str, version: int) -> dict:
+    """Serve this stored version again (after a rollback, or an older one); its files are checked first."""
+    from finetune.publish import use_version as serve_version
+    from finetune.versions import AdapterVersions
+
+    try:
+        adapter = await serve_version(registry, AdapterVersions(registry.url, principal.tenant_id), name, version)
+    except PersonaNotFound:
+        raise APIError(404, f"no persona {name!r}", param="name", code="persona_not_found") from None
+    except LookupError as exc:
+        raise APIError(404, str(exc), param="version", code="not_found") from None
+    except ValueError as exc:
+        raise APIError(
+            409, f"version {version} cannot be served: {exc}", param="version", code="adapter_path_invalid"
+        ) from None
+    return {"adapter": adapter}

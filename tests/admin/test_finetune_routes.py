@@ -6,6 +6,7 @@ import json
 import uuid
 
 import httpx
+import jwt
 import pytest
 
 from accounts.service import AccountService
@@ -145,7 +146,6 @@ class ListedJobs:
 async def test_the_job_list_is_the_callers_own_newest_first(rig, tmp_path):
     client, tenants, gate = rig
     ids = {plan: h["Authorization"].split()[1] for plan, h in tenants.items()}
-    import jwt
 
     tid = {plan: jwt.decode(token, options={"verify_signature": False})["tid"] for plan, token in ids.items()}
     bind_finetune(FinetuneJobs(database_url=gate.subscriptions.url, gate=gate, client=ListedJobs(tid), work_root=tmp_path))
@@ -155,3 +155,15 @@ async def test_the_job_list_is_the_callers_own_newest_first(rig, tmp_path):
     basic = (await client.get("/finetune/jobs", headers=tenants["basic"])).json()["items"]
     assert [j["job_id"] for j in basic] == ["ft-00000003"]
     assert (await client.get("/finetune/jobs")).status_code == 401
+
+
+async def test_serving_a_stored_version_needs_one_and_is_the_owners_alone(rig):
+    client, tenants, _ = rig
+    r = await client.post("/personas/anna-pro/adapter/versions/1/publish", headers=tenants["pro"])
+    assert r.status_code == 404 and r.json()["error"]["param"] == "version"  # nothing stored yet
+    r = await client.post("/personas/anna-pro/adapter/versions/1/publish", headers=tenants["basic"])
+    assert r.status_code == 404 and r.json()["error"]["code"] == "persona_not_found"  # another tenant's
+    tenant = jwt.decode(tenants["pro"]["Authorization"].split()[1], options={"verify_signature": False})["tid"]
+    viewer = {"Authorization": f"Bearer {issue_session_token('v' + tenant, tenant, 'viewer')}"}
+    assert (await client.post("/personas/anna-pro/adapter/versions/1/publish", headers=viewer)).status_code == 403
+    assert (await client.get("/personas/anna-pro/adapter/versions", headers=viewer)).json() == {"items": []}

@@ -9,7 +9,7 @@ import pytest
 
 from finetune.dataset import prepare
 from finetune.job import Progress, evaluate_and_publish
-from finetune.publish import roll_back
+from finetune.publish import roll_back, use_version
 from finetune.sources.telegram import dialogues_from_export
 from finetune.spec import JobSpec, hyperparams
 from finetune.train_loop import _collate
@@ -105,6 +105,18 @@ async def test_only_a_better_adapter_is_published_then_rolled_back(db_url, tmp_p
     ]
     back = await roll_back(registry, versions, name)
     assert back["version"] == 1 and (await registry.get(name)).adapter.version == 1
+    # The owner changes their mind: v3 is served again; the rejected v2 has nothing to serve.
+    again = await use_version(registry, versions, name, 3)
+    assert again["version"] == 3 and (await registry.get(name)).adapter.version == 3
+    assert [(v.version, v.status) for v in await versions.list(name)] == [
+        (1, "published"),
+        (2, "rejected"),
+        (3, "published"),
+    ]
+    with pytest.raises(LookupError):
+        await use_version(registry, versions, name, 2)
+    back = await roll_back(registry, versions, name)
+    assert back["version"] == 1
     assert await roll_back(registry, versions, name) is None and (await registry.get(name)).adapter is None
     with pytest.raises(LookupError):
         await roll_back(registry, versions, name)

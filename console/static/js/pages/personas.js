@@ -152,7 +152,7 @@ async function loadVersions(persona, box) {
         h("td", {}, v.evaluation && v.evaluation.new ? `loss ${v.evaluation.new.loss}` : ""),
         h("td", {}, me.can("admin") && v.version !== current && v.adapter && v.adapter.path ? h("button", { type: "button", class: "ghost", onclick: (ev) =>
           busy(ev.currentTarget, async () => {
-            await api(`/admin/personas/${persona.name}/adapter`, { method: "PUT", body: { path: v.adapter.path, version: v.version } });
+            await api(`/admin/personas/${persona.name}/adapter/versions/${v.version}/publish`, { method: "POST" });
             go(`personas/${persona.name}`, { replace: true });
           }, error) }, t("personas.publish")) : null))))) : h("p", { class: "muted" }, t("personas.noVersions")),
       me.can("admin") && current ? h("button", { type: "button", class: "ghost", onclick: (ev) => busy(ev.currentTarget, async () => {
