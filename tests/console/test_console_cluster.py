@@ -5,6 +5,8 @@ An owner signs up in the browser and creates a persona; the operator gives the n
 - a simulated call appears live on Today and ends;
 - its message is read, and its recording played (fetched and decrypted by the admin API);
 - the greeting is edited, and the next call answers with it;
+- a test call from the browser's microphone (a WAV file, to Chromium) reaches the persona;
+- a Telegram export's statistics show before anything is spent;
 - an API key is created (shown once, it works on ``/v1``) and revoked (it stops working);
 - a checkout starts against the local Stripe and YooKassa fakes and lands on their payment pages;
   paid on Stripe (its signed webhook), the plan shows, and is cancelled at its period's end;
@@ -248,6 +250,24 @@ def test_a_test_call_from_the_browsers_microphone(pw, owner, tmp_path):
         expect(page.locator("#call-log .turn").filter(has_text="open")).to_have_count(1, timeout=60_000)
         page.get_by_role("button", name="Hang up").click()
         expect(page.get_by_role("status").filter(has_text="Call ended")).to_be_visible(timeout=30_000)
+
+
+def test_fine_tuning_shows_the_dataset_before_anything_is_spent(owner, tmp_path):
+    from tests.finetune.telegram_fixture import export_bytes
+
+    export = tmp_path / "result.json"
+    export.write_bytes(export_bytes())
+    page = owner.page
+    page.goto(f"{CONSOLE}/finetune")
+    page.select_option("select[name=persona]", owner.persona)
+    page.set_input_files("input[name=file]", str(export))
+    page.get_by_role("button", name="Check the material").click()
+    stats = page.locator("#dataset-stats")
+    expect(stats).to_contain_text("Dialogues")
+    expect(stats).to_contain_text("Phone numbers masked")
+    shoot(page, "finetune")
+    with as_user(owner.token) as api:  # a preview spends nothing and submits nothing
+        assert api.get("/admin/finetune/jobs").json()["items"] == []
 
 
 def test_an_api_key_is_shown_once_works_and_is_revoked(owner):
