@@ -29,7 +29,8 @@ CSP = (
 
 
 def create_app() -> FastAPI:
-    app = service_app("secretary console", "The owner's web console (static pages).", ())
+    # Files only: not counted against the client's rate limits, which its API calls need.
+    app = service_app("secretary console", "The owner's web console (static pages).", (), rate_limited=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")

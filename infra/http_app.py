@@ -19,7 +19,7 @@ def docs_urls(settings: Settings) -> dict[str, str | None]:
     return {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
-def service_app(title: str, description: str, routers: Iterable[APIRouter]) -> FastAPI:
+def service_app(title: str, description: str, routers: Iterable[APIRouter], rate_limited: bool = True) -> FastAPI:
     """A FastAPI app with the shared error shape, rate limits, CORS, security headers and ``/healthz``.
 
     Refuses to build under ``production=true`` with insecure settings (``infra/production.py``)."""
@@ -27,7 +27,7 @@ def service_app(title: str, description: str, routers: Iterable[APIRouter]) -> F
     enforce(settings)
     app = FastAPI(title=title, version=__version__, description=description, **docs_urls(settings))
     install_error_handlers(app)
-    install_hardening(app)
+    install_hardening(app, rate_limited=rate_limited)
     for router in routers:
         app.include_router(router)
 

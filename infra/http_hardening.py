@@ -234,11 +234,15 @@ class HardeningMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def install_hardening(app: Any, settings: Settings | None = None) -> None:
-    """Rate limits and security headers inside, CORS outside (a preflight is answered before limits)."""
+def install_hardening(app: Any, settings: Settings | None = None, rate_limited: bool = True) -> None:
+    """Rate limits and security headers inside, CORS outside (a preflight is answered before limits).
+
+    ``rate_limited=False`` for an app of static files (the console): the limits share one count per
+    client across the cluster's apps, so each page's dozen files would eat the budget its API calls
+    need, and serving a file costs nothing worth protecting."""
     settings = settings or get_settings()
     limits = None
-    if settings.rate_limit_per_key or settings.rate_limit_per_ip:
+    if rate_limited and (settings.rate_limit_per_key or settings.rate_limit_per_ip):
         limits = RateLimits(
             settings.rate_limit_per_key or None, settings.rate_limit_per_ip or None, settings.redis_url or None
         )
