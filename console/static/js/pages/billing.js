@@ -55,7 +55,7 @@ export async function billingPage(main, r) {
     h("h2", {}, t("billing.usageMonth")), charts,
     me.can("admin") ? h("div", { class: "card" }, h("h2", {}, t("keys.title")), keys) : null);
 
-  api("/billing/usage").then((u) => mount(usageNow, usageBars(u))).catch(() => {});
+  api("/billing/usage").then((u) => mount(usageNow, usageBars(u, { plan: false }))).catch(() => {});
   api("/admin/usage/stats").then((s) => mount(charts, Object.entries(s.daily).map(([m, days]) => dailyChart(m, days))))
     .catch((err) => mount(charts, h("p", { class: "muted" }, err.code === "metering_off" ? t("usage.off") : t("usage.none"))));
   if (me.can("admin")) drawKeys(keys);

@@ -17,10 +17,10 @@ function bar(share, over) {
   return h("div", { class: `bar ${over ? "over" : ""}`, role: "meter", "aria-valuenow": Math.round(share * 100), "aria-valuemin": 0, "aria-valuemax": 100 }, fill);
 }
 
-export function usageBars(usage) {
+export function usageBars(usage, { plan = true } = {}) {
   const metrics = Object.entries(usage.metrics || {});
   if (!usage.plan) return h("p", { class: "muted" }, t("usage.noPlan"));
-  return h("div", {}, h("p", {}, t("usage.plan"), ": ", h("strong", {}, usage.plan), " ", h("span", { class: "muted" }, usage.status || "")),
+  return h("div", {}, plan ? h("p", {}, t("usage.plan"), ": ", h("strong", {}, usage.plan)) : null,
     metrics.map(([metric, m]) => {
       const share = m.limit ? Math.min(1, m.used / m.limit) : 0;
       return h("div", { class: "usage-metric", "data-metric": metric },
