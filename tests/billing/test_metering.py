@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.metering import UsageMeter
+from billing.metering import GROUP, STREAM, UsageMeter
 from infra.database import upgrade
 
 
@@ -163,6 +163,10 @@ async def test_killing_the_app_mid_stream_loses_no_recorded_usage(redis_server, 
     counted = await meter.used(t, "call_ms")
     assert counted >= 400
     await meter.flush()  # the restarted app picks up what the dead one had not written
-    assert await meter.ledger_totals(t) == {"call_ms": counted}
+    # Seen once in a clean-clone run (3490 written of 3500 counted), never again in 10 runs here:
+    # what is left in the stream and the dead letters say where an event went, should it recur.
+    totals = await meter.ledger_totals(t)
+    pending = await meter.redis.xpending(STREAM, GROUP)
+    assert totals == {"call_ms": counted}, (totals, counted, await meter.backlog(), pending, await meter.dead_letters())
     await meter.flush()
     assert await meter.ledger_totals(t) == {"call_ms": counted}
