@@ -230,9 +230,10 @@ def test_an_edited_greeting_is_heard_on_the_next_call(owner, owner_line, line_si
     heard = line_sim.call(lambda: bytes(line_sim.modem.uplink))[heard_from:]
     audio = resample(pcm16_to_float(heard[: 8000 * 2 * 8]), 8000, 16000).astype(np.float32)
     words = stt_engine.transcribe(audio, language="en").text.lower()
-    # Whisper hears the new greeting's plain words ("good morning", "reception"); names like
-    # "Dental Plus" and "Olga" come out as "then it will plus" and "I'll go" in Piper's voice.
-    assert "good morning" in words and "reception" in words and "reached our office" not in words, words
+    # Whisper hears Piper's "Dental Plus reception, Olga" differently from run to run ("then it will
+    # plus reception, I'll go", "dental plus resection, alga"): the new words, not the old greeting's.
+    assert "good morning" in words and ("dental" in words or "reception" in words), words
+    assert "reached our office" not in words, words
 
 
 def test_a_test_call_from_the_browsers_microphone(pw, owner, tmp_path):
