@@ -156,11 +156,13 @@ def _keys(tenant: str, period: str) -> tuple[str, str]:
 
 
 class UsageMeter:
-    def __init__(self, redis_url: str, db_url: str | None = None) -> None:
+    def __init__(self, redis_url: str, db_url: str | None = None, stream: str = STREAM) -> None:
+        """``stream``: the Redis stream the events wait in (the cluster's one; a test may keep its own,
+        so that no other flusher on the same Redis drains its events into another ledger)."""
         import redis.asyncio as redis
 
         self.redis = redis.from_url(redis_url, decode_responses=True)
-        self.db_url = db_url
+        self.db_url, self.stream = db_url, stream
         self._consume = self.redis.register_script(CONSUME)
         self._refund = self.redis.register_script(REFUND)
         self._group_ready = False
@@ -192,7 +194,7 @@ class UsageMeter:
         period = period_of(at)
         counters, ids = _keys(tenant, period)
         allowed, used, dup = await self._consume(
-            keys=[counters, ids, STREAM],
+            keys=[counters, ids, self.stream],
             args=[
                 metric,
                 int(amount),
@@ -219,7 +221,7 @@ class UsageMeter:
         period = period_of(at)
         counters, ids = _keys(tenant, period)
         refunded, _ = await self._refund(
-            keys=[counters, ids, STREAM],
+            keys=[counters, ids, self.stream],
             args=[
                 metric,
                 int(amount),
@@ -243,7 +245,7 @@ class UsageMeter:
         from redis.exceptions import ResponseError
 
         try:
-            await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -255,19 +257,19 @@ class UsageMeter:
         written = 0
         for start in ("0", ">"):  # first what was read before and never acknowledged, then new events
             while True:
-                reply = await self.redis.xreadgroup(GROUP, "flusher", {STREAM: start}, count=batch)
+                reply = await self.redis.xreadgroup(GROUP, "flusher", {self.stream: start}, count=batch)
                 entries = reply[0][1] if reply else []
                 if not entries:
                     break
                 written += await self._insert(entries)
                 ids = [entry_id for entry_id, _ in entries]
-                await self.redis.xack(STREAM, GROUP, *ids)
-                await self.redis.xdel(STREAM, *ids)
+                await self.redis.xack(self.stream, GROUP, *ids)
+                await self.redis.xdel(self.stream, *ids)
         return written
 
     async def backlog(self) -> int:
         """Usage events in the stream not yet written to the ledger (``metering_backlog``)."""
-        return int(await self.redis.xlen(STREAM))
+        return int(await self.redis.xlen(self.stream))
 
     async def _insert(self, entries: list[tuple[str, dict[str, str]]]) -> int:
         """Write a batch: good events to the ledger, bad ones to the dead letters, in one transaction.
